@@ -1,8 +1,15 @@
 //! LocalGPT's shared foundation.
 //!
 //! Everything that more than one crate needs lives here and nowhere else: the configuration schema
-//! and its loader, the on-disk layout of a LocalGPT home, atomic file writes, and the plain traits at
-//! the seams between crates (such as [`embed::Embedder`]). This crate depends on no other crate of
-//! ours and does no heavy I/O.
+//! and its loader, the on-disk layout of a LocalGPT home, atomic file writes, the starter
+//! workspace, and the plain traits at the seams between crates (such as [`embed::Embedder`]).
+//! This crate depends on no other crate of ours and does no heavy I/O.
 
+pub mod config;
 pub mod embed;
+pub mod fs;
+pub mod paths;
+pub mod workspace;
+
+pub use config::Config;
+pub use paths::Paths;

@@ -1,0 +1,74 @@
+//! The command line: every command, flag and help text of `localgpt`, as clap definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// LocalGPT: a local-first AI assistant with persistent markdown memory.
+#[derive(Debug, Parser)]
+#[command(name = "localgpt", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Use this config file instead of $LOCALGPT_HOME/config.toml (default ~/.localgpt/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); LOCALGPT_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, inspect and change the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion {
+        /// The shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a commented config.toml and create the workspace with starter files.
+    ///
+    /// Existing files are never overwritten; --force rewrites config.toml only (the old one is
+    /// kept as config.toml.bak).
+    Init {
+        /// Rewrite config.toml even if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the effective configuration, secrets masked.
+    Show {
+        /// Print JSON instead of TOML.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the path of the config file in use.
+    Path,
+    /// Print one value of the effective configuration, e.g. `agent.default_model`.
+    Get {
+        /// Dotted key, e.g. `heartbeat.interval`.
+        key: String,
+    },
+    /// Change one value in config.toml, keeping its comments and layout.
+    Set {
+        /// Dotted key, e.g. `heartbeat.interval`.
+        key: String,
+        /// New value, read as the key's type (lists may be comma-separated).
+        value: String,
+    },
+}

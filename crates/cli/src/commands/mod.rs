@@ -1,0 +1,4 @@
+//! One module per top-level command; each takes what it needs and prints its own output.
+
+pub mod completion;
+pub mod config;

@@ -1,0 +1,54 @@
+//! The `localgpt` binary: parses the command line, sets up logging, runs one command and turns
+//! its error into a message and an exit code. Commands live in `commands/`.
+
+mod app;
+mod cli;
+mod commands;
+mod detect;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use localgpt_core::paths::Paths;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let paths = Paths::from_env(cli.global.config.clone())?;
+    match cli.command {
+        Command::Config(command) => commands::config::run(command, paths),
+        Command::Completion { shell } => {
+            commands::completion::run(shell);
+            Ok(())
+        }
+    }
+}
+
+/// Logs go to stderr: warnings by default, more with `-v`; `LOCALGPT_LOG` takes a full filter.
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,localgpt=info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOCALGPT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

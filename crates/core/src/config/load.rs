@@ -1,0 +1,478 @@
+//! Reading `config.toml`: TOML syntax, `${VAR}` expansion, typed deserialization, unknown-key
+//! warnings and validation, each failure reported with the file, the place and how to fix it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use toml_edit::{DocumentMut, Item, Value};
+
+use super::keys;
+use super::schema::Config;
+
+/// Looks up an environment variable; injected so tests need not touch the process environment.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment as an [`EnvLookup`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// A problem that stops the configuration from loading.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{}", syntax_message(.path, .line, .column, .line_text, .message))]
+    Syntax {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// The offending line as written.
+        line_text: String,
+        /// The parser's explanation.
+        message: String,
+    },
+    /// A key holds a value of the wrong type or form.
+    #[error("{}", type_message(.path, .key, .line, .line_text, .message))]
+    Type {
+        /// The config file.
+        path: PathBuf,
+        /// Dotted key, e.g. `agent.context_window`.
+        key: String,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// The offending line, when known.
+        line_text: Option<String>,
+        /// What was wrong and which form is expected.
+        message: String,
+    },
+    /// A `${VAR}` names a variable that is not set.
+    #[error(
+        "{path}: `{key}` uses ${{{var}}}, but the environment variable {var} is not set; \
+         export it, or write the value in place of ${{{var}}}"
+    )]
+    MissingEnvVar {
+        /// The config file.
+        path: PathBuf,
+        /// Dotted key holding the reference.
+        key: String,
+        /// The variable name.
+        var: String,
+    },
+    /// A `${` without its closing brace, or an empty name.
+    #[error(
+        "{path}: `{key}` has a malformed variable reference in {value:?}; write ${{NAME}}, or $$ for a literal $"
+    )]
+    BadEnvReference {
+        /// The config file.
+        path: PathBuf,
+        /// Dotted key.
+        key: String,
+        /// The string as written.
+        value: String,
+    },
+    /// Values that parse but cannot work together.
+    #[error("{path}: `{key}`: {message}")]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// Dotted key.
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+fn syntax_message(path: &Path, line: &usize, column: &usize, text: &str, message: &str) -> String {
+    let gutter = line.to_string().len();
+    format!(
+        "{}:{line}:{column}: invalid TOML: {}\n{:gutter$} |\n{line} | {text}\n{:gutter$} | {:>column$}",
+        path.display(),
+        message.trim(),
+        "",
+        "",
+        "^",
+    )
+}
+
+fn type_message(
+    path: &Path,
+    key: &str,
+    line: &Option<usize>,
+    text: &Option<String>,
+    message: &str,
+) -> String {
+    let place = match line {
+        Some(line) => format!("{}:{line}", path.display()),
+        None => path.display().to_string(),
+    };
+    let mut out = format!("{place}: `{key}`: {message}");
+    if let (Some(line), Some(text)) = (line, text) {
+        out.push_str(&format!("\n{line} | {text}"));
+    }
+    out
+}
+
+/// Something worth telling the user that does not stop loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    /// The unknown key, dotted.
+    pub key: String,
+    /// The closest valid key, if any is close.
+    pub suggestion: Option<String>,
+    /// The config file.
+    pub path: PathBuf,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: unknown key `{}` is ignored",
+            self.path.display(),
+            self.key
+        )?;
+        if let Some(suggestion) = &self.suggestion {
+            write!(f, "; did you mean `{suggestion}`?")?;
+        }
+        Ok(())
+    }
+}
+
+/// A configuration as read from disk, with what was noticed on the way.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The effective configuration.
+    pub config: Config,
+    /// Unknown keys and similar notes.
+    pub warnings: Vec<ConfigWarning>,
+    /// Whether the file existed (otherwise `config` holds the defaults).
+    pub file_exists: bool,
+}
+
+/// Reads and checks the config file at `path`; a missing file gives the defaults.
+pub fn load(path: &Path, env: EnvLookup<'_>) -> Result<LoadedConfig, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(LoadedConfig {
+                config: Config::default(),
+                warnings: Vec::new(),
+                file_exists: false,
+            });
+        }
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let (config, warnings) = parse(&text, path, env)?;
+    Ok(LoadedConfig {
+        config,
+        warnings,
+        file_exists: true,
+    })
+}
+
+/// Parses config text that was read from `path` (used in messages only).
+pub fn parse(
+    text: &str,
+    path: &Path,
+    env: EnvLookup<'_>,
+) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
+    let mut document: DocumentMut = text.parse().map_err(|error: toml_edit::TomlError| {
+        let offset = error.span().map_or(0, |span| span.start);
+        let (line, column, line_text) = locate(text, offset);
+        ConfigError::Syntax {
+            path: path.to_owned(),
+            line,
+            column,
+            line_text,
+            message: error.message().to_owned(),
+        }
+    })?;
+    expand_table(document.as_table_mut(), "", path, env)?;
+    let expanded = document.to_string();
+
+    let mut unknown: Vec<String> = Vec::new();
+    let config: Config = {
+        let deserializer = toml::Deserializer::parse(&expanded).map_err(|error| {
+            let offset = error.span().map_or(0, |span| span.start);
+            let (line, column, line_text) = locate(&expanded, offset);
+            ConfigError::Syntax {
+                path: path.to_owned(),
+                line,
+                column,
+                line_text,
+                message: error.message().to_owned(),
+            }
+        })?;
+        let mut note_unknown = |ignored: serde_ignored::Path<'_>| unknown.push(ignored.to_string());
+        let ignoring = serde_ignored::Deserializer::new(deserializer, &mut note_unknown);
+        serde_path_to_error::deserialize(ignoring).map_err(|error| {
+            let key = error.path().to_string();
+            let inner = error.into_inner();
+            let located = inner.span().map(|span| locate(&expanded, span.start));
+            ConfigError::Type {
+                path: path.to_owned(),
+                key: if key == "." {
+                    "(top level)".to_owned()
+                } else {
+                    key
+                },
+                line: located.as_ref().map(|(line, _, _)| *line),
+                line_text: located.map(|(_, _, text)| text),
+                message: humanize_type_message(inner.message()),
+            }
+        })?
+    };
+    validate(&config, path)?;
+    let warnings = unknown
+        .into_iter()
+        .map(|key| ConfigWarning {
+            suggestion: keys::suggest(&key),
+            key,
+            path: path.to_owned(),
+        })
+        .collect();
+    Ok((config, warnings))
+}
+
+/// 1-based line and column of a byte offset, and the text of that line.
+fn locate(text: &str, offset: usize) -> (usize, usize, String) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let line_text = text[line_start..]
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_owned();
+    (line, column, line_text)
+}
+
+/// Rewrites serde's type names into the forms a config author writes.
+fn humanize_type_message(message: &str) -> String {
+    let message = message.trim();
+    let replacements = [
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        (
+            "expected a sequence",
+            r#"expected a list such as ["a", "b"]"#,
+        ),
+        ("expected a boolean", "expected true or false"),
+    ];
+    let mut out = message.to_owned();
+    for (from, to) in replacements {
+        out = out.replace(from, to);
+    }
+    if let Some(variants) = out.strip_prefix("unknown variant ") {
+        out = format!("unknown value {variants}");
+    }
+    out
+}
+
+fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> {
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        path: path.to_owned(),
+        key: key.to_owned(),
+        message,
+    };
+    let memory = &config.memory;
+    if memory.chunk_tokens < 32 {
+        return Err(invalid(
+            "memory.chunk_tokens",
+            format!(
+                "{} is too small; use at least 32 (default 400)",
+                memory.chunk_tokens
+            ),
+        ));
+    }
+    if memory.chunk_overlap >= memory.chunk_tokens {
+        return Err(invalid(
+            "memory.chunk_overlap",
+            format!(
+                "{} must be smaller than memory.chunk_tokens ({}); the default is 80",
+                memory.chunk_overlap, memory.chunk_tokens
+            ),
+        ));
+    }
+    if config.agent.max_tool_rounds == 0 {
+        return Err(invalid(
+            "agent.max_tool_rounds",
+            "must be at least 1 (default 25)".to_owned(),
+        ));
+    }
+    if config.agent.reserve_tokens >= config.agent.context_window {
+        return Err(invalid(
+            "agent.reserve_tokens",
+            format!(
+                "must be smaller than agent.context_window ({})",
+                config.agent.context_window
+            ),
+        ));
+    }
+    if config.heartbeat.interval.get() < std::time::Duration::from_secs(60) {
+        return Err(invalid(
+            "heartbeat.interval",
+            format!(
+                "{} is too short; use at least 1m",
+                config.heartbeat.interval
+            ),
+        ));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (index, job) in config.jobs.iter().enumerate() {
+        if job.name.trim().is_empty() {
+            return Err(invalid(
+                &format!("jobs.{index}.name"),
+                "a job needs a non-empty name".to_owned(),
+            ));
+        }
+        if !names.insert(job.name.as_str()) {
+            return Err(invalid(
+                &format!("jobs.{index}.name"),
+                format!("another job is already named `{}`", job.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+fn expand_table(
+    table: &mut toml_edit::Table,
+    prefix: &str,
+    path: &Path,
+    env: EnvLookup<'_>,
+) -> Result<(), ConfigError> {
+    for (key, item) in table.iter_mut() {
+        expand_item(item, &join(prefix, key.get()), path, env)?;
+    }
+    Ok(())
+}
+
+fn expand_item(
+    item: &mut Item,
+    key: &str,
+    path: &Path,
+    env: EnvLookup<'_>,
+) -> Result<(), ConfigError> {
+    match item {
+        Item::Value(value) => expand_value(value, key, path, env),
+        Item::Table(table) => expand_table(table, key, path, env),
+        Item::ArrayOfTables(array) => {
+            for (index, table) in array.iter_mut().enumerate() {
+                expand_table(table, &format!("{key}.{index}"), path, env)?;
+            }
+            Ok(())
+        }
+        Item::None => Ok(()),
+    }
+}
+
+fn expand_value(
+    value: &mut Value,
+    key: &str,
+    path: &Path,
+    env: EnvLookup<'_>,
+) -> Result<(), ConfigError> {
+    match value {
+        Value::String(text) => {
+            let original = text.value().clone();
+            if original.contains('$') {
+                let expanded = expand_string(&original, key, path, env)?;
+                if expanded != original {
+                    let decor = text.decor().clone();
+                    let mut replacement = toml_edit::Formatted::new(expanded);
+                    *replacement.decor_mut() = decor;
+                    *text = replacement;
+                }
+            }
+            Ok(())
+        }
+        Value::Array(array) => {
+            for (index, element) in array.iter_mut().enumerate() {
+                expand_value(element, &format!("{key}.{index}"), path, env)?;
+            }
+            Ok(())
+        }
+        Value::InlineTable(table) => {
+            for (name, element) in table.iter_mut() {
+                expand_value(element, &join(key, name.get()), path, env)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Replaces `${NAME}` with the variable's value; `$$` is a literal `$`; other `$` stay as they are.
+pub fn expand_string(
+    text: &str,
+    key: &str,
+    path: &Path,
+    env: EnvLookup<'_>,
+) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix('{') {
+            let bad = || ConfigError::BadEnvReference {
+                path: path.to_owned(),
+                key: key.to_owned(),
+                value: text.to_owned(),
+            };
+            let end = tail.find('}').ok_or_else(bad)?;
+            let name = &tail[..end];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(bad());
+            }
+            let value = env(name).ok_or_else(|| ConfigError::MissingEnvVar {
+                path: path.to_owned(),
+                key: key.to_owned(),
+                var: name.to_owned(),
+            })?;
+            out.push_str(&value);
+            rest = &tail[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}

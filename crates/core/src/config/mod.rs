@@ -1,0 +1,13 @@
+//! LocalGPT's configuration: the schema ([`Config`]), the loader with its user-facing errors, the
+//! starter file written by `config init`, and key-level get/set for the CLI.
+
+pub mod edit;
+pub mod keys;
+pub mod load;
+pub mod schema;
+pub mod template;
+pub mod values;
+
+pub use load::{ConfigError, ConfigWarning, LoadedConfig, load, parse, process_env};
+pub use schema::*;
+pub use values::{ActiveHours, ByteSize, Duration, Secret, TimeOfDay};

@@ -1,0 +1,356 @@
+//! The typed configuration schema: every section of `config.toml`, every key optional, each
+//! default documented where it is defined.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::values::{ActiveHours, ByteSize, Duration, Secret};
+
+/// The whole configuration, read once at start-up and passed down as an immutable value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// How the assistant thinks: model, context budget, tool rounds.
+    pub agent: AgentConfig,
+    /// Connection settings of each model provider.
+    pub providers: ProvidersConfig,
+    /// The background heartbeat that works `HEARTBEAT.md`.
+    pub heartbeat: HeartbeatConfig,
+    /// The markdown workspace and its search index.
+    pub memory: MemoryConfig,
+    /// The daemon's HTTP API.
+    pub server: ServerConfig,
+    /// The Telegram gateway.
+    pub telegram: TelegramConfig,
+    /// What tools may touch.
+    pub sandbox: SandboxConfig,
+    /// Scheduled jobs.
+    pub jobs: Vec<JobConfig>,
+}
+
+/// `[agent]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentConfig {
+    /// Model used when none is named, as `provider/model` or an alias. Default: the built-in model.
+    pub default_model: String,
+    /// Tokens the model may see at once. Default 128000 (local models use their own, smaller one).
+    pub context_window: u32,
+    /// Tokens kept free for the answer. Default 8000.
+    pub reserve_tokens: u32,
+    /// Most tool-call rounds in one turn. Default 25.
+    pub max_tool_rounds: u32,
+    /// Tools that ask the owner before they run. Default: `["bash"]`.
+    pub require_approval: Vec<String>,
+    /// Short names for models, added to the built-in aliases (`opus`, `sonnet`, …).
+    pub aliases: BTreeMap<String, String>,
+}
+
+/// The model a fresh configuration uses when nothing better is found: runs inside the binary.
+pub const BUILTIN_MODEL: &str = "local/smollm2-135m";
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            default_model: BUILTIN_MODEL.to_owned(),
+            context_window: 128_000,
+            reserve_tokens: 8_000,
+            max_tool_rounds: 25,
+            require_approval: vec!["bash".to_owned()],
+            aliases: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[providers.*]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProvidersConfig {
+    /// `[providers.anthropic]`
+    pub anthropic: ApiProviderConfig,
+    /// `[providers.openai]`
+    pub openai: ApiProviderConfig,
+    /// `[providers.ollama]`
+    pub ollama: OllamaConfig,
+    /// `[providers.claude_cli]`
+    pub claude_cli: ClaudeCliConfig,
+    /// `[providers.local]`
+    pub local: LocalModelConfig,
+}
+
+/// A hosted API: a key and an optional base URL (any OpenAI-compatible server for `openai`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApiProviderConfig {
+    /// API key; usually `"${ANTHROPIC_API_KEY}"` or `"${OPENAI_API_KEY}"`.
+    pub api_key: Option<Secret>,
+    /// Endpoint override. Default: the provider's public API.
+    pub base_url: Option<String>,
+}
+
+/// `[providers.ollama]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OllamaConfig {
+    /// Where Ollama listens. Default `http://localhost:11434`.
+    pub endpoint: String,
+}
+
+impl Default for OllamaConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: "http://localhost:11434".to_owned(),
+        }
+    }
+}
+
+/// `[providers.claude_cli]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClaudeCliConfig {
+    /// The `claude` executable, by name on PATH or by path. Default `claude`.
+    pub command: String,
+}
+
+impl Default for ClaudeCliConfig {
+    fn default() -> Self {
+        Self {
+            command: "claude".to_owned(),
+        }
+    }
+}
+
+/// `[providers.local]`: GGUF chat models run inside the binary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LocalModelConfig {
+    /// A model name under `models/` or a path to a `.gguf` file. Default `smollm2-135m`.
+    pub model: String,
+    /// CPU threads. Default: the number of physical cores.
+    pub threads: Option<u32>,
+    /// Context size in tokens. Default: the model's own, capped at 8192.
+    pub context_size: Option<u32>,
+    /// How long the daemon keeps an idle model loaded. Default 5m.
+    pub keep_alive: Duration,
+}
+
+impl Default for LocalModelConfig {
+    fn default() -> Self {
+        Self {
+            model: "smollm2-135m".to_owned(),
+            threads: None,
+            context_size: None,
+            keep_alive: Duration::from_minutes(5),
+        }
+    }
+}
+
+/// `[heartbeat]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HeartbeatConfig {
+    /// Whether the daemon runs the heartbeat. Default true.
+    pub enabled: bool,
+    /// Time between runs. Default 30m.
+    pub interval: Duration,
+    /// Daily window in which runs happen; overnight windows allowed. Default: any hour.
+    pub active_hours: Option<ActiveHours>,
+    /// IANA time zone for `active_hours`, e.g. `Europe/Paris`. Default: the system's.
+    pub timezone: Option<String>,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: Duration::from_minutes(30),
+            active_hours: None,
+            timezone: None,
+        }
+    }
+}
+
+/// Where embeddings come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingProvider {
+    /// The built-in engine, with `memory.embedding_model`.
+    Local,
+    /// OpenAI's embeddings endpoint (`providers.openai`).
+    Openai,
+    /// Ollama's embeddings endpoint (`providers.ollama`).
+    Ollama,
+    /// No vectors: keyword search only.
+    None,
+}
+
+/// `[memory]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MemoryConfig {
+    /// The markdown workspace. Default: `workspace/` in the LocalGPT home.
+    pub workspace: Option<String>,
+    /// Embedding source. Default `local`.
+    pub embedding: EmbeddingProvider,
+    /// Embedding model: a name under `models/`, a GGUF path, or the remote model name.
+    /// Default `all-minilm-l6-v2`.
+    pub embedding_model: String,
+    /// Target chunk size in tokens, capped at the embedding model's window. Default 400.
+    pub chunk_tokens: u32,
+    /// Tokens shared by neighbouring chunks. Default 80.
+    pub chunk_overlap: u32,
+    /// More folders to index besides the workspace. Default none.
+    pub extra_paths: Vec<String>,
+    /// Files larger than this are skipped. Default 4MB.
+    pub max_file_size: ByteSize,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        Self {
+            workspace: None,
+            embedding: EmbeddingProvider::Local,
+            embedding_model: "all-minilm-l6-v2".to_owned(),
+            chunk_tokens: 400,
+            chunk_overlap: 80,
+            extra_paths: Vec::new(),
+            max_file_size: ByteSize(4 << 20),
+        }
+    }
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Address to listen on. Default `127.0.0.1`; any other needs `auth_token`.
+    pub bind: String,
+    /// Port. Default 31327.
+    pub port: u16,
+    /// Bearer token for the API; required when `bind` is not loopback.
+    pub auth_token: Option<Secret>,
+    /// Treat token-less requests from loopback as the owner. Default true.
+    pub allow_local_unauthenticated: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1".to_owned(),
+            port: 31327,
+            auth_token: None,
+            allow_local_unauthenticated: true,
+        }
+    }
+}
+
+/// `[telegram]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TelegramConfig {
+    /// Bot token from @BotFather; the gateway is off without it.
+    pub bot_token: Option<Secret>,
+    /// Telegram user ids treated as the owner. Default none.
+    pub owner_ids: Vec<i64>,
+}
+
+/// How strictly tools are confined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxLevel {
+    /// Enforce what the OS supports and say loudly what it cannot.
+    Auto,
+    /// Refuse to run tools when the policy cannot be enforced.
+    Strict,
+    /// No OS sandbox.
+    Off,
+}
+
+/// `[sandbox]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SandboxConfig {
+    /// Default `auto`.
+    pub level: SandboxLevel,
+    /// Extra readable paths. Default none (the workspace is always readable).
+    pub allow_read: Vec<String>,
+    /// Extra writable paths. Default none (the workspace is always writable).
+    pub allow_write: Vec<String>,
+    /// Hosts tools may reach. Default none.
+    pub allow_net: Vec<String>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            level: SandboxLevel::Auto,
+            allow_read: Vec::new(),
+            allow_write: Vec::new(),
+            allow_net: Vec::new(),
+        }
+    }
+}
+
+/// One `[[jobs]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobConfig {
+    /// Unique name, used by `localgpt jobs run NAME`.
+    pub name: String,
+    /// Cron expression, e.g. `"0 8 * * *"`.
+    pub schedule: String,
+    /// What the job asks the agent.
+    pub prompt: String,
+    /// Tools the job may use. Default none.
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// Model override for this job.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Longest a run may take. Default 10m.
+    #[serde(default = "default_job_timeout")]
+    pub timeout: Duration,
+}
+
+fn default_job_timeout() -> Duration {
+    Duration::from_minutes(10)
+}
+
+impl Config {
+    /// A configuration with every optional key filled in, used to list the valid keys (for
+    /// unknown-key suggestions) and the type of each (for `config set`).
+    pub fn fully_populated() -> Self {
+        let mut config = Self::default();
+        config
+            .agent
+            .aliases
+            .insert("alias".to_owned(), BUILTIN_MODEL.to_owned());
+        for provider in [
+            &mut config.providers.anthropic,
+            &mut config.providers.openai,
+        ] {
+            provider.api_key = Some(Secret::new("key"));
+            provider.base_url = Some("https://example.invalid".to_owned());
+        }
+        config.providers.local.threads = Some(2);
+        config.providers.local.context_size = Some(2048);
+        config.heartbeat.active_hours = "09:00"
+            .parse()
+            .ok()
+            .zip("22:00".parse().ok())
+            .map(|(start, end)| ActiveHours { start, end });
+        config.heartbeat.timezone = Some("UTC".to_owned());
+        config.memory.workspace = Some("~/.localgpt/workspace".to_owned());
+        config.server.auth_token = Some(Secret::new("token"));
+        config.telegram.bot_token = Some(Secret::new("token"));
+        config.jobs.push(JobConfig {
+            name: "job".to_owned(),
+            schedule: "0 8 * * *".to_owned(),
+            prompt: "prompt".to_owned(),
+            tools: Vec::new(),
+            model: Some(BUILTIN_MODEL.to_owned()),
+            timeout: default_job_timeout(),
+        });
+        config
+    }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every check of the project, as CI does: set-up, formatting, lints, and all tests of all
+# crates. Usage: scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+# Builds are shared across clones (and CI runs) on the same machine when this folder exists.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/localgpt/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo nextest (all crates)"
+cargo nextest run --workspace --no-fail-fast
+echo "== doc tests"
+cargo test --workspace --doc
