@@ -26,3 +26,12 @@ fi
 if [ -x scripts/fetch-test-models.sh ]; then
   scripts/fetch-test-models.sh
 fi
+
+# OpenClaw's npm package: its bundled skills are real third-party SKILL.md files the skill parser is
+# tested against.
+openclaw_dir="${LOCALGPT_TEST_DATA:-$HOME/.cache/localgpt/test-data}/openclaw"
+if [ ! -f "$openclaw_dir/package/package.json" ]; then
+  echo "setup: fetching the openclaw npm package (test data)"
+  mkdir -p "$openclaw_dir"
+  (cd "$openclaw_dir" && npm pack --silent openclaw@2026.9.6 >/dev/null && tar xzf openclaw-2026.9.6.tgz && rm -f openclaw-2026.9.6.tgz)
+fi

@@ -33,6 +33,10 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
+    /// List and read the skills the assistant can use (OpenClaw SKILL.md format).
+    #[command(subcommand)]
+    Skills(SkillsCommand),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion {
         /// The shell to generate completions for.
@@ -70,5 +74,20 @@ pub enum ConfigCommand {
         key: String,
         /// New value, read as the key's type (lists may be comma-separated).
         value: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SkillsCommand {
+    /// List skills from workspace/skills and ~/.localgpt/skills, with why any cannot be used.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one skill: where it is, what it needs, and its instructions.
+    Show {
+        /// The skill's name.
+        name: String,
     },
 }

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use localgpt_core::paths::Paths;
 
+use crate::app::App;
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
@@ -29,6 +30,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = Paths::from_env(cli.global.config.clone())?;
     match cli.command {
         Command::Config(command) => commands::config::run(command, paths),
+        Command::Skills(command) => commands::skills::run(command, &App::load(paths)?),
         Command::Completion { shell } => {
             commands::completion::run(shell);
             Ok(())

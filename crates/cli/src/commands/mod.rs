@@ -2,3 +2,4 @@
 
 pub mod completion;
 pub mod config;
+pub mod skills;

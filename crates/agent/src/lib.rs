@@ -1,0 +1,5 @@
+//! LocalGPT's agent runtime. Today it holds OpenClaw-compatible skills: discovery, parsing,
+//! eligibility and the prompt listing; the agent loop, tools, sessions and the control plane join
+//! it as they land.
+
+pub mod skills;
