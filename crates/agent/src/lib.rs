@@ -2,4 +2,5 @@
 //! eligibility and the prompt listing; the agent loop, tools, sessions and the control plane join
 //! it as they land.
 
+pub mod prompt;
 pub mod skills;
