@@ -3,4 +3,5 @@
 //! it as they land.
 
 pub mod prompt;
+pub mod sessions;
 pub mod skills;
