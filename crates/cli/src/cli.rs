@@ -33,6 +33,10 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
+    /// List, read, export and delete saved conversations.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+
     /// List and read the skills the assistant can use (OpenClaw SKILL.md format).
     #[command(subcommand)]
     Skills(SkillsCommand),
@@ -89,5 +93,36 @@ pub enum SkillsCommand {
     Show {
         /// The skill's name.
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List saved sessions, most recent first.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a session's conversation.
+    Show {
+        /// Session id or a unique prefix of it.
+        id: String,
+        /// Print the raw transcript lines (JSONL).
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Export a session as markdown.
+    Export {
+        /// Session id or a unique prefix of it.
+        id: String,
+        /// Write to this file instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Delete a saved session.
+    Rm {
+        /// Session id or a unique prefix of it.
+        id: String,
     },
 }

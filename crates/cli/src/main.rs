@@ -30,6 +30,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = Paths::from_env(cli.global.config.clone())?;
     match cli.command {
         Command::Config(command) => commands::config::run(command, paths),
+        Command::Sessions(command) => commands::sessions::run(command, &App::load(paths)?),
         Command::Skills(command) => commands::skills::run(command, &App::load(paths)?),
         Command::Completion { shell } => {
             commands::completion::run(shell);

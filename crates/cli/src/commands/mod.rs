@@ -2,4 +2,5 @@
 
 pub mod completion;
 pub mod config;
+pub mod sessions;
 pub mod skills;
