@@ -5,3 +5,4 @@
 pub mod prompt;
 pub mod sessions;
 pub mod skills;
+pub mod tools;
