@@ -114,6 +114,9 @@ pub struct TimeOfDay {
 }
 
 impl TimeOfDay {
+    /// 00:00.
+    pub const MIDNIGHT: Self = Self { minutes: 0 };
+
     /// A time from hours and minutes; `None` when out of range.
     pub fn new(hour: u16, minute: u16) -> Option<Self> {
         (minute < 60 && (hour < 24 || (hour == 24 && minute == 0))).then_some(Self {
