@@ -3,27 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 
-use assert_cmd::Command;
+use common::localgpt;
 use predicates::prelude::*;
-
-/// The binary with a clean environment: a temp home, no API keys, no `claude` on PATH and an
-/// Ollama address where nothing listens, so tests never depend on the machine they run on.
-fn localgpt(home: &Path) -> Command {
-    let mut command = Command::cargo_bin("localgpt").unwrap();
-    command
-        .env("LOCALGPT_HOME", home)
-        .env("HOME", home)
-        .env("PATH", "/usr/bin:/bin")
-        .env("OLLAMA_HOST", "127.0.0.1:1")
-        .env_remove("ANTHROPIC_API_KEY")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("LOCALGPT_LOG");
-    command
-}
 
 fn init(home: &Path) {
     localgpt(home).args(["config", "init"]).assert().success();

@@ -2,17 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
 
-use assert_cmd::Command;
+use common::localgpt;
 use localgpt_agent::sessions::{SessionStore, TranscriptMessage};
 use predicates::prelude::*;
-
-fn localgpt(home: &Path) -> Command {
-    let mut command = Command::cargo_bin("localgpt").unwrap();
-    command.env("LOCALGPT_HOME", home).env("HOME", home);
-    command
-}
 
 fn saved_session(home: &Path) -> String {
     let store = SessionStore::new(home.join("state/sessions"));

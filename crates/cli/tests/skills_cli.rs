@@ -2,19 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
 
-use assert_cmd::Command;
+use common::localgpt;
 use predicates::prelude::*;
-
-fn localgpt(home: &Path) -> Command {
-    let mut command = Command::cargo_bin("localgpt").unwrap();
-    command
-        .env("LOCALGPT_HOME", home)
-        .env("HOME", home)
-        .env("PATH", "/usr/bin:/bin");
-    command
-}
 
 fn write_skill(dir: &Path, front: &str, body: &str) {
     std::fs::create_dir_all(dir).unwrap();

@@ -37,6 +37,27 @@ pub fn write_new(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
     Ok(true)
 }
 
+/// Whether `path` is a file the current user may execute.
+pub fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata()
+            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}
+
+/// The first executable called `name` in the folders of `search_path` (a `PATH`-style list).
+pub fn find_executable(name: &str, search_path: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+    std::env::split_paths(search_path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

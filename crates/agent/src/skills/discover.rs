@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use localgpt_core::fs::find_executable;
+
 use super::parse::{
     MAX_SKILL_BYTES, SkillError, SkillManifest, parse_manifest, split_front_matter,
 };
@@ -199,11 +201,7 @@ fn check(
             requires.os.join(", ")
         ));
     }
-    let on_path = |bin: &str| {
-        path.is_some_and(|path| {
-            std::env::split_paths(path).any(|dir| is_executable(&dir.join(bin)))
-        })
-    };
+    let on_path = |bin: &str| path.is_some_and(|path| find_executable(bin, path).is_some());
     let missing: Vec<&str> = requires
         .bins
         .iter()
@@ -232,18 +230,5 @@ fn check(
         Eligibility::Eligible
     } else {
         Eligibility::Ineligible(reasons)
-    }
-}
-
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        path.metadata()
-            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        path.is_file()
     }
 }

@@ -193,32 +193,15 @@ pub fn parse(
     env: EnvLookup<'_>,
 ) -> Result<(Config, Vec<ConfigWarning>), ConfigError> {
     let mut document: DocumentMut = text.parse().map_err(|error: toml_edit::TomlError| {
-        let offset = error.span().map_or(0, |span| span.start);
-        let (line, column, line_text) = locate(text, offset);
-        ConfigError::Syntax {
-            path: path.to_owned(),
-            line,
-            column,
-            line_text,
-            message: error.message().to_owned(),
-        }
+        syntax_error(text, path, error.span(), error.message())
     })?;
     expand_table(document.as_table_mut(), "", path, env)?;
     let expanded = document.to_string();
 
     let mut unknown: Vec<String> = Vec::new();
     let config: Config = {
-        let deserializer = toml::Deserializer::parse(&expanded).map_err(|error| {
-            let offset = error.span().map_or(0, |span| span.start);
-            let (line, column, line_text) = locate(&expanded, offset);
-            ConfigError::Syntax {
-                path: path.to_owned(),
-                line,
-                column,
-                line_text,
-                message: error.message().to_owned(),
-            }
-        })?;
+        let deserializer = toml::Deserializer::parse(&expanded)
+            .map_err(|error| syntax_error(&expanded, path, error.span(), error.message()))?;
         let mut note_unknown = |ignored: serde_ignored::Path<'_>| unknown.push(ignored.to_string());
         let ignoring = serde_ignored::Deserializer::new(deserializer, &mut note_unknown);
         serde_path_to_error::deserialize(ignoring).map_err(|error| {
@@ -248,6 +231,22 @@ pub fn parse(
         })
         .collect();
     Ok((config, warnings))
+}
+
+fn syntax_error(
+    text: &str,
+    path: &Path,
+    span: Option<std::ops::Range<usize>>,
+    message: &str,
+) -> ConfigError {
+    let (line, column, line_text) = locate(text, span.map_or(0, |span| span.start));
+    ConfigError::Syntax {
+        path: path.to_owned(),
+        line,
+        column,
+        line_text,
+        message: message.to_owned(),
+    }
 }
 
 /// 1-based line and column of a byte offset, and the text of that line.
