@@ -2,6 +2,7 @@
 //! eligibility and the prompt listing; the agent loop, tools, sessions and the control plane join
 //! it as they land.
 
+pub mod control;
 pub mod heartbeat;
 pub mod prompt;
 pub mod sessions;

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod embed;
 pub mod fs;
+pub mod ingress;
 pub mod paths;
 pub mod workspace;
 
