@@ -145,13 +145,12 @@ impl ArtifactStore {
     fn index_path(&self) -> PathBuf {
         self.dir.join("index.jsonl")
     }
+}
 
-    fn io(&self, path: &Path, source: std::io::Error) -> ArtifactError {
-        let _ = &self.dir;
-        ArtifactError::Io {
-            path: path.to_owned(),
-            source,
-        }
+fn io_error(path: &Path, source: std::io::Error) -> ArtifactError {
+    ArtifactError::Io {
+        path: path.to_owned(),
+        source,
     }
 }
 
