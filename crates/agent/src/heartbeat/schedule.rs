@@ -4,13 +4,13 @@
 
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, ZonedDateTime};
+use jiff::{Timestamp, Zoned};
 use localgpt_core::config::{ActiveHours, TimeOfDay};
 
 /// Whether `at` falls inside `hours` in time zone `tz`; no window means always.
 pub fn is_active(at: Timestamp, hours: Option<&ActiveHours>, tz: &TimeZone) -> bool {
     let Some(hours) = hours else { return true };
-    let local = at.to_zoned_datetime(tz.clone());
+    let local = at.to_zoned(tz.clone());
     hours.contains(time_of_day(local.time()))
 }
 
@@ -39,7 +39,7 @@ pub fn next_run(
 }
 
 fn next_window_start(after: Timestamp, window: &ActiveHours, tz: &TimeZone) -> Timestamp {
-    let local: ZonedDateTime = after.to_zoned_datetime(tz.clone());
+    let local: Zoned = after.to_zoned(tz.clone());
     let minutes = window.start.minutes_since_midnight();
     let start = Time::new(
         i8::try_from(minutes / 60 % 24).unwrap_or(0),
@@ -50,7 +50,7 @@ fn next_window_start(after: Timestamp, window: &ActiveHours, tz: &TimeZone) -> T
     .unwrap_or(Time::midnight());
     let today = local.date().to_datetime(start);
     let candidate = today
-        .to_zoned_datetime(tz.clone())
+        .to_zoned(tz.clone())
         .map(|zoned| zoned.timestamp())
         .unwrap_or(after);
     if candidate > after {
@@ -60,7 +60,7 @@ fn next_window_start(after: Timestamp, window: &ActiveHours, tz: &TimeZone) -> T
         .date()
         .tomorrow()
         .ok()
-        .and_then(|day| day.to_datetime(start).to_zoned_datetime(tz.clone()).ok())
+        .and_then(|day| day.to_datetime(start).to_zoned(tz.clone()).ok())
         .map_or(after, |zoned| zoned.timestamp())
 }
 
