@@ -1,0 +1,480 @@
+//! Bringing the index up to date with the files. Unchanged files are recognised by size and
+//! modification time (then by content hash), so a run with nothing to do costs one directory walk.
+//! Changed files are chunked, embedded (cached vectors are reused) and written in batches; every
+//! file's rows are replaced inside one transaction together with its `files` row, so a crash or
+//! `kill -9` at any moment leaves each file either fully old or fully new, and the next run picks
+//! up where the last one stopped. Chunks that still lack vectors (indexed without a model, or
+//! before the model changed) are embedded at the end of every run.
+
+use std::collections::HashMap;
+
+use localgpt_core::embed::Embedder;
+use rusqlite::{Connection, Transaction, params};
+use sha2::{Digest, Sha256};
+
+use crate::chunker::{Chunk, ChunkSettings, chunk_markdown, estimate_tokens};
+use crate::error::MemoryError;
+use crate::walk::{FoundFile, SkippedFile, find_markdown, read_text};
+use crate::{IndexSettings, schema, vectors};
+
+/// Files written per transaction.
+const FILES_PER_BATCH: usize = 64;
+/// Texts per call to the embedding model.
+const EMBED_BATCH: usize = 32;
+
+/// Where a reindex run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Files compared with the index.
+    Scanned {
+        /// Files found.
+        files: usize,
+        /// Of which changed.
+        changed: usize,
+    },
+    /// Changed files written.
+    Files {
+        /// Done so far.
+        done: usize,
+        /// To do.
+        total: usize,
+    },
+    /// Chunks embedded.
+    Embeddings {
+        /// Done so far.
+        done: usize,
+        /// To do.
+        total: usize,
+    },
+}
+
+/// What a reindex run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReindexReport {
+    /// Files found on disk.
+    pub files_seen: usize,
+    /// Files (re)chunked.
+    pub files_indexed: usize,
+    /// Files removed from the index because they are gone.
+    pub files_removed: usize,
+    /// Chunks written.
+    pub chunks_written: usize,
+    /// Vectors computed by the model (cache misses).
+    pub embeddings_computed: usize,
+    /// Vectors taken from the cache.
+    pub embeddings_cached: usize,
+    /// Files left out, with the reason.
+    pub skipped: Vec<SkippedFile>,
+}
+
+impl ReindexReport {
+    /// Whether the run changed anything.
+    pub fn changed_anything(&self) -> bool {
+        self.files_indexed > 0
+            || self.files_removed > 0
+            || self.embeddings_computed > 0
+            || self.embeddings_cached > 0
+    }
+}
+
+struct Existing {
+    id: i64,
+    hash: String,
+    mtime_ns: i64,
+    size: i64,
+}
+
+struct PreparedFile {
+    found: FoundFile,
+    hash: String,
+    chunks: Vec<Chunk>,
+}
+
+/// Runs one reindex.
+pub(crate) fn reindex(
+    connection: &mut Connection,
+    index_path: &std::path::Path,
+    settings: &IndexSettings,
+    embedder: Option<&dyn Embedder>,
+    force: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ReindexReport, MemoryError> {
+    let sql = |source| MemoryError::sqlite(index_path, source);
+    if let Some(embedder) = embedder {
+        schema::ensure_vector_tables(connection, embedder.model_id(), embedder.dimension())
+            .map_err(sql)?;
+    }
+    let (found, skipped) = find_markdown(
+        &settings.workspace,
+        &settings.extra_paths,
+        settings.max_file_size,
+    );
+    let mut report = ReindexReport {
+        files_seen: found.len(),
+        skipped,
+        ..ReindexReport::default()
+    };
+    let existing = load_existing(connection).map_err(sql)?;
+
+    // Files that are gone.
+    let present: std::collections::HashSet<&str> =
+        found.iter().map(|file| file.key.as_str()).collect();
+    let gone: Vec<i64> = existing
+        .iter()
+        .filter(|(key, _)| !present.contains(key.as_str()))
+        .map(|(_, row)| row.id)
+        .collect();
+    if !gone.is_empty() {
+        let transaction = connection.transaction().map_err(sql)?;
+        for id in &gone {
+            delete_file(&transaction, *id).map_err(sql)?;
+        }
+        transaction.commit().map_err(sql)?;
+        report.files_removed = gone.len();
+    }
+
+    // Files whose size or time changed (or all, when forced).
+    let candidates: Vec<&FoundFile> = found
+        .iter()
+        .filter(|file| {
+            force
+                || existing
+                    .get(&file.key)
+                    .is_none_or(|row| row.mtime_ns != file.mtime_ns || row.size != file.size as i64)
+        })
+        .collect();
+    progress(Progress::Scanned {
+        files: found.len(),
+        changed: candidates.len(),
+    });
+
+    let chunk_settings = chunk_settings(settings, embedder);
+    let counter = |text: &str| match embedder {
+        Some(model) => model
+            .count_tokens(text)
+            .unwrap_or_else(|_| estimate_tokens(text)),
+        None => estimate_tokens(text),
+    };
+    let total = candidates.len();
+    for (batch_number, batch) in candidates.chunks(FILES_PER_BATCH).enumerate() {
+        let mut prepared = Vec::with_capacity(batch.len());
+        let mut touched = Vec::new();
+        for file in batch {
+            let text = match read_text(&file.absolute) {
+                Ok(text) => text,
+                Err(reason) => {
+                    tracing::warn!("skipping {}: {reason}", file.absolute.display());
+                    report.skipped.push(SkippedFile {
+                        path: file.absolute.clone(),
+                        reason,
+                    });
+                    continue;
+                }
+            };
+            let hash = hex::encode(Sha256::digest(text.as_bytes()));
+            match existing.get(&file.key) {
+                Some(row) if !force && row.hash == hash => touched.push(((*file).clone(), row.id)),
+                _ => {
+                    let chunks = chunk_markdown(&text, chunk_settings, &counter);
+                    prepared.push(PreparedFile {
+                        found: (*file).clone(),
+                        hash,
+                        chunks,
+                    });
+                }
+            }
+        }
+        let vectors = match embedder {
+            Some(model) => embed_prepared(connection, index_path, model, &prepared, &mut report)?,
+            None => HashMap::new(),
+        };
+        let transaction = connection.transaction().map_err(sql)?;
+        for (file, id) in &touched {
+            transaction
+                .execute(
+                    "UPDATE files SET mtime_ns = ?1, size = ?2 WHERE id = ?3",
+                    params![file.mtime_ns, file.size as i64, id],
+                )
+                .map_err(sql)?;
+        }
+        for file in &prepared {
+            if let Some(row) = existing.get(&file.found.key) {
+                delete_file(&transaction, row.id).map_err(sql)?;
+            }
+            report.chunks_written += write_file(
+                &transaction,
+                file,
+                &vectors,
+                embedder.map(|model| model.model_id()),
+            )
+            .map_err(sql)?;
+            report.files_indexed += 1;
+        }
+        transaction.commit().map_err(sql)?;
+        progress(Progress::Files {
+            done: ((batch_number + 1) * FILES_PER_BATCH).min(total),
+            total,
+        });
+    }
+
+    if let Some(model) = embedder {
+        embed_missing(connection, index_path, model, &mut report, progress)?;
+    }
+    schema::meta_set(
+        connection,
+        "last_indexed",
+        &jiff::Timestamp::now().to_string(),
+    )
+    .map_err(sql)?;
+    Ok(report)
+}
+
+/// Chunk sizes for this embedder: the configured target, capped to what the model embeds whole
+/// (leaving room for the heading line that is prefixed to each chunk's text).
+pub(crate) fn chunk_settings(
+    settings: &IndexSettings,
+    embedder: Option<&dyn Embedder>,
+) -> ChunkSettings {
+    let cap = embedder.map_or(usize::MAX, |model| {
+        model.max_tokens().saturating_sub(18).max(32)
+    });
+    let target = settings.chunk_tokens.min(cap);
+    ChunkSettings {
+        target_tokens: target,
+        overlap_tokens: settings.chunk_overlap.min(target / 2),
+    }
+}
+
+/// The text the model embeds for a chunk: its heading path as context, unless the chunk starts
+/// with its own heading line.
+pub(crate) fn embedding_input(chunk_text: &str, headings: &[String]) -> String {
+    if headings.is_empty() || chunk_text.trim_start().starts_with('#') {
+        chunk_text.to_owned()
+    } else {
+        format!("{}\n{chunk_text}", headings.join(" > "))
+    }
+}
+
+fn embed_hash(input: &str) -> String {
+    hex::encode(Sha256::digest(input.as_bytes()))
+}
+
+/// Vectors for every chunk of the prepared files, keyed by embedding hash: from the cache when
+/// present, from the model otherwise.
+fn embed_prepared(
+    connection: &Connection,
+    index_path: &std::path::Path,
+    model: &dyn Embedder,
+    prepared: &[PreparedFile],
+    report: &mut ReindexReport,
+) -> Result<HashMap<String, Vec<f32>>, MemoryError> {
+    let sql = |source| MemoryError::sqlite(index_path, source);
+    let mut inputs: HashMap<String, String> = HashMap::new();
+    for file in prepared {
+        for chunk in &file.chunks {
+            let input = embedding_input(&chunk.text, &chunk.headings);
+            inputs.entry(embed_hash(&input)).or_insert(input);
+        }
+    }
+    let mut vectors = HashMap::with_capacity(inputs.len());
+    {
+        let mut lookup = connection
+            .prepare_cached("SELECT embedding FROM embedding_cache WHERE model = ?1 AND hash = ?2")
+            .map_err(sql)?;
+        for hash in inputs.keys() {
+            let cached: Option<Vec<u8>> = lookup
+                .query_row(params![model.model_id(), hash], |row| row.get(0))
+                .ok();
+            if let Some(blob) = cached {
+                vectors.insert(hash.clone(), vectors::from_blob(&blob));
+            }
+        }
+    }
+    report.embeddings_cached += vectors.len();
+    let missing: Vec<(&String, &String)> = inputs
+        .iter()
+        .filter(|(hash, _)| !vectors.contains_key(*hash))
+        .collect();
+    for batch in missing.chunks(EMBED_BATCH) {
+        let texts: Vec<&str> = batch.iter().map(|(_, input)| input.as_str()).collect();
+        let computed = model.embed(&texts)?;
+        for ((hash, _), vector) in batch.iter().zip(computed) {
+            vectors.insert((*hash).clone(), vector);
+        }
+        report.embeddings_computed += batch.len();
+    }
+    Ok(vectors)
+}
+
+fn write_file(
+    transaction: &Transaction<'_>,
+    file: &PreparedFile,
+    vectors: &HashMap<String, Vec<f32>>,
+    model_id: Option<&str>,
+) -> rusqlite::Result<usize> {
+    let now = jiff::Timestamp::now().as_second();
+    transaction.execute(
+        "INSERT INTO files (path, hash, mtime_ns, size, indexed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            file.found.key,
+            file.hash,
+            file.found.mtime_ns,
+            file.found.size as i64,
+            now
+        ],
+    )?;
+    let file_id = transaction.last_insert_rowid();
+    let mut insert_chunk = transaction.prepare_cached("INSERT INTO chunks (file_id, start_line, end_line, heading, text, embed_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+    let mut insert_fts = transaction
+        .prepare_cached("INSERT INTO chunks_fts (rowid, heading, text) VALUES (?1, ?2, ?3)")?;
+    for chunk in &file.chunks {
+        let heading = chunk.headings.join(" > ");
+        let hash = embed_hash(&embedding_input(&chunk.text, &chunk.headings));
+        insert_chunk.execute(params![
+            file_id,
+            chunk.start_line as i64,
+            chunk.end_line as i64,
+            heading,
+            chunk.text,
+            hash
+        ])?;
+        let chunk_id = transaction.last_insert_rowid();
+        insert_fts.execute(params![chunk_id, heading, chunk.text])?;
+        // Vector tables exist only once a model has been used.
+        if let (Some(model), Some(vector)) = (model_id, vectors.get(&hash)) {
+            let blob = vectors::to_blob(vector);
+            transaction
+                .prepare_cached("INSERT INTO chunk_vectors (chunk_id, embedding) VALUES (?1, ?2)")?
+                .execute(params![chunk_id, blob])?;
+            transaction.prepare_cached("INSERT INTO chunks_vec (rowid, embedding) VALUES (?1, vec_quantize_binary(?2))")?.execute(params![chunk_id, blob])?;
+            transaction.prepare_cached("INSERT OR IGNORE INTO embedding_cache (model, hash, embedding) VALUES (?1, ?2, ?3)")?.execute(params![model, hash, blob])?;
+        }
+    }
+    Ok(file.chunks.len())
+}
+
+/// Embeds chunks that have no vector yet, in batches, each batch committed on its own.
+fn embed_missing(
+    connection: &mut Connection,
+    index_path: &std::path::Path,
+    model: &dyn Embedder,
+    report: &mut ReindexReport,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), MemoryError> {
+    let sql = |source| MemoryError::sqlite(index_path, source);
+    let pending: Vec<(i64, String, String, String)> = {
+        let mut statement = connection
+            .prepare("SELECT c.id, c.heading, c.text, c.embed_hash FROM chunks c LEFT JOIN chunk_vectors v ON v.chunk_id = c.id WHERE v.chunk_id IS NULL ORDER BY c.id")
+            .map_err(sql)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)?
+    };
+    let total = pending.len();
+    for (index, batch) in pending.chunks(EMBED_BATCH * 4).enumerate() {
+        let mut blobs = Vec::with_capacity(batch.len());
+        let mut to_compute = Vec::new();
+        {
+            let mut lookup = connection
+                .prepare_cached(
+                    "SELECT embedding FROM embedding_cache WHERE model = ?1 AND hash = ?2",
+                )
+                .map_err(sql)?;
+            for (id, heading, text, hash) in batch {
+                match lookup.query_row(params![model.model_id(), hash], |row| {
+                    row.get::<_, Vec<u8>>(0)
+                }) {
+                    Ok(blob) => {
+                        report.embeddings_cached += 1;
+                        blobs.push((*id, hash.clone(), blob));
+                    }
+                    Err(_) => {
+                        let headings: Vec<String> = if heading.is_empty() {
+                            Vec::new()
+                        } else {
+                            heading.split(" > ").map(str::to_owned).collect()
+                        };
+                        to_compute.push((*id, hash.clone(), embedding_input(text, &headings)));
+                    }
+                }
+            }
+        }
+        for group in to_compute.chunks(EMBED_BATCH) {
+            let texts: Vec<&str> = group.iter().map(|(_, _, input)| input.as_str()).collect();
+            let vectors = model.embed(&texts)?;
+            for ((id, hash, _), vector) in group.iter().zip(vectors) {
+                blobs.push((*id, hash.clone(), vectors::to_blob(&vector)));
+            }
+            report.embeddings_computed += group.len();
+        }
+        let transaction = connection.transaction().map_err(sql)?;
+        {
+            let mut insert_vector = transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO chunk_vectors (chunk_id, embedding) VALUES (?1, ?2)",
+                )
+                .map_err(sql)?;
+            let mut delete_vec0 = transaction
+                .prepare_cached("DELETE FROM chunks_vec WHERE rowid = ?1")
+                .map_err(sql)?;
+            let mut insert_vec0 = transaction.prepare_cached("INSERT INTO chunks_vec (rowid, embedding) VALUES (?1, vec_quantize_binary(?2))").map_err(sql)?;
+            let mut insert_cache = transaction.prepare_cached("INSERT OR IGNORE INTO embedding_cache (model, hash, embedding) VALUES (?1, ?2, ?3)").map_err(sql)?;
+            for (id, hash, blob) in &blobs {
+                insert_vector.execute(params![id, blob]).map_err(sql)?;
+                delete_vec0.execute(params![id]).map_err(sql)?;
+                insert_vec0.execute(params![id, blob]).map_err(sql)?;
+                insert_cache
+                    .execute(params![model.model_id(), hash, blob])
+                    .map_err(sql)?;
+            }
+        }
+        transaction.commit().map_err(sql)?;
+        progress(Progress::Embeddings {
+            done: ((index + 1) * EMBED_BATCH * 4).min(total),
+            total,
+        });
+    }
+    Ok(())
+}
+
+fn load_existing(connection: &Connection) -> rusqlite::Result<HashMap<String, Existing>> {
+    let mut statement = connection.prepare("SELECT path, id, hash, mtime_ns, size FROM files")?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            Existing {
+                id: row.get(1)?,
+                hash: row.get(2)?,
+                mtime_ns: row.get(3)?,
+                size: row.get(4)?,
+            },
+        ))
+    })?;
+    rows.collect()
+}
+
+fn delete_file(transaction: &Transaction<'_>, file_id: i64) -> rusqlite::Result<()> {
+    transaction.execute(
+        "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?1)",
+        [file_id],
+    )?;
+    let has_vec0: bool = transaction
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'chunks_vec'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .map(|count| count > 0)?;
+    if has_vec0 {
+        transaction.execute(
+            "DELETE FROM chunks_vec WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?1)",
+            [file_id],
+        )?;
+    }
+    transaction.execute("DELETE FROM chunks WHERE file_id = ?1", [file_id])?;
+    transaction.execute("DELETE FROM files WHERE id = ?1", [file_id])?;
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! LocalGPT's memory engine, usable on its own: a folder of markdown (the truth) indexed into one
+//! SQLite file (derived; delete it and it is rebuilt) with FTS5 for keywords and sqlite-vec for
+//! meaning, searched as one hybrid ranking.
+//!
+//! ```no_run
+//! use localgpt_memory::{IndexSettings, MemoryIndex, SearchOptions};
+//! # fn main() -> Result<(), localgpt_memory::MemoryError> {
+//! let settings = IndexSettings::new("/home/me/.localgpt/workspace");
+//! let mut index = MemoryIndex::open("/home/me/.localgpt/state/index.sqlite", settings, None)?;
+//! index.ensure_fresh()?;
+//! for hit in index.search("spare key", SearchOptions::default())?.results {
+//!     println!("{}:{}-{} {}", hit.path, hit.start_line, hit.end_line, hit.snippet);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The API is blocking (SQLite and model inference are); async callers use `spawn_blocking`.
+
+pub mod chunker;
+mod error;
+mod indexer;
+mod schema;
+mod search;
+mod vectors;
+pub mod walk;
+pub mod watcher;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use localgpt_core::embed::Embedder;
+use rusqlite::Connection;
+use serde::Serialize;
+
+pub use error::MemoryError;
+pub use indexer::{Progress, ReindexReport};
+pub use schema::SCHEMA_VERSION;
+pub use search::{
+    SearchHit, SearchMode, SearchOptions, SearchResults, query_terms, reciprocal_rank_fusion,
+    snippet,
+};
+
+/// What to index and how to cut it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSettings {
+    /// The markdown workspace.
+    pub workspace: PathBuf,
+    /// More folders to index.
+    pub extra_paths: Vec<PathBuf>,
+    /// Target chunk size in tokens (capped at the embedding model's window).
+    pub chunk_tokens: usize,
+    /// Tokens repeated between continuation chunks.
+    pub chunk_overlap: usize,
+    /// Larger files are skipped.
+    pub max_file_size: u64,
+}
+
+impl IndexSettings {
+    /// Defaults for a workspace: 400-token chunks, 80 overlap, 4 MB file cap.
+    pub fn new(workspace: impl Into<PathBuf>) -> Self {
+        Self {
+            workspace: workspace.into(),
+            extra_paths: Vec::new(),
+            chunk_tokens: 400,
+            chunk_overlap: 80,
+            max_file_size: 4 << 20,
+        }
+    }
+
+    /// Settings from LocalGPT's configuration.
+    pub fn from_config(paths: &localgpt_core::Paths, config: &localgpt_core::Config) -> Self {
+        Self {
+            workspace: paths.workspace(config),
+            extra_paths: paths.extra_paths(config),
+            chunk_tokens: config.memory.chunk_tokens as usize,
+            chunk_overlap: config.memory.chunk_overlap as usize,
+            max_file_size: config.memory.max_file_size.0,
+        }
+    }
+}
+
+/// Counts describing the index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexStats {
+    /// Files indexed.
+    pub files: u64,
+    /// Chunks indexed.
+    pub chunks: u64,
+    /// Chunks with a vector.
+    pub embedded_chunks: u64,
+    /// Size of the index on disk (database and WAL), bytes.
+    pub index_bytes: u64,
+    /// Embedding model the vectors belong to.
+    pub embedding_model: Option<String>,
+    /// Vector dimension.
+    pub embedding_dimension: Option<u64>,
+    /// When the last reindex finished (RFC 3339).
+    pub last_indexed: Option<String>,
+    /// The index file.
+    pub path: PathBuf,
+}
+
+/// An open memory index.
+pub struct MemoryIndex {
+    connection: Connection,
+    path: PathBuf,
+    settings: IndexSettings,
+    embedder: Option<Arc<dyn Embedder>>,
+}
+
+impl std::fmt::Debug for MemoryIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryIndex")
+            .field("path", &self.path)
+            .field("settings", &self.settings)
+            .field(
+                "embedder",
+                &self
+                    .embedder
+                    .as_ref()
+                    .map(|model| model.model_id().to_owned()),
+            )
+            .finish()
+    }
+}
+
+impl MemoryIndex {
+    /// Opens (or creates) the index at `path`. Without an embedder, indexing and search are
+    /// keyword-only.
+    pub fn open(
+        path: impl AsRef<Path>,
+        settings: IndexSettings,
+        embedder: Option<Arc<dyn Embedder>>,
+    ) -> Result<Self, MemoryError> {
+        let path = path.as_ref().to_owned();
+        let connection = schema::open(&path)?;
+        Ok(Self {
+            connection,
+            path,
+            settings,
+            embedder,
+        })
+    }
+
+    /// The index file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The embedding model in use, if any.
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedder.as_ref()
+    }
+
+    /// Brings the index up to date; `force` re-chunks every file. Progress is reported as it goes.
+    pub fn reindex(
+        &mut self,
+        force: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<ReindexReport, MemoryError> {
+        indexer::reindex(
+            &mut self.connection,
+            &self.path,
+            &self.settings,
+            self.embedder.as_deref(),
+            force,
+            progress,
+        )
+    }
+
+    /// Brings the index up to date quietly. When nothing changed this costs one directory walk
+    /// and one query; call it before the first search of a session.
+    pub fn ensure_fresh(&mut self) -> Result<ReindexReport, MemoryError> {
+        self.reindex(false, &mut |_| {})
+    }
+
+    /// Searches the index.
+    pub fn search(
+        &self,
+        query: &str,
+        options: SearchOptions,
+    ) -> Result<SearchResults, MemoryError> {
+        search::search(
+            &self.connection,
+            &self.path,
+            self.embedder.as_deref(),
+            query,
+            options,
+        )
+    }
+
+    /// Counts describing the index.
+    pub fn stats(&self) -> Result<IndexStats, MemoryError> {
+        let sql = |source| MemoryError::sqlite(&self.path, source);
+        let count = |table: &str| -> Result<u64, MemoryError> {
+            self.connection
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .map(|n| n.max(0) as u64)
+                .map_err(sql)
+        };
+        let wal = PathBuf::from(format!("{}-wal", self.path.display()));
+        let index_bytes = [&self.path, &wal]
+            .iter()
+            .filter_map(|file| std::fs::metadata(file).ok())
+            .map(|meta| meta.len())
+            .sum();
+        Ok(IndexStats {
+            files: count("files")?,
+            chunks: count("chunks")?,
+            embedded_chunks: count("chunk_vectors")?,
+            index_bytes,
+            embedding_model: schema::meta_get(&self.connection, "embedding_model").map_err(sql)?,
+            embedding_dimension: schema::meta_get(&self.connection, "embedding_dimension")
+                .map_err(sql)?
+                .and_then(|text| text.parse().ok()),
+            last_indexed: schema::meta_get(&self.connection, "last_indexed").map_err(sql)?,
+            path: self.path.clone(),
+        })
+    }
+}
