@@ -33,6 +33,10 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
+    /// Search and maintain the memory index of your workspace.
+    #[command(subcommand)]
+    Memory(MemoryCommand),
+
     /// List, read, export and delete saved conversations.
     #[command(subcommand)]
     Sessions(SessionsCommand),
@@ -124,5 +128,38 @@ pub enum SessionsCommand {
     Rm {
         /// Session id or a unique prefix of it.
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+    /// Search memory by keywords and meaning.
+    Search {
+        /// What to look for.
+        query: String,
+        /// Most results to show.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        limit: usize,
+        /// hybrid (keywords and meaning), keyword or vector.
+        #[arg(long, default_value = "hybrid")]
+        mode: localgpt_memory::SearchMode,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring the index up to date with the files (only what changed, unless --force).
+    Reindex {
+        /// Re-chunk and re-index every file.
+        #[arg(long)]
+        force: bool,
+        /// Print a JSON report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what the index holds.
+    Stats {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -5,6 +5,8 @@ mod app;
 mod cli;
 mod commands;
 mod detect;
+mod embedding;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -30,6 +32,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = Paths::from_env(cli.global.config.clone())?;
     match cli.command {
         Command::Config(command) => commands::config::run(command, paths),
+        Command::Memory(command) => commands::memory::run(command, &App::load(paths)?),
         Command::Sessions(command) => commands::sessions::run(command, &App::load(paths)?),
         Command::Skills(command) => commands::skills::run(command, &App::load(paths)?),
         Command::Completion { shell } => {

@@ -2,5 +2,6 @@
 
 pub mod completion;
 pub mod config;
+pub mod memory;
 pub mod sessions;
 pub mod skills;

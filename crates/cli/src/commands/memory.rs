@@ -1,0 +1,156 @@
+//! `localgpt memory search|reindex|stats`: the workspace's search index from the command line.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use localgpt_memory::{IndexSettings, MemoryIndex, Progress, ReindexReport, SearchOptions};
+
+use crate::app::App;
+use crate::cli::MemoryCommand;
+use crate::embedding::embedder_for;
+use crate::progress::Progress as Bar;
+
+/// Opens the index for this configuration, with its embedder (if one can be used).
+pub fn open_index(app: &App, quiet: bool) -> anyhow::Result<MemoryIndex> {
+    let (embedder, note) = embedder_for(app);
+    if let (Some(note), false) = (note, quiet) {
+        eprintln!("note: {note}");
+    }
+    let settings = IndexSettings::from_config(&app.paths, &app.config);
+    MemoryIndex::open(app.paths.index_file(), settings, embedder)
+        .context("opening the memory index")
+}
+
+/// Runs one `memory` subcommand.
+pub fn run(command: MemoryCommand, app: &App) -> anyhow::Result<()> {
+    match command {
+        MemoryCommand::Search {
+            query,
+            limit,
+            mode,
+            json,
+        } => {
+            let mut index = open_index(app, json)?;
+            let refreshed = index.ensure_fresh().context("updating the memory index")?;
+            warn_skipped(&refreshed);
+            let results = index.search(
+                &query,
+                SearchOptions {
+                    limit,
+                    mode,
+                    recency_half_life_days: None,
+                },
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&results)?);
+                return Ok(());
+            }
+            if let Some(note) = &results.note {
+                eprintln!("note: {note}");
+            }
+            if results.results.is_empty() {
+                println!("No matches for {query:?}.");
+            }
+            for (rank, hit) in results.results.iter().enumerate() {
+                let heading = if hit.headings.is_empty() {
+                    String::new()
+                } else {
+                    format!("  § {}", hit.headings.join(" › "))
+                };
+                println!(
+                    "{}. {}:{}-{}{heading}  ({:.3})",
+                    rank + 1,
+                    hit.path,
+                    hit.start_line,
+                    hit.end_line,
+                    hit.score
+                );
+                println!("   {}\n", hit.snippet.trim());
+            }
+            Ok(())
+        }
+        MemoryCommand::Reindex { force, json } => {
+            let mut index = open_index(app, json)?;
+            let started = Instant::now();
+            let files = Bar::new(0, "files", json);
+            let embeddings = Bar::new(0, "embeddings", json);
+            let report = index.reindex(force, &mut |progress| match progress {
+                Progress::Scanned { changed, .. } => files.set_total(changed as u64),
+                Progress::Files { done, total } => {
+                    files.set_total(total as u64);
+                    files.set(done as u64);
+                }
+                Progress::Embeddings { done, total } => {
+                    embeddings.set_total(total as u64);
+                    embeddings.set(done as u64);
+                }
+            })?;
+            files.finish();
+            embeddings.finish();
+            let elapsed = started.elapsed();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "files_seen": report.files_seen,
+                        "files_indexed": report.files_indexed,
+                        "files_removed": report.files_removed,
+                        "chunks_written": report.chunks_written,
+                        "embeddings_computed": report.embeddings_computed,
+                        "embeddings_cached": report.embeddings_cached,
+                        "skipped": report.skipped.iter().map(|s| serde_json::json!({"path": s.path, "reason": s.reason})).collect::<Vec<_>>(),
+                        "seconds": elapsed.as_secs_f64(),
+                    }))?
+                );
+                return Ok(());
+            }
+            warn_skipped(&report);
+            println!(
+                "{} files: {} indexed ({} chunks), {} removed, {} unchanged; {} embeddings computed, {} from cache ({:.2} s)",
+                report.files_seen,
+                report.files_indexed,
+                report.chunks_written,
+                report.files_removed,
+                report.files_seen.saturating_sub(report.files_indexed),
+                report.embeddings_computed,
+                report.embeddings_cached,
+                elapsed.as_secs_f64()
+            );
+            Ok(())
+        }
+        MemoryCommand::Stats { json } => {
+            let index = open_index(app, json)?;
+            let stats = index.stats()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+                return Ok(());
+            }
+            println!("index:            {}", stats.path.display());
+            println!("files:            {}", stats.files);
+            println!("chunks:           {}", stats.chunks);
+            println!("embedded chunks:  {}", stats.embedded_chunks);
+            println!("index size:       {:.1} MB", stats.index_bytes as f64 / 1e6);
+            match (&stats.embedding_model, stats.embedding_dimension) {
+                (Some(model), Some(dimension)) => {
+                    println!("embedding model:  {model} ({dimension} dimensions)")
+                }
+                _ => println!("embedding model:  none (keyword search only)"),
+            }
+            println!(
+                "last indexed:     {}",
+                stats.last_indexed.as_deref().unwrap_or("never")
+            );
+            Ok(())
+        }
+    }
+}
+
+fn warn_skipped(report: &ReindexReport) {
+    for skipped in &report.skipped {
+        eprintln!(
+            "warning: skipped {}: {}",
+            skipped.path.display(),
+            skipped.reason
+        );
+    }
+}
