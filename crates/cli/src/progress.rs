@@ -26,6 +26,30 @@ impl Progress {
         Self { bar }
     }
 
+    /// A bar counting bytes (downloads).
+    pub fn bytes(total: u64, label: &str, quiet: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(total), draw_target(quiet));
+        let style = ProgressStyle::with_template(
+            "{prefix:>10.bold} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} (eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(label.to_owned());
+        Self { bar }
+    }
+
+    /// A spinner for work of unknown length.
+    pub fn spinner(label: &str, quiet: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(None, draw_target(quiet));
+        let style = ProgressStyle::with_template("{prefix:>10.bold} {spinner} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.set_prefix(label.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self { bar }
+    }
+
     /// Sets the total when it becomes known or changes.
     pub fn set_total(&self, total: u64) {
         self.bar.set_length(total);

@@ -34,6 +34,14 @@ pub enum InferenceError {
         /// The models folder.
         dir: PathBuf,
     },
+    /// A download failed or did not match its digest.
+    #[error("downloading {url}: {reason}")]
+    Download {
+        /// What was fetched.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The source given to import is not a model.
     #[error("{path}: {reason}")]
     Import {

@@ -5,12 +5,15 @@
 
 mod backend;
 pub mod convert;
+pub mod download;
 mod embed;
 mod error;
 pub mod gguf;
+pub mod registry;
 pub mod store;
 
 pub use backend::default_threads;
 pub use embed::LlamaEmbedder;
 pub use error::InferenceError;
+pub use registry::{KNOWN_MODELS, KnownModel, known_model, pull};
 pub use store::{ImportOptions, InstalledModel, ModelKind, ModelStore};

@@ -11,8 +11,8 @@ use crate::embedding::embedder_for;
 use crate::progress::Progress as Bar;
 
 /// Opens the index for this configuration, with its embedder (if one can be used).
-pub fn open_index(app: &App, quiet: bool) -> anyhow::Result<MemoryIndex> {
-    let (embedder, note) = embedder_for(app);
+pub fn open_index(app: &App, quiet: bool, with_embedder: bool) -> anyhow::Result<MemoryIndex> {
+    let (embedder, note) = if with_embedder { embedder_for(app) } else { (None, None) };
     if let (Some(note), false) = (note, quiet) {
         eprintln!("note: {note}");
     }
@@ -30,7 +30,7 @@ pub fn run(command: MemoryCommand, app: &App) -> anyhow::Result<()> {
             mode,
             json,
         } => {
-            let mut index = open_index(app, json)?;
+            let mut index = open_index(app, json, true)?;
             let refreshed = index.ensure_fresh().context("updating the memory index")?;
             warn_skipped(&refreshed);
             let results = index.search(
@@ -70,7 +70,7 @@ pub fn run(command: MemoryCommand, app: &App) -> anyhow::Result<()> {
             Ok(())
         }
         MemoryCommand::Reindex { force, json } => {
-            let mut index = open_index(app, json)?;
+            let mut index = open_index(app, json, true)?;
             let started = Instant::now();
             let files = Bar::new(0, "files", json);
             let embeddings = Bar::new(0, "embeddings", json);
@@ -119,7 +119,7 @@ pub fn run(command: MemoryCommand, app: &App) -> anyhow::Result<()> {
             Ok(())
         }
         MemoryCommand::Stats { json } => {
-            let index = open_index(app, json)?;
+            let index = open_index(app, json, false)?;
             let stats = index.stats()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&stats)?);

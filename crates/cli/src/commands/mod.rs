@@ -3,5 +3,6 @@
 pub mod completion;
 pub mod config;
 pub mod memory;
+pub mod models;
 pub mod sessions;
 pub mod skills;
