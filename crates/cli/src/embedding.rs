@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use localgpt_core::config::EmbeddingProvider;
 use localgpt_core::embed::Embedder;
-use localgpt_inference::{InferenceError, LlamaEmbedder, ModelStore};
+use localgpt_inference::{InferenceError, LazyEmbedder, ModelStore};
 
 use crate::app::App;
 
@@ -27,7 +27,8 @@ pub fn embedder_for(app: &App) -> (Option<Arc<dyn Embedder>>, Option<String>) {
                 Err(error) => return (None, Some(format!("embedding model `{configured}`: {error}; memory search uses keywords only"))),
             };
             let threads = app.config.providers.local.threads.map(|n| n as usize);
-            match LlamaEmbedder::load(&path, threads) {
+            // Loaded on first use: keyword searches and no-change refreshes never load the model.
+            match LazyEmbedder::open(&path, threads) {
                 Ok(embedder) => (Some(Arc::new(embedder)), None),
                 Err(error) => (None, Some(format!("embedding model `{configured}` could not be loaded ({error}); memory search uses keywords only"))),
             }

@@ -192,7 +192,7 @@ impl Embedder for LlamaEmbedder {
 
 /// A stable id of the model file and the way it is used: file size plus a hash of its first
 /// megabyte (header and vocabulary), and the input window.
-fn model_fingerprint(path: &Path, max_tokens: usize) -> Result<String, InferenceError> {
+pub(crate) fn model_fingerprint(path: &Path, max_tokens: usize) -> Result<String, InferenceError> {
     use std::io::Read;
     let io = |source| InferenceError::Io {
         path: path.to_owned(),

@@ -9,11 +9,13 @@ pub mod download;
 mod embed;
 mod error;
 pub mod gguf;
+mod lazy;
 pub mod registry;
 pub mod store;
 
 pub use backend::default_threads;
 pub use embed::LlamaEmbedder;
 pub use error::InferenceError;
+pub use lazy::LazyEmbedder;
 pub use registry::{KNOWN_MODELS, KnownModel, known_model, pull};
 pub use store::{ImportOptions, InstalledModel, ModelKind, ModelStore};

@@ -212,3 +212,16 @@ fn broken_model_files_are_clear_errors() {
             .contains("not a GGUF")
     );
 }
+
+#[test]
+fn lazy_embedder_knows_its_identity_before_loading() {
+    use localgpt_inference::LazyEmbedder;
+    let lazy = LazyEmbedder::open(&imported().f16, None).unwrap();
+    let eager = LlamaEmbedder::load(&imported().f16, None).unwrap();
+    assert_eq!(lazy.model_id(), eager.model_id());
+    assert_eq!((lazy.dimension(), lazy.max_tokens()), (384, 256));
+    assert!(!lazy.is_loaded());
+    let vectors = lazy.embed(&["spare key"]).unwrap();
+    assert!(lazy.is_loaded());
+    assert!(cosine(&vectors[0], &eager.embed(&["spare key"]).unwrap()[0]) > 0.99999);
+}

@@ -75,11 +75,7 @@ pub fn find_markdown(
             let Ok(metadata) = entry.metadata() else {
                 continue;
             };
-            let real = entry
-                .path()
-                .canonicalize()
-                .unwrap_or_else(|_| entry.path().to_owned());
-            if !seen.insert(real) {
+            if !seen.insert(file_identity(&metadata, entry.path())) {
                 continue; // the same file reached twice through symlinks
             }
             if metadata.len() > max_file_size {
@@ -122,6 +118,26 @@ pub fn find_markdown(
     found.sort_by(|a, b| a.key.cmp(&b.key));
     found.dedup_by(|a, b| a.key == b.key);
     (found, skipped)
+}
+
+/// What makes two paths the same file: device and inode on Unix (no extra system call), the
+/// canonical path elsewhere.
+fn file_identity(metadata: &std::fs::Metadata, path: &Path) -> (u64, u64, PathBuf) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let _ = path;
+        (metadata.dev(), metadata.ino(), PathBuf::new())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = metadata;
+        (
+            0,
+            0,
+            path.canonicalize().unwrap_or_else(|_| path.to_owned()),
+        )
+    }
 }
 
 fn is_markdown(path: &Path) -> bool {

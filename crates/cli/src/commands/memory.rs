@@ -12,7 +12,11 @@ use crate::progress::Progress as Bar;
 
 /// Opens the index for this configuration, with its embedder (if one can be used).
 pub fn open_index(app: &App, quiet: bool, with_embedder: bool) -> anyhow::Result<MemoryIndex> {
-    let (embedder, note) = if with_embedder { embedder_for(app) } else { (None, None) };
+    let (embedder, note) = if with_embedder {
+        embedder_for(app)
+    } else {
+        (None, None)
+    };
     if let (Some(note), false) = (note, quiet) {
         eprintln!("note: {note}");
     }
