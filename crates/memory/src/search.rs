@@ -97,8 +97,9 @@ pub struct SearchResults {
 const FUSION_DEPTH: usize = 100;
 /// Reciprocal-rank-fusion constant (the usual 60).
 const RRF_K: f32 = 60.0;
-/// Binary-vector candidates per wanted result, rescored exactly.
-const BINARY_OVERFETCH: usize = 8;
+/// Binary-vector candidates per wanted result, rescored exactly (on the Cranfield index with
+/// all-MiniLM-L6-v2, 400 candidates gave recall@10 1.000 against an exact scan, 200 gave 0.994).
+const BINARY_OVERFETCH: usize = 4;
 
 /// Short English function words left out of keyword queries: they match nearly every chunk and
 /// only add noise to BM25 when sentence-long questions are OR-ed.
@@ -200,13 +201,31 @@ pub(crate) fn search(
         SearchMode::Hybrid => reciprocal_rank_fusion(&[&keyword, &vector]),
     };
 
-    let mut hits = Vec::new();
+    let today = jiff::Zoned::now().date();
+    if let Some(half_life) = options.recency_half_life_days {
+        // Recency needs every candidate's path before the final order is known.
+        let mut path_of = connection
+            .prepare_cached(
+                "SELECT f.path FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ?1",
+            )
+            .map_err(sql)?;
+        for (chunk_id, score) in &mut scored {
+            if let Ok(path) = path_of.query_row(params![*chunk_id], |row| row.get::<_, String>(0)) {
+                *score *= recency_factor(&path, today, half_life);
+            }
+        }
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    }
+    // Build hits in rank order, reading text and making snippets only for what is shown.
     let mut statement = connection
         .prepare_cached("SELECT f.path, c.start_line, c.end_line, c.heading, c.text FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ?1")
         .map_err(sql)?;
-    let today = jiff::Zoned::now().date();
-    for (chunk_id, score) in &mut scored {
-        let row = statement.query_row(params![*chunk_id], |row| {
+    let mut results: Vec<SearchHit> = Vec::with_capacity(limit);
+    for (chunk_id, score) in scored {
+        if results.len() >= limit {
+            break;
+        }
+        let row = statement.query_row(params![chunk_id], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, i64>(1)?,
@@ -218,28 +237,30 @@ pub(crate) fn search(
         let Ok((path, start, end, heading, text)) = row else {
             continue;
         };
-        if let Some(half_life) = options.recency_half_life_days {
-            *score *= recency_factor(&path, today, half_life);
+        let (start_line, end_line) = (
+            usize::try_from(start).unwrap_or(0),
+            usize::try_from(end).unwrap_or(0),
+        );
+        // Continuation chunks of one file share lines: keep only the best of overlapping ones.
+        if results.iter().any(|other| {
+            other.path == path && other.start_line <= end_line && start_line <= other.end_line
+        }) {
+            continue;
         }
-        hits.push(SearchHit {
+        results.push(SearchHit {
             snippet: snippet(&text, &terms),
             path,
-            start_line: usize::try_from(start).unwrap_or(0),
-            end_line: usize::try_from(end).unwrap_or(0),
+            start_line,
+            end_line,
             headings: if heading.is_empty() {
                 Vec::new()
             } else {
                 heading.split(" > ").map(str::to_owned).collect()
             },
-            score: *score,
-            chunk_id: *chunk_id,
+            score,
+            chunk_id,
         });
     }
-    if options.recency_half_life_days.is_some() {
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-    }
-    let mut results = drop_overlapping(hits);
-    results.truncate(limit);
     Ok(SearchResults {
         results,
         mode,
@@ -326,23 +347,6 @@ pub fn reciprocal_rank_fusion(rankings: &[&[(i64, f32)]]) -> Vec<(i64, f32)> {
     let mut out: Vec<(i64, f32)> = fused.into_iter().collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     out
-}
-
-/// Keeps the best of chunks from one file whose line ranges overlap (continuation chunks share
-/// lines), so a result list does not show the same passage twice.
-fn drop_overlapping(hits: Vec<SearchHit>) -> Vec<SearchHit> {
-    let mut kept: Vec<SearchHit> = Vec::with_capacity(hits.len());
-    for hit in hits {
-        let overlaps = kept.iter().any(|other| {
-            other.path == hit.path
-                && other.start_line <= hit.end_line
-                && hit.start_line <= other.end_line
-        });
-        if !overlaps {
-            kept.push(hit);
-        }
-    }
-    kept
 }
 
 fn recency_factor(path: &str, today: jiff::civil::Date, half_life_days: f32) -> f32 {
