@@ -162,7 +162,7 @@ pub(crate) fn search(
     }
     let limit = options.limit.clamp(1, 1000);
     let depth = FUSION_DEPTH.max(limit);
-    let vectors_ready = embedder.is_some() && vector_count(connection).map_err(sql)? > 0;
+    let vectors_ready = embedder.is_some() && has_vectors(connection).map_err(sql)?;
     let (mode, note) = match (options.mode, vectors_ready) {
         (SearchMode::Keyword, _) => (SearchMode::Keyword, None),
         (_, true) => (options.mode, None),
@@ -268,8 +268,11 @@ pub(crate) fn search(
     })
 }
 
-fn vector_count(connection: &Connection) -> rusqlite::Result<i64> {
-    connection.query_row("SELECT count(*) FROM chunk_vectors", [], |row| row.get(0))
+/// Whether any vector is stored (`EXISTS`, not `count(*)`, which would read the whole table).
+fn has_vectors(connection: &Connection) -> rusqlite::Result<bool> {
+    connection.query_row("SELECT EXISTS (SELECT 1 FROM chunk_vectors)", [], |row| {
+        row.get(0)
+    })
 }
 
 fn keyword_ranking(
