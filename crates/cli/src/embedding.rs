@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use localgpt_core::config::EmbeddingProvider;
 use localgpt_core::embed::Embedder;
-use localgpt_inference::{InferenceError, LazyEmbedder, ModelStore};
+use localgpt_inference::{InferenceError, LazyEmbedder, ModelStore, RemoteEmbedder, RemoteKind};
 
 use crate::app::App;
 
@@ -21,21 +21,85 @@ pub fn embedder_for(app: &App) -> (Option<Arc<dyn Embedder>>, Option<String>) {
                 Err(InferenceError::UnknownModel { .. }) => {
                     return (
                         None,
-                        Some(format!("embedding model `{configured}` is not installed, so memory search uses keywords only; run `localgpt models pull all-minilm-l6-v2` (or `models import PATH`)")),
+                        Some(format!(
+                            "embedding model `{configured}` is not installed, so memory search uses keywords only; run `localgpt models pull all-minilm-l6-v2` (or `models import PATH`)"
+                        )),
                     );
                 }
-                Err(error) => return (None, Some(format!("embedding model `{configured}`: {error}; memory search uses keywords only"))),
+                Err(error) => {
+                    return (
+                        None,
+                        Some(format!(
+                            "embedding model `{configured}`: {error}; memory search uses keywords only"
+                        )),
+                    );
+                }
             };
             let threads = app.config.providers.local.threads.map(|n| n as usize);
             // Loaded on first use: keyword searches and no-change refreshes never load the model.
             match LazyEmbedder::open(&path, threads) {
                 Ok(embedder) => (Some(Arc::new(embedder)), None),
-                Err(error) => (None, Some(format!("embedding model `{configured}` could not be loaded ({error}); memory search uses keywords only"))),
+                Err(error) => (
+                    None,
+                    Some(format!(
+                        "embedding model `{configured}` could not be loaded ({error}); memory search uses keywords only"
+                    )),
+                ),
             }
         }
-        EmbeddingProvider::Openai | EmbeddingProvider::Ollama => (
+        EmbeddingProvider::Openai | EmbeddingProvider::Ollama => remote_embedder(app),
+    }
+}
+
+/// The local default model name means "the provider's usual embedding model" for remote ones.
+const LOCAL_DEFAULT_MODEL: &str = "all-minilm-l6-v2";
+
+fn remote_embedder(app: &App) -> (Option<Arc<dyn Embedder>>, Option<String>) {
+    let config = &app.config;
+    let configured = (config.memory.embedding_model != LOCAL_DEFAULT_MODEL)
+        .then(|| config.memory.embedding_model.clone());
+    let max_tokens = config.memory.chunk_tokens as usize;
+    let (kind, base, model, key, label) = match config.memory.embedding {
+        EmbeddingProvider::Ollama => (
+            RemoteKind::Ollama,
+            config.providers.ollama.endpoint.clone(),
+            configured.unwrap_or_else(|| "nomic-embed-text".to_owned()),
             None,
-            Some("remote embedding endpoints (memory.embedding = \"openai\" / \"ollama\") are not available in this build yet; memory search uses keywords only".to_owned()),
+            "Ollama",
+        ),
+        _ => {
+            let key = config
+                .providers
+                .openai
+                .api_key
+                .as_ref()
+                .map(|key| key.expose().to_owned())
+                .or_else(|| std::env::var("OPENAI_API_KEY").ok());
+            if key.is_none() && config.providers.openai.base_url.is_none() {
+                return (None, Some("memory.embedding = \"openai\" needs a key: set OPENAI_API_KEY or `localgpt config set providers.openai.api_key …`; memory search uses keywords only".to_owned()));
+            }
+            let base = config
+                .providers
+                .openai
+                .base_url
+                .clone()
+                .unwrap_or_else(|| "https://api.openai.com/v1".to_owned());
+            (
+                RemoteKind::OpenAi,
+                base,
+                configured.unwrap_or_else(|| "text-embedding-3-small".to_owned()),
+                key,
+                "OpenAI",
+            )
+        }
+    };
+    match RemoteEmbedder::connect(kind, &base, &model, key, max_tokens) {
+        Ok(embedder) => (Some(Arc::new(embedder)), None),
+        Err(error) => (
+            None,
+            Some(format!(
+                "{label} embeddings are not available ({error}); memory search uses keywords only"
+            )),
         ),
     }
 }

@@ -1,7 +1,8 @@
 //! LocalGPT's in-process model engine, on llama.cpp (through `llama-cpp-2`): sentence embeddings
 //! for the memory index, the local models folder with import from GGUF files, sentence-transformers
 //! folders, zips and Python wheels, and a GGUF reader/writer for checking and converting models.
-//! Chat models join in the built-in model issue.
+//! It also speaks to embedding servers (OpenAI-compatible and Ollama) through the same
+//! `Embedder` seam. Chat models join in the built-in model issue.
 
 mod backend;
 pub mod convert;
@@ -11,6 +12,7 @@ mod error;
 pub mod gguf;
 mod lazy;
 pub mod registry;
+mod remote;
 pub mod store;
 
 pub use backend::default_threads;
@@ -18,4 +20,5 @@ pub use embed::LlamaEmbedder;
 pub use error::InferenceError;
 pub use lazy::LazyEmbedder;
 pub use registry::{KNOWN_MODELS, KnownModel, known_model, pull};
+pub use remote::{RemoteEmbedder, RemoteKind};
 pub use store::{ImportOptions, InstalledModel, ModelKind, ModelStore};

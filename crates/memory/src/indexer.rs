@@ -346,7 +346,9 @@ fn write_file(
             transaction
                 .prepare_cached("INSERT INTO chunk_vectors (chunk_id, embedding) VALUES (?1, ?2)")?
                 .execute(params![chunk_id, blob])?;
-            transaction.prepare_cached("INSERT INTO chunks_vec (rowid, embedding) VALUES (?1, vec_quantize_binary(?2))")?.execute(params![chunk_id, blob])?;
+            transaction
+                .prepare_cached("INSERT INTO chunks_vec (rowid, embedding) VALUES (?1, vec_quantize_binary(?2))")?
+                .execute(params![chunk_id, vectors::to_binary_source_blob(vector)])?;
             transaction.prepare_cached("INSERT OR IGNORE INTO embedding_cache (model, hash, embedding) VALUES (?1, ?2, ?3)")?.execute(params![model, hash, blob])?;
         }
     }
@@ -425,7 +427,10 @@ fn embed_missing(
             for (id, hash, blob) in &blobs {
                 insert_vector.execute(params![id, blob]).map_err(sql)?;
                 delete_vec0.execute(params![id]).map_err(sql)?;
-                insert_vec0.execute(params![id, blob]).map_err(sql)?;
+                let binary_source = vectors::to_binary_source_blob(&vectors::from_blob(blob));
+                insert_vec0
+                    .execute(params![id, binary_source])
+                    .map_err(sql)?;
                 insert_cache
                     .execute(params![model.model_id(), hash, blob])
                     .map_err(sql)?;

@@ -154,8 +154,10 @@ pub fn ensure_vector_tables(
         return Ok(false);
     }
     connection.execute_batch("DROP TABLE IF EXISTS chunks_vec; DELETE FROM chunk_vectors;")?;
+    // sqlite-vec packs bits in bytes: odd dimensions are padded (see `vectors::binary_bits`).
+    let bits = crate::vectors::binary_bits(dimension);
     connection.execute_batch(&format!(
-        "CREATE VIRTUAL TABLE chunks_vec USING vec0(embedding bit[{dimension}])"
+        "CREATE VIRTUAL TABLE chunks_vec USING vec0(embedding bit[{bits}])"
     ))?;
     meta_set(connection, "embedding_model", model)?;
     meta_set(connection, "embedding_dimension", &wanted_dimension)?;

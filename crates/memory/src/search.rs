@@ -306,7 +306,7 @@ fn vector_ranking(
         .into_iter()
         .next()
         .unwrap_or_default();
-    let blob = vectors::to_blob(&query_vector);
+    let blob = vectors::to_binary_source_blob(&query_vector);
     let candidates = (depth * BINARY_OVERFETCH).min(4096);
     let ids: Vec<i64> = {
         let mut statement = connection

@@ -16,6 +16,19 @@ pub fn from_blob(blob: &[u8]) -> Vec<f32> {
         .collect()
 }
 
+/// Bits in the binary-quantised copy of a vector of `dimension` floats: sqlite-vec packs bits in
+/// bytes, so the size is rounded up to a multiple of 8.
+pub fn binary_bits(dimension: usize) -> usize {
+    dimension.div_ceil(8) * 8
+}
+
+/// The blob to quantise for the `vec0` table: the vector padded with zeros to [`binary_bits`].
+pub fn to_binary_source_blob(vector: &[f32]) -> Vec<u8> {
+    let mut padded = vector.to_vec();
+    padded.resize(binary_bits(vector.len()), 0.0);
+    to_blob(&padded)
+}
+
 /// Cosine similarity; 0 when either vector is all zeros.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let (mut dot, mut norm_a, mut norm_b) = (0.0f32, 0.0f32, 0.0f32);
@@ -41,5 +54,8 @@ mod tests {
         assert_eq!(from_blob(&to_blob(&v)), v);
         assert!((cosine(&v, &v.iter().map(|x| x * 2.0).collect::<Vec<_>>()) - 1.0).abs() < 1e-6);
         assert_eq!(cosine(&v, &[0.0, 0.0, 0.0]), 0.0);
+        assert_eq!(binary_bits(384), 384);
+        assert_eq!(binary_bits(4), 8);
+        assert_eq!(to_binary_source_blob(&[1.0, 2.0, 3.0]).len(), 8 * 4);
     }
 }
