@@ -97,8 +97,10 @@ pub struct SearchResults {
 const FUSION_DEPTH: usize = 100;
 /// Reciprocal-rank-fusion constant (the usual 60).
 const RRF_K: f32 = 60.0;
-/// Binary-vector candidates per wanted result, rescored exactly (on the Cranfield index with
-/// all-MiniLM-L6-v2, 400 candidates gave recall@10 1.000 against an exact scan, 200 gave 0.994).
+/// Binary-vector candidates per wanted result, rescored exactly. Search time grows linearly with
+/// the candidate count (100k chunks: 100 → 10 ms, 200 → 17 ms, 400 → 34 ms); on the Cranfield index
+/// with all-MiniLM-L6-v2, 400 candidates gave recall@10 1.000 against an exact scan (200: 0.994)
+/// and the best hybrid nDCG@10 (0.417 against 0.415 with 200).
 const BINARY_OVERFETCH: usize = 4;
 
 /// Short English function words left out of keyword queries: they match nearly every chunk and
