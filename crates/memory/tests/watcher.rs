@@ -46,8 +46,18 @@ fn reports_coalesced_markdown_changes() {
     }
     std::fs::write(root.join("other.md"), "x").unwrap();
     std::fs::write(root.join("ignored.png"), "x").unwrap();
-    let batch = next_batch(&receiver);
-    assert_eq!(names(&batch), ["burst.md", "other.md"], "{batch:?}");
+    // Twenty-one writes arrive in a few coalesced callbacks (a loaded machine may split the burst).
+    let mut seen = Vec::new();
+    let mut callbacks = 0;
+    while !(seen.contains(&"burst.md".to_owned()) && seen.contains(&"other.md".to_owned())) {
+        seen.extend(names(&next_batch(&receiver)));
+        callbacks += 1;
+    }
+    assert!(
+        callbacks <= 3,
+        "{callbacks} callbacks for one burst of writes"
+    );
+    assert!(!seen.contains(&"ignored.png".to_owned()));
 
     std::fs::rename(root.join("other.md"), root.join("renamed.md")).unwrap();
     let mut seen = names(&next_batch(&receiver));
