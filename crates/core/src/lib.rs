@@ -5,6 +5,7 @@
 //! workspace, and the plain traits at the seams between crates (such as [`embed::Embedder`]).
 //! This crate depends on no other crate of ours and does no heavy I/O.
 
+pub mod chat;
 pub mod config;
 pub mod embed;
 pub mod fs;

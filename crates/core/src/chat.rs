@@ -1,0 +1,570 @@
+//! The seam between the agent and every chat model: plain message types, the streamed events a
+//! model answers with, its errors, and the [`ChatModel`] trait that providers implement.
+//!
+//! The types are deliberately boring serde data so that front ends, sessions and tests can share
+//! them. Providers (`localgpt-llm`) translate them to and from each wire format.
+//!
+//! A reply is a stream of [`ChatEvent`]s in this order: any number of text deltas and tool-call
+//! events, then at most one [`ChatEvent::Usage`], then exactly one [`ChatEvent::Stop`], then the end
+//! of the stream. A failure is a single `Err` item, after which the stream ends. Dropping the stream
+//! cancels the request (the HTTP connection is closed, a child process is killed); to cancel from
+//! elsewhere, wrap the stream with [`cancellable`] and a [`CancelToken`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures_core::Stream;
+use serde::{Deserialize, Serialize};
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions in the middle of a conversation (e.g. a compaction summary). The main system
+    /// prompt goes in [`ChatRequest::system`].
+    System,
+    /// The person, and the results of tools the assistant asked for.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// One piece of a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    /// Plain text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// The assistant asks for a tool to be run.
+    ToolCall {
+        /// Provider-assigned id that the result refers back to.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// Arguments as a JSON value (an object for well-formed calls).
+        arguments: serde_json::Value,
+    },
+    /// The output of a tool, sent back in a [`Role::User`] message.
+    ToolResult {
+        /// The [`ContentPart::ToolCall::id`] this answers.
+        tool_call_id: String,
+        /// What the tool returned (or the error it reported).
+        content: String,
+        /// Whether the tool failed.
+        #[serde(default)]
+        is_error: bool,
+    },
+}
+
+/// A message of the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Who said it.
+    pub role: Role,
+    /// What was said, in order.
+    pub content: Vec<ContentPart>,
+}
+
+impl ChatMessage {
+    /// A user message of plain text.
+    pub fn user(text: impl Into<String>) -> Self {
+        Self::text(Role::User, text)
+    }
+
+    /// An assistant message of plain text.
+    pub fn assistant(text: impl Into<String>) -> Self {
+        Self::text(Role::Assistant, text)
+    }
+
+    /// A message with one text part.
+    pub fn text(role: Role, text: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: vec![ContentPart::Text { text: text.into() }],
+        }
+    }
+
+    /// All text parts joined, without tool calls and results.
+    pub fn text_content(&self) -> String {
+        self.content
+            .iter()
+            .filter_map(|part| match part {
+                ContentPart::Text { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A tool the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    /// Name the model uses to call it.
+    pub name: String,
+    /// What it does, for the model.
+    pub description: String,
+    /// JSON schema of its arguments (an `object` schema).
+    pub parameters: serde_json::Value,
+}
+
+/// Everything a model needs for one reply.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The provider's model id. Empty means the model the [`ChatModel`] was created for.
+    #[serde(default)]
+    pub model: String,
+    /// The system prompt.
+    #[serde(default)]
+    pub system: Option<String>,
+    /// The conversation so far, oldest first.
+    pub messages: Vec<ChatMessage>,
+    /// Tools the model may call.
+    #[serde(default)]
+    pub tools: Vec<ToolSpec>,
+    /// Most tokens to generate. Default: the provider's own (Anthropic requires one; 8192 is used).
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature.
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    /// Nucleus sampling.
+    #[serde(default)]
+    pub top_p: Option<f32>,
+    /// Sequences that end the reply.
+    #[serde(default)]
+    pub stop: Vec<String>,
+}
+
+impl ChatRequest {
+    /// A request with these messages and everything else default.
+    pub fn new(messages: Vec<ChatMessage>) -> Self {
+        Self {
+            messages,
+            ..Self::default()
+        }
+    }
+}
+
+/// A complete tool call, as assembled from the streamed fragments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// Provider-assigned id.
+    pub id: String,
+    /// Tool name.
+    pub name: String,
+    /// The arguments exactly as the model sent them.
+    pub raw_arguments: String,
+    /// The parsed arguments, or why they are not valid JSON (models do make mistakes).
+    pub arguments: Result<serde_json::Value, String>,
+}
+
+impl ToolCall {
+    /// The call as a message part; unparsable arguments are kept as a JSON string.
+    pub fn to_part(&self) -> ContentPart {
+        ContentPart::ToolCall {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            arguments: match &self.arguments {
+                Ok(value) => value.clone(),
+                Err(_) => serde_json::Value::String(self.raw_arguments.clone()),
+            },
+        }
+    }
+}
+
+/// Tokens a reply cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens (not counting cache reads on providers that report them apart).
+    pub input_tokens: u64,
+    /// Generated tokens.
+    pub output_tokens: u64,
+    /// Prompt tokens read from the provider's cache, when reported.
+    #[serde(default)]
+    pub cache_read_tokens: Option<u64>,
+    /// Prompt tokens written to the provider's cache, when reported.
+    #[serde(default)]
+    pub cache_write_tokens: Option<u64>,
+}
+
+/// Why a reply ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The model finished.
+    EndTurn,
+    /// The model wants tools run.
+    ToolUse,
+    /// `max_tokens` was reached.
+    MaxTokens,
+    /// A stop sequence was produced.
+    StopSequence,
+    /// The caller cancelled.
+    Cancelled,
+    /// A provider-specific reason, as the provider named it.
+    Other(String),
+}
+
+/// One step of a streamed reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatEvent {
+    /// More text of the answer.
+    TextDelta(String),
+    /// A tool call begins. `index` counts tool calls within this reply from 0.
+    ToolCallStart {
+        /// Ordinal of the call in this reply.
+        index: usize,
+        /// Provider-assigned id.
+        id: String,
+        /// Tool name.
+        name: String,
+    },
+    /// A fragment of a tool call's JSON arguments.
+    ToolCallArgsDelta {
+        /// Ordinal of the call in this reply.
+        index: usize,
+        /// The next characters of the arguments.
+        fragment: String,
+    },
+    /// A tool call is complete.
+    ToolCallEnd {
+        /// Ordinal of the call in this reply.
+        index: usize,
+        /// The whole call with parsed arguments.
+        call: ToolCall,
+    },
+    /// What the reply cost.
+    Usage(Usage),
+    /// The reply is over.
+    Stop(StopReason),
+}
+
+/// Why a model call failed, naming the provider and what to do about it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ChatError {
+    /// The key is missing or was refused.
+    #[error("{provider}: authentication failed: {message}. To fix: {hint}")]
+    Auth {
+        /// Provider name.
+        provider: String,
+        /// What the provider said.
+        message: String,
+        /// What the user should do.
+        hint: String,
+    },
+    /// Too many requests, even after retrying.
+    #[error("{provider}: rate limited: {message}{}", attempts_note(*.attempts))]
+    RateLimited {
+        /// Provider name.
+        provider: String,
+        /// What the provider said.
+        message: String,
+        /// How long the provider asked us to wait, if it said.
+        retry_after: Option<Duration>,
+        /// Requests made before giving up.
+        attempts: u32,
+    },
+    /// The provider failed (5xx, overloaded), even after retrying.
+    #[error("{provider}: server error (HTTP {status}): {message}{}", attempts_note(*.attempts))]
+    Server {
+        /// Provider name.
+        provider: String,
+        /// HTTP status.
+        status: u16,
+        /// What the provider said.
+        message: String,
+        /// Requests made before giving up.
+        attempts: u32,
+    },
+    /// The provider rejected the request (unknown model, bad parameters, too long a prompt).
+    #[error("{provider}: request rejected (HTTP {status}): {message}")]
+    BadRequest {
+        /// Provider name.
+        provider: String,
+        /// HTTP status.
+        status: u16,
+        /// What the provider said.
+        message: String,
+    },
+    /// The provider could not be reached, or the connection broke.
+    #[error("{provider}: network error: {message}{}", attempts_note(*.attempts))]
+    Network {
+        /// Provider name.
+        provider: String,
+        /// What went wrong.
+        message: String,
+        /// Requests made before giving up.
+        attempts: u32,
+    },
+    /// The provider's answer did not follow its own format.
+    #[error("{provider}: malformed response: {message}")]
+    Protocol {
+        /// Provider name.
+        provider: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// The provider reported a failure that fits none of the kinds above (e.g. the Claude CLI
+    /// exiting with an error).
+    #[error("{provider}: {message}")]
+    Failed {
+        /// Provider name.
+        provider: String,
+        /// What went wrong, in the provider's words.
+        message: String,
+    },
+    /// The model reference or provider settings are unusable.
+    #[error("model `{reference}`: {message}")]
+    Config {
+        /// The reference as given.
+        reference: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The caller cancelled the request.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+fn attempts_note(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (gave up after {attempts} attempts)")
+    } else {
+        String::new()
+    }
+}
+
+impl ChatError {
+    /// Whether trying the same request again may succeed (rate limits, 5xx, broken connections).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited { .. } | Self::Server { .. } | Self::Network { .. }
+        )
+    }
+
+    /// How long the provider asked us to wait before trying again.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Records how many requests were made before this error was given up on.
+    pub fn with_attempts(mut self, count: u32) -> Self {
+        if let Self::RateLimited { attempts, .. }
+        | Self::Server { attempts, .. }
+        | Self::Network { attempts, .. } = &mut self
+        {
+            *attempts = count;
+        }
+        self
+    }
+}
+
+/// A streamed reply.
+pub type ChatStream = Pin<Box<dyn Stream<Item = Result<ChatEvent, ChatError>> + Send + 'static>>;
+
+/// A chat model: a provider and a model id, ready to answer.
+pub trait ChatModel: Send + Sync {
+    /// `provider/model`, e.g. `anthropic/claude-sonnet-4-6`.
+    fn name(&self) -> &str;
+
+    /// Tokens the model can see at once, when known.
+    fn context_window(&self) -> Option<u32>;
+
+    /// Starts a reply. Nothing is sent until the stream is first polled; dropping the stream
+    /// cancels the request. Requires a Tokio runtime for network and process providers.
+    fn stream(&self, request: ChatRequest) -> ChatStream;
+}
+
+/// A handle that cancels streams wrapped with [`cancellable`]; clones share the same state.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<CancelState>);
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: AtomicBool,
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl CancelToken {
+    /// A token that is not cancelled yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels every stream wrapped with this token.
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        let wakers = std::mem::take(&mut *self.lock_wakers());
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+
+    /// Whether [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn lock_wakers(&self) -> std::sync::MutexGuard<'_, Vec<Waker>> {
+        // A poisoned list of wakers is still a valid list of wakers.
+        self.0
+            .wakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn register(&self, waker: &Waker) {
+        let mut wakers = self.lock_wakers();
+        if !wakers.iter().any(|known| known.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+    }
+}
+
+impl Future for CancelToken {
+    type Output = ();
+
+    /// Resolves once the token is cancelled.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_cancelled() {
+            return Poll::Ready(());
+        }
+        self.register(cx.waker());
+        if self.is_cancelled() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// Wraps a reply so that cancelling `token` drops the underlying request and ends the stream with
+/// `Stop(Cancelled)`.
+pub fn cancellable(stream: ChatStream, token: CancelToken) -> ChatStream {
+    Box::pin(Cancellable {
+        inner: Some(stream),
+        token,
+        finished: false,
+    })
+}
+
+struct Cancellable {
+    inner: Option<ChatStream>,
+    token: CancelToken,
+    finished: bool,
+}
+
+impl Stream for Cancellable {
+    type Item = Result<ChatEvent, ChatError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        if self.token.is_cancelled() {
+            self.inner = None;
+            self.finished = true;
+            return Poll::Ready(Some(Ok(ChatEvent::Stop(StopReason::Cancelled))));
+        }
+        self.token.register(cx.waker());
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let next = inner.as_mut().poll_next(cx);
+        if let Poll::Ready(None) = next {
+            self.inner = None;
+            self.finished = true;
+        }
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn messages_serialize_as_tagged_parts() {
+        let message = ChatMessage {
+            role: Role::User,
+            content: vec![ContentPart::ToolResult {
+                tool_call_id: "call_1".into(),
+                content: "ok".into(),
+                is_error: false,
+            }],
+        };
+        let json = serde_json::to_value(&message).unwrap();
+        assert_eq!(json["role"], "user");
+        assert_eq!(json["content"][0]["type"], "tool_result");
+        let back: ChatMessage = serde_json::from_value(json).unwrap();
+        assert_eq!(back, message);
+    }
+
+    #[test]
+    fn invalid_tool_arguments_become_a_string_part() {
+        let call = ToolCall {
+            id: "a".into(),
+            name: "t".into(),
+            raw_arguments: "{oops".into(),
+            arguments: Err("expected value".into()),
+        };
+        assert!(matches!(
+            call.to_part(),
+            ContentPart::ToolCall { arguments: serde_json::Value::String(s), .. } if s == "{oops"
+        ));
+    }
+
+    #[test]
+    fn error_messages_name_provider_and_attempts() {
+        let error = ChatError::Server {
+            provider: "openai".into(),
+            status: 500,
+            message: "boom".into(),
+            attempts: 1,
+        }
+        .with_attempts(3);
+        assert_eq!(
+            error.to_string(),
+            "openai: server error (HTTP 500): boom (gave up after 3 attempts)"
+        );
+        assert!(error.is_retryable());
+    }
+
+    struct Pending;
+
+    impl Stream for Pending {
+        type Item = Result<ChatEvent, ChatError>;
+        fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn cancelling_ends_the_stream_with_stop_cancelled() {
+        let token = CancelToken::new();
+        let mut stream = cancellable(Box::pin(Pending), token.clone());
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(stream.as_mut().poll_next(&mut cx).is_pending());
+        token.cancel();
+        assert_eq!(
+            stream.as_mut().poll_next(&mut cx),
+            Poll::Ready(Some(Ok(ChatEvent::Stop(StopReason::Cancelled))))
+        );
+        assert_eq!(stream.as_mut().poll_next(&mut cx), Poll::Ready(None));
+    }
+}
