@@ -20,7 +20,42 @@ pub fn backend() -> Result<&'static LlamaBackend, InferenceError> {
         .map_err(|error| InferenceError::Engine(error.clone()))
 }
 
-/// Threads to run on by default: the cores this process may use.
+/// Threads to run on by default: the physical cores this process may use. Hyper-threads share a
+/// core's vector units, so more threads than cores only adds contention (llama.cpp's threads
+/// wait for each other at every step).
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+    let logical = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    physical_cores().map_or(logical, |cores| cores.clamp(1, logical))
+}
+
+/// Distinct (package, core) pairs of the online CPUs, from Linux's sysfs.
+fn physical_cores() -> Option<usize> {
+    let entries = std::fs::read_dir("/sys/devices/system/cpu").ok()?;
+    let mut cores = std::collections::BTreeSet::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Some(number) = name.strip_prefix("cpu") else {
+            continue;
+        };
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let topology = entry.path().join("topology");
+        let read = |file: &str| std::fs::read_to_string(topology.join(file)).ok();
+        if let (Some(package), Some(core)) = (read("physical_package_id"), read("core_id")) {
+            cores.insert((package.trim().to_owned(), core.trim().to_owned()));
+        }
+    }
+    (!cores.is_empty()).then_some(cores.len())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn default_threads_are_between_one_and_the_logical_cpus() {
+        let logical = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        let threads = super::default_threads();
+        assert!((1..=logical).contains(&threads), "{threads} of {logical}");
+    }
 }

@@ -23,16 +23,29 @@ use crate::convert::MAX_SEQ_KEY;
 use crate::error::InferenceError;
 use crate::gguf;
 
-/// Tokens decoded together in one batch. Sequences in a batch attend over the whole batch (masked),
-/// so attention cost grows with the square of this: measured on all-MiniLM-L6-v2 with 2 threads,
-/// 256–512 tokens per decode gave ~16 chunks/s, 4096 only ~10.
-const MIN_BATCH_TOKENS: u32 = 512;
+/// Tokens decoded together in one batch (raised to the model's window when that is larger).
+/// Sequences in a batch attend over the whole batch (masked), so attention grows with the square
+/// of this. Measured with `benches/embed_throughput.rs` on all-MiniLM-L6-v2, 2 threads: 256
+/// tokens 26.0 chunks/s, 512 25.6, 1024 23.9, 2048 19.8; short sentences gained nothing beyond
+/// 256 either.
+const DEFAULT_BATCH_TOKENS: usize = 256;
 /// Sequences decoded together in one batch (short texts share a decode).
 const BATCH_SEQUENCES: u32 = 16;
 
 struct Request {
     inputs: Vec<Vec<LlamaToken>>,
     reply: mpsc::Sender<Result<Vec<Vec<f32>>, String>>,
+}
+
+/// How to run an embedding model; `Default` gives the usual settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmbedderOptions {
+    /// Threads to compute on (default: the physical cores, see [`crate::default_threads`]).
+    pub threads: Option<usize>,
+    /// Most tokens decoded together in one llama.cpp batch (default 256; never less than one
+    /// whole input). Short texts share a batch; long ones go one or two at a time, because every
+    /// token of a batch attends over the whole batch (masked), which costs the square of its size.
+    pub batch_tokens: Option<usize>,
 }
 
 /// A sentence-embedding model running in-process on llama.cpp.
@@ -57,9 +70,20 @@ impl std::fmt::Debug for LlamaEmbedder {
 }
 
 impl LlamaEmbedder {
-    /// Loads the GGUF embedding model at `path`, running on `threads` threads (default: all
+    /// Loads the GGUF embedding model at `path`, running on `threads` threads (default: the physical
     /// cores). The file is checked first, so a missing, truncated or foreign file is a clear error.
     pub fn load(path: &Path, threads: Option<usize>) -> Result<Self, InferenceError> {
+        Self::load_with(
+            path,
+            &EmbedderOptions {
+                threads,
+                ..EmbedderOptions::default()
+            },
+        )
+    }
+
+    /// Loads the GGUF embedding model at `path` with `options`.
+    pub fn load_with(path: &Path, options: &EmbedderOptions) -> Result<Self, InferenceError> {
         let info = gguf::read_info(path)?;
         let backend = backend()?;
         let params = LlamaModelParams::default();
@@ -96,9 +120,13 @@ impl LlamaEmbedder {
             });
         }
         let id = model_fingerprint(path, max_tokens)?;
-        let threads = threads.unwrap_or_else(default_threads).max(1);
+        let threads = options.threads.unwrap_or_else(default_threads).max(1);
         // A batch holds at least one whole input.
-        let batch_tokens = MIN_BATCH_TOKENS.max(u32::try_from(max_tokens).unwrap_or(u32::MAX));
+        let batch_tokens = options
+            .batch_tokens
+            .unwrap_or(DEFAULT_BATCH_TOKENS)
+            .max(max_tokens);
+        let batch_tokens = u32::try_from(batch_tokens).unwrap_or(u32::MAX);
         let (sender, receiver) = mpsc::channel::<Request>();
         let worker_model = Arc::clone(&model);
         let (ready_sender, ready) = mpsc::channel();

@@ -96,7 +96,20 @@ pub fn write(
         out.flush().map_err(io)?;
     }
     temp.as_file().sync_all().map_err(io)?;
+    make_readable(temp.as_file()).map_err(io)?;
     temp.persist(path).map_err(|error| io(error.error))?;
+    Ok(())
+}
+
+/// Gives an installed model file the usual `rw-r--r--` mode (temporary files start private).
+pub(crate) fn make_readable(file: &std::fs::File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = file;
     Ok(())
 }
 
@@ -413,101 +426,5 @@ fn read_value(reader: &mut impl Read, file_size: u64) -> std::io::Result<Value> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn written_files_read_back_with_metadata() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.gguf");
-        let metadata = vec![
-            (
-                "general.architecture".to_owned(),
-                Value::String("bert".into()),
-            ),
-            ("bert.block_count".to_owned(), Value::U32(6)),
-            ("bert.attention.causal".to_owned(), Value::Bool(false)),
-            (
-                "tokenizer.ggml.tokens".to_owned(),
-                Value::Strings(vec!["[PAD]".into(), "▁a".into()]),
-            ),
-            (
-                "tokenizer.ggml.token_type".to_owned(),
-                Value::I32s(vec![3, 1]),
-            ),
-        ];
-        let tensors = vec![
-            Tensor {
-                name: "a.weight".into(),
-                shape: vec![2, 3],
-                kind: TensorType::F32,
-                data: vec![0; 24],
-            },
-            Tensor {
-                name: "b.weight".into(),
-                shape: vec![5],
-                kind: TensorType::F16,
-                data: vec![0; 10],
-            },
-        ];
-        write(&path, &metadata, &tensors).unwrap();
-        let info = read_info(&path).unwrap();
-        assert_eq!(info.version, 3);
-        assert_eq!(info.tensor_count, 2);
-        assert_eq!(info.architecture(), Some("bert"));
-        assert_eq!(info.integer("bert.block_count"), Some(6));
-        assert_eq!(info.metadata["bert.attention.causal"], Value::Bool(false));
-        let size = std::fs::metadata(&path).unwrap().len();
-        assert_eq!(size % 32, 0);
-    }
-
-    #[test]
-    fn bad_files_are_named_errors() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = read_info(&dir.path().join("nope.gguf")).unwrap_err();
-        assert!(missing.to_string().contains("nope.gguf"));
-        let text = dir.path().join("text.gguf");
-        std::fs::write(&text, "hello world, not a model").unwrap();
-        assert!(
-            read_info(&text)
-                .unwrap_err()
-                .to_string()
-                .contains("not a GGUF model file")
-        );
-        let empty = dir.path().join("empty.gguf");
-        std::fs::write(&empty, "").unwrap();
-        assert!(
-            read_info(&empty)
-                .unwrap_err()
-                .to_string()
-                .contains("too short")
-        );
-        let good = dir.path().join("good.gguf");
-        let tensors = vec![Tensor {
-            name: "t".into(),
-            shape: vec![1024],
-            kind: TensorType::F32,
-            data: vec![1; 4096],
-        }];
-        write(
-            &good,
-            &[("general.architecture".to_owned(), Value::String("x".into()))],
-            &tensors,
-        )
-        .unwrap();
-        let bytes = std::fs::read(&good).unwrap();
-        let cut = dir.path().join("cut.gguf");
-        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-        assert!(
-            read_info(&cut)
-                .unwrap_err()
-                .to_string()
-                .contains("truncated")
-        );
-        let random = dir.path().join("random.gguf");
-        let mut noise = b"GGUF".to_vec();
-        noise.extend((0..500u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8));
-        std::fs::write(&random, noise).unwrap();
-        assert!(read_info(&random).is_err());
-    }
-}
+#[path = "gguf_tests.rs"]
+mod tests;

@@ -8,14 +8,14 @@ use std::sync::OnceLock;
 use localgpt_core::embed::{EmbedError, Embedder};
 
 use crate::convert::MAX_SEQ_KEY;
-use crate::embed::{LlamaEmbedder, model_fingerprint};
+use crate::embed::{EmbedderOptions, LlamaEmbedder, model_fingerprint};
 use crate::error::InferenceError;
 use crate::gguf;
 
 /// A [`LlamaEmbedder`] loaded on first use.
 pub struct LazyEmbedder {
     path: PathBuf,
-    threads: Option<usize>,
+    options: EmbedderOptions,
     id: String,
     dimension: usize,
     max_tokens: usize,
@@ -34,6 +34,17 @@ impl std::fmt::Debug for LazyEmbedder {
 impl LazyEmbedder {
     /// Checks the file and reads what the index needs from its header.
     pub fn open(path: &Path, threads: Option<usize>) -> Result<Self, InferenceError> {
+        Self::open_with(
+            path,
+            EmbedderOptions {
+                threads,
+                ..EmbedderOptions::default()
+            },
+        )
+    }
+
+    /// Like [`LazyEmbedder::open`], with all of [`EmbedderOptions`].
+    pub fn open_with(path: &Path, options: EmbedderOptions) -> Result<Self, InferenceError> {
         let info = gguf::read_info(path)?;
         let architecture = info.architecture().unwrap_or("bert").to_owned();
         let not_embedding = || InferenceError::BadModelFile {
@@ -62,7 +73,7 @@ impl LazyEmbedder {
         let id = model_fingerprint(path, max_tokens)?;
         Ok(Self {
             path: path.to_owned(),
-            threads,
+            options,
             id,
             dimension,
             max_tokens,
@@ -78,7 +89,8 @@ impl LazyEmbedder {
     fn model(&self) -> Result<&LlamaEmbedder, EmbedError> {
         self.loaded
             .get_or_init(|| {
-                LlamaEmbedder::load(&self.path, self.threads).map_err(|error| error.to_string())
+                LlamaEmbedder::load_with(&self.path, &self.options)
+                    .map_err(|error| error.to_string())
             })
             .as_ref()
             .map_err(|message| EmbedError::Model {

@@ -16,7 +16,7 @@ mod remote;
 pub mod store;
 
 pub use backend::default_threads;
-pub use embed::LlamaEmbedder;
+pub use embed::{EmbedderOptions, LlamaEmbedder};
 pub use error::InferenceError;
 pub use lazy::LazyEmbedder;
 pub use registry::{KNOWN_MODELS, KnownModel, known_model, pull};

