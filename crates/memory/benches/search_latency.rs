@@ -117,9 +117,29 @@ fn exact_top10(all: &[(i64, Vec<f32>)], query: &[f32]) -> Vec<i64> {
     scored.iter().take(10).map(|(id, _)| *id).collect()
 }
 
+/// Removes the benchmark's folder unless it is kept for inspection.
+struct Cleanup(PathBuf, bool);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if self.1 {
+            std::fs::remove_dir_all(&self.0).ok();
+        }
+    }
+}
+
 fn run(chunks: usize, corpus: &[&str], queries: &[String]) {
     let dir = tempfile::tempdir().unwrap();
-    let workspace = dir.path().join("ws");
+    let dir = match std::env::var("LOCALGPT_BENCH_DIR") {
+        Ok(keep) => tempfile::Builder::new()
+            .prefix(&format!("bench-{chunks}-"))
+            .tempdir_in(keep)
+            .unwrap()
+            .keep(),
+        Err(_) => dir.keep(),
+    };
+    let _cleanup = Cleanup(dir.clone(), std::env::var("LOCALGPT_BENCH_DIR").is_err());
+    let workspace = dir.join("ws");
     let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ chunks as u64;
     for file in 0..chunks / 10 {
         let mut text = String::new();
@@ -136,8 +156,7 @@ fn run(chunks: usize, corpus: &[&str], queries: &[String]) {
     let mut settings = IndexSettings::new(&workspace);
     settings.chunk_tokens = 200;
     let embedder: Arc<dyn Embedder> = Arc::new(WordVectorEmbedder);
-    let mut index =
-        MemoryIndex::open(dir.path().join("index.sqlite"), settings, Some(embedder)).unwrap();
+    let mut index = MemoryIndex::open(dir.join("index.sqlite"), settings, Some(embedder)).unwrap();
     let started = Instant::now();
     let report = index.reindex(false, &mut |_| {}).unwrap();
     let seconds = started.elapsed().as_secs_f64();
@@ -150,6 +169,13 @@ fn run(chunks: usize, corpus: &[&str], queries: &[String]) {
         report.files_seen as f64 / seconds,
         stats.chunks as f64 / seconds,
         stats.index_bytes as f64 / 1e6
+    );
+    let started = Instant::now();
+    let fresh = index.ensure_fresh().unwrap();
+    assert!(!fresh.changed_anything());
+    println!(
+        "  ensure_fresh with nothing changed: {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
     );
     for mode in [SearchMode::Keyword, SearchMode::Vector, SearchMode::Hybrid] {
         let options = SearchOptions {
@@ -176,7 +202,7 @@ fn run(chunks: usize, corpus: &[&str], queries: &[String]) {
             times.len()
         );
     }
-    let connection = rusqlite::Connection::open(dir.path().join("index.sqlite")).unwrap();
+    let connection = rusqlite::Connection::open(dir.join("index.sqlite")).unwrap();
     let all = read_vectors(&connection);
     let mut recall = 0.0;
     for query in queries.iter().take(30) {

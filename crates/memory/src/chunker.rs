@@ -7,6 +7,8 @@
 //! Tokens are counted by a function the caller supplies: the embedding model's tokenizer when
 //! there is one, an estimate otherwise.
 
+use sha2::{Digest, Sha256};
+
 /// Counts tokens the way the embedding model (or an estimate) does.
 pub type TokenCounter<'a> = &'a dyn Fn(&str) -> usize;
 
@@ -33,9 +35,12 @@ pub struct Chunk {
     pub end_line: usize,
     /// Headings above the chunk, outermost first.
     pub headings: Vec<String>,
-    /// The chunk's text: the file's lines `start_line..=end_line` (a single over-long line may be
-    /// split into several chunks with the same line number).
+    /// The chunk's text: the file's lines `start_line..=end_line` joined with `\n` (a line longer
+    /// than a chunk is hard-split at character boundaries, so the first line of a chunk may be the
+    /// tail of a file line and the last one its head).
     pub text: String,
+    /// SHA-256 of `text`, hex.
+    pub hash: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,20 +250,36 @@ impl Packer<'_> {
         }
         let is_front_matter = block.kind == BlockKind::FrontMatter;
         for piece in pieces {
-            if self.current_tokens > 0 && self.current_tokens + piece.tokens > self.target {
+            let gap = self.gap_tokens(&piece);
+            if self.current_tokens > 0 && self.current_tokens + gap + piece.tokens > self.target {
                 self.flush_with_overlap(true);
-                if self.current_tokens + piece.tokens > self.target {
+                if self.current_tokens + self.gap_tokens(&piece) + piece.tokens > self.target {
                     // The carried overlap and this piece do not fit together: drop the overlap.
                     self.current.clear();
                     self.current_tokens = 0;
                 }
             }
-            self.current_tokens += piece.tokens;
+            self.current_tokens += self.gap_tokens(&piece) + piece.tokens;
             self.current.push(piece);
         }
         if is_front_matter {
             self.flush();
         }
+    }
+
+    /// Tokens of the lines between the current chunk's last piece and `piece` (blank lines between
+    /// blocks, which the chunk's text keeps).
+    fn gap_tokens(&self, piece: &Piece) -> usize {
+        self.current
+            .last()
+            .map_or(0, |last| self.lines_tokens(last.line + 1, piece.line))
+    }
+
+    /// Tokens of lines `from..to` (0-based), each with its newline.
+    fn lines_tokens(&self, from: usize, to: usize) -> usize {
+        (from..to)
+            .map(|line| (self.count)(self.lines[line]) + 1)
+            .sum()
     }
 
     /// The block's lines as pieces, with over-long lines cut at character boundaries.
@@ -324,6 +345,7 @@ impl Packer<'_> {
             start_line: first.line + 1,
             end_line: last.line + 1,
             headings: first.headings.clone(),
+            hash: hex::encode(Sha256::digest(text.as_bytes())),
             text,
         });
         if keep_overlap && self.overlap > 0 {
@@ -348,7 +370,11 @@ impl Packer<'_> {
             while carried.len() > 1 && carried[0].line == carried[1].line {
                 carried.remove(0);
             }
-            self.current_tokens = carried.iter().map(|piece| piece.tokens).sum();
+            self.current_tokens = carried.iter().map(|piece| piece.tokens).sum::<usize>()
+                + carried
+                    .windows(2)
+                    .map(|pair| self.lines_tokens(pair[0].line + 1, pair[1].line))
+                    .sum::<usize>();
             self.current = carried;
         }
     }

@@ -17,10 +17,13 @@
 //! The API is blocking (SQLite and model inference are); async callers use `spawn_blocking`.
 
 pub mod chunker;
+mod embedding;
 mod error;
+pub mod fusion;
 mod indexer;
 mod schema;
 mod search;
+pub mod snippet;
 mod vectors;
 pub mod walk;
 pub mod watcher;
@@ -33,12 +36,11 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 pub use error::MemoryError;
+pub use fusion::{Fusion, min_max_fusion, reciprocal_rank_fusion};
 pub use indexer::{Progress, ReindexReport};
 pub use schema::SCHEMA_VERSION;
-pub use search::{
-    SearchHit, SearchMode, SearchOptions, SearchResults, query_terms, reciprocal_rank_fusion,
-    snippet,
-};
+pub use search::{SearchHit, SearchMode, SearchOptions, SearchResults, query_terms};
+pub use snippet::snippet;
 
 /// What to index and how to cut it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +108,10 @@ pub struct MemoryIndex {
     path: PathBuf,
     settings: IndexSettings,
     embedder: Option<Arc<dyn Embedder>>,
+    fusion: Fusion,
+    /// A second connection, opened on first use, on which hybrid search runs its vector side in
+    /// parallel with the keyword side.
+    helper: std::sync::Mutex<Option<Connection>>,
 }
 
 impl std::fmt::Debug for MemoryIndex {
@@ -139,6 +145,8 @@ impl MemoryIndex {
             path,
             settings,
             embedder,
+            fusion: Fusion::default(),
+            helper: std::sync::Mutex::new(None),
         })
     }
 
@@ -150,6 +158,16 @@ impl MemoryIndex {
     /// The embedding model in use, if any.
     pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
         self.embedder.as_ref()
+    }
+
+    /// How hybrid search merges keyword and vector rankings (reciprocal rank by default).
+    pub fn fusion(&self) -> Fusion {
+        self.fusion
+    }
+
+    /// Chooses how hybrid search merges keyword and vector rankings.
+    pub fn set_fusion(&mut self, fusion: Fusion) {
+        self.fusion = fusion;
     }
 
     /// Brings the index up to date; `force` re-chunks every file. Progress is reported as it goes.
@@ -186,6 +204,8 @@ impl MemoryIndex {
             self.embedder.as_deref(),
             query,
             options,
+            self.fusion,
+            &self.helper,
         )
     }
 

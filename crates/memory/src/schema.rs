@@ -10,9 +10,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::MemoryError;
 
-/// Current schema version.
-pub const SCHEMA_VERSION: i64 = 1;
-
 static REGISTER_VEC: Once = Once::new();
 
 /// Registers sqlite-vec with every connection SQLite opens from now on (statically linked).
@@ -58,7 +55,51 @@ fn configure(connection: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn migrate(connection: &Connection, path: &Path) -> Result<(), MemoryError> {
+/// Schema changes, in order: step `n` takes a file from version `n` to `n + 1`. A new version
+/// appends a step; a step runs in the same transaction as its version bump.
+const MIGRATIONS: &[&str] = &[
+    // 0 → 1: the first schema.
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     CREATE TABLE IF NOT EXISTS files (
+         id INTEGER PRIMARY KEY,
+         path TEXT NOT NULL UNIQUE,
+         hash TEXT NOT NULL,
+         mtime_ns INTEGER NOT NULL,
+         size INTEGER NOT NULL,
+         indexed_at INTEGER NOT NULL
+     );
+     CREATE TABLE IF NOT EXISTS chunks (
+         id INTEGER PRIMARY KEY,
+         file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+         start_line INTEGER NOT NULL,
+         end_line INTEGER NOT NULL,
+         heading TEXT NOT NULL,
+         text TEXT NOT NULL,
+         embed_hash TEXT NOT NULL
+     );
+     CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id);
+     CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+         heading, text, tokenize = 'porter unicode61 remove_diacritics 2'
+     );
+     CREATE TABLE IF NOT EXISTS chunk_vectors (
+         chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+         embedding BLOB NOT NULL
+     );
+     CREATE TABLE IF NOT EXISTS embedding_cache (
+         model TEXT NOT NULL,
+         hash TEXT NOT NULL,
+         embedding BLOB NOT NULL,
+         PRIMARY KEY (model, hash)
+     ) WITHOUT ROWID;",
+];
+
+/// Current schema version.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the file at `path` to [`SCHEMA_VERSION`], one committed step at a time; refuses files
+/// written by a newer LocalGPT. The version lives in `PRAGMA user_version` and, for people reading
+/// the file, in `meta.schema_version`.
+pub fn migrate(connection: &Connection, path: &Path) -> Result<(), MemoryError> {
     let sql = |source| MemoryError::sqlite(path, source);
     let version: i64 = connection
         .pragma_query_value(None, "user_version", |row| row.get(0))
@@ -70,46 +111,21 @@ fn migrate(connection: &Connection, path: &Path) -> Result<(), MemoryError> {
             supported: SCHEMA_VERSION,
         });
     }
-    if version < 1 {
+    for (step, statements) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let next = step as i64 + 1;
         connection
-            .execute_batch(
-                "BEGIN;
-                 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                 CREATE TABLE IF NOT EXISTS files (
-                     id INTEGER PRIMARY KEY,
-                     path TEXT NOT NULL UNIQUE,
-                     hash TEXT NOT NULL,
-                     mtime_ns INTEGER NOT NULL,
-                     size INTEGER NOT NULL,
-                     indexed_at INTEGER NOT NULL
-                 );
-                 CREATE TABLE IF NOT EXISTS chunks (
-                     id INTEGER PRIMARY KEY,
-                     file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-                     start_line INTEGER NOT NULL,
-                     end_line INTEGER NOT NULL,
-                     heading TEXT NOT NULL,
-                     text TEXT NOT NULL,
-                     embed_hash TEXT NOT NULL
-                 );
-                 CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_id);
-                 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-                     heading, text, tokenize = 'porter unicode61 remove_diacritics 2'
-                 );
-                 CREATE TABLE IF NOT EXISTS chunk_vectors (
-                     chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
-                     embedding BLOB NOT NULL
-                 );
-                 CREATE TABLE IF NOT EXISTS embedding_cache (
-                     model TEXT NOT NULL,
-                     hash TEXT NOT NULL,
-                     embedding BLOB NOT NULL,
-                     PRIMARY KEY (model, hash)
-                 ) WITHOUT ROWID;
-                 PRAGMA user_version = 1;
-                 COMMIT;",
-            )
-            .map_err(sql)?;
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE;
+                 {statements}
+                 INSERT INTO meta (key, value) VALUES ('schema_version', '{next}')
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+                 PRAGMA user_version = {next};
+                 COMMIT;"
+            ))
+            .map_err(|source| {
+                let _ = connection.execute_batch("ROLLBACK");
+                sql(source)
+            })?;
     }
     Ok(())
 }
@@ -153,14 +169,29 @@ pub fn ensure_vector_tables(
     {
         return Ok(false);
     }
-    connection.execute_batch("DROP TABLE IF EXISTS chunks_vec; DELETE FROM chunk_vectors;")?;
-    // sqlite-vec packs bits in bytes: odd dimensions are padded (see `vectors::binary_bits`).
-    let bits = crate::vectors::binary_bits(dimension);
-    connection.execute_batch(&format!(
-        "CREATE VIRTUAL TABLE chunks_vec USING vec0(embedding bit[{bits}])"
-    ))?;
-    meta_set(connection, "embedding_model", model)?;
-    meta_set(connection, "embedding_dimension", &wanted_dimension)?;
+    // One transaction: a crash leaves either the old model's vectors or an empty set for the new
+    // one, never vectors of two models (or two sizes) side by side.
+    connection.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        connection.execute_batch(
+            "DROP TABLE IF EXISTS chunks_vec; DELETE FROM chunk_vectors;
+             DELETE FROM meta WHERE key = 'vectors_complete';",
+        )?;
+        // sqlite-vec packs bits in bytes: odd dimensions are padded (see `vectors::binary_bits`).
+        let bits = crate::vectors::binary_bits(dimension);
+        connection.execute_batch(&format!(
+            "CREATE VIRTUAL TABLE chunks_vec USING vec0(embedding bit[{bits}])"
+        ))?;
+        meta_set(connection, "embedding_model", model)?;
+        meta_set(connection, "embedding_dimension", &wanted_dimension)
+    })();
+    match result {
+        Ok(()) => connection.execute_batch("COMMIT")?,
+        Err(error) => {
+            let _ = connection.execute_batch("ROLLBACK");
+            return Err(error);
+        }
+    }
     Ok(true)
 }
 
@@ -177,6 +208,14 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(
+            meta_get(&connection, "schema_version").unwrap(),
+            Some(SCHEMA_VERSION.to_string())
+        );
+        // Migrating an up-to-date file is a no-op; so is opening it again.
+        migrate(&connection, &path).unwrap();
+        drop(connection);
+        let connection = open(&path).unwrap();
         let vec_version: String = connection
             .query_row("SELECT vec_version()", [], |row| row.get(0))
             .unwrap();

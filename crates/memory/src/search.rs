@@ -1,17 +1,17 @@
 //! Searching the index. Keyword search runs the query's terms, OR-ed, through FTS5 with BM25
 //! ranking; vector search takes candidates from binary-quantised vectors (Hamming distance in
 //! sqlite-vec) and rescores them exactly with cosine similarity on the float vectors; hybrid
-//! search fuses both rankings by reciprocal rank. Results carry the file, lines, heading path,
+//! search fuses both rankings (reciprocal rank by default, see [`crate::fusion`]). Results carry the file, lines, heading path,
 //! score and a snippet around the match.
-
-use std::collections::HashMap;
 
 use localgpt_core::embed::Embedder;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::error::MemoryError;
-use crate::vectors;
+use crate::fusion::{Fusion, recency_factor};
+use crate::snippet::snippet;
+use crate::{schema, vectors};
 
 /// How to rank.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -95,8 +95,6 @@ pub struct SearchResults {
 
 /// Candidates taken from each ranking before fusion.
 const FUSION_DEPTH: usize = 100;
-/// Reciprocal-rank-fusion constant (the usual 60).
-const RRF_K: f32 = 60.0;
 /// Binary-vector candidates per wanted result, rescored exactly. Search time grows linearly with
 /// the candidate count (100k chunks: 100 → 10 ms, 200 → 17 ms, 400 → 34 ms); on the Cranfield index
 /// with all-MiniLM-L6-v2, 400 candidates gave recall@10 1.000 against an exact scan (200: 0.994)
@@ -152,6 +150,8 @@ pub(crate) fn search(
     embedder: Option<&dyn Embedder>,
     query: &str,
     options: SearchOptions,
+    fusion: Fusion,
+    helper: &std::sync::Mutex<Option<Connection>>,
 ) -> Result<SearchResults, MemoryError> {
     let sql = |source| MemoryError::sqlite(index_path, source);
     let terms = query_terms(query);
@@ -164,43 +164,59 @@ pub(crate) fn search(
     }
     let limit = options.limit.clamp(1, 1000);
     let depth = FUSION_DEPTH.max(limit);
-    let vectors_ready = embedder.is_some() && has_vectors(connection).map_err(sql)?;
-    let (mode, note) = match (options.mode, vectors_ready) {
+    let readiness = vector_readiness(connection, embedder).map_err(sql)?;
+    let (mode, note) = match (options.mode, &readiness) {
         (SearchMode::Keyword, _) => (SearchMode::Keyword, None),
-        (_, true) => (options.mode, None),
-        (SearchMode::Hybrid, false) => (
+        (_, None) => (options.mode, None),
+        (SearchMode::Hybrid, Some(why)) => (
             SearchMode::Keyword,
-            Some(match embedder {
-                None => "no embedding model is set up, so these are keyword results only (see `localgpt models list`)".to_owned(),
-                Some(_) => "the index has no vectors yet, so these are keyword results only (run `localgpt memory reindex`)".to_owned(),
-            }),
+            Some(format!("{why}, so these are keyword results only")),
         ),
-        (SearchMode::Vector, false) => {
-            return Err(MemoryError::NoVectors(match embedder {
-                None => "no embedding model is configured (memory.embedding) or installed (`localgpt models list`)".to_owned(),
-                Some(_) => "the index has no vectors yet; run `localgpt memory reindex`".to_owned(),
-            }));
-        }
+        (SearchMode::Vector, Some(why)) => return Err(MemoryError::NoVectors(why.clone())),
     };
 
-    let keyword = if mode == SearchMode::Vector {
-        Vec::new()
-    } else {
-        keyword_ranking(connection, &terms, depth).map_err(sql)?
+    let rank_error = |error| match error {
+        RankError::Sql(source) => MemoryError::sqlite(index_path, source),
+        RankError::Embed(error) => MemoryError::Embedding(error),
     };
-    let vector = match (mode, embedder) {
-        (SearchMode::Keyword, _) | (_, None) => Vec::new(),
-        (_, Some(model)) => {
-            vector_ranking(connection, model, query, depth).map_err(|error| match error {
-                RankError::Sql(source) => MemoryError::sqlite(index_path, source),
-                RankError::Embed(error) => MemoryError::Embedding(error),
-            })?
+    let (keyword, vector) = match (mode, embedder) {
+        (SearchMode::Keyword, _) | (_, None) => (
+            keyword_ranking(connection, &terms, depth).map_err(sql)?,
+            Vec::new(),
+        ),
+        (SearchMode::Vector, Some(model)) => (
+            Vec::new(),
+            vector_ranking(connection, model, query, depth).map_err(rank_error)?,
+        ),
+        (SearchMode::Hybrid, Some(model)) => {
+            // The two rankings are independent: run the vector side (query embedding, binary
+            // candidates, rescoring) on a second connection in a second thread.
+            let mut second = helper
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if second.is_none() {
+                *second = Some(crate::schema::open(index_path)?);
+            }
+            let vector_connection = second.as_mut();
+            let (keyword, vector) = std::thread::scope(|scope| {
+                let vector = scope.spawn(move || match vector_connection {
+                    Some(other) => vector_ranking(other, model, query, depth),
+                    None => Ok(Vec::new()),
+                });
+                let keyword = keyword_ranking(connection, &terms, depth);
+                (keyword, vector.join())
+            });
+            let vector = match vector {
+                Ok(result) => result.map_err(rank_error)?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            (keyword.map_err(sql)?, vector)
         }
     };
     let mut scored: Vec<(i64, f32)> = match mode {
         SearchMode::Keyword => keyword,
         SearchMode::Vector => vector,
-        SearchMode::Hybrid => reciprocal_rank_fusion(&[&keyword, &vector]),
+        SearchMode::Hybrid => fusion.fuse(&keyword, &vector),
     };
 
     let today = jiff::Zoned::now().date();
@@ -268,6 +284,38 @@ pub(crate) fn search(
         mode,
         note,
     })
+}
+
+/// `None` when vector search can run; otherwise why not, in words for the user.
+fn vector_readiness(
+    connection: &Connection,
+    embedder: Option<&dyn Embedder>,
+) -> rusqlite::Result<Option<String>> {
+    let Some(model) = embedder else {
+        return Ok(Some(
+            "no embedding model is set up (memory.embedding; see `localgpt models list`)"
+                .to_owned(),
+        ));
+    };
+    let indexed_model = schema::meta_get(connection, "embedding_model")?;
+    let indexed_dimension = schema::meta_get(connection, "embedding_dimension")?;
+    if indexed_model.as_deref() != Some(model.model_id())
+        || indexed_dimension != Some(model.dimension().to_string())
+    {
+        return Ok(Some(match indexed_model {
+            Some(indexed) => format!(
+                "the index holds vectors of `{indexed}`, not of `{}`; run `localgpt memory reindex` to re-embed",
+                model.model_id()
+            ),
+            None => "the index has no vectors yet; run `localgpt memory reindex`".to_owned(),
+        }));
+    }
+    if !has_vectors(connection)? {
+        return Ok(Some(
+            "the index has no vectors yet; run `localgpt memory reindex`".to_owned(),
+        ));
+    }
+    Ok(None)
 }
 
 /// Whether any vector is stored (`EXISTS`, not `count(*)`, which would read the whole table).
@@ -341,100 +389,6 @@ fn vector_ranking(
     Ok(scored)
 }
 
-/// Reciprocal-rank fusion: each ranking adds `1 / (k + rank)` for the items it holds.
-pub fn reciprocal_rank_fusion(rankings: &[&[(i64, f32)]]) -> Vec<(i64, f32)> {
-    let mut fused: HashMap<i64, f32> = HashMap::new();
-    for ranking in rankings {
-        for (rank, (id, _)) in ranking.iter().enumerate() {
-            *fused.entry(*id).or_default() += 1.0 / (RRF_K + rank as f32 + 1.0);
-        }
-    }
-    let mut out: Vec<(i64, f32)> = fused.into_iter().collect();
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    out
-}
-
-fn recency_factor(path: &str, today: jiff::civil::Date, half_life_days: f32) -> f32 {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let Some(date) = name
-        .strip_suffix(".md")
-        .and_then(|stem| stem.parse::<jiff::civil::Date>().ok())
-    else {
-        return 1.0;
-    };
-    if !path.contains("memory/") {
-        return 1.0;
-    }
-    let age_days = (today - date).get_days().max(0) as f32;
-    (-std::f32::consts::LN_2 * age_days / half_life_days.max(0.1)).exp()
-}
-
-/// A window of about 240 characters around the first query term, terms in `**bold**`.
-pub fn snippet(text: &str, terms: &[String]) -> String {
-    const WINDOW: usize = 240;
-    let chars: Vec<char> = text.chars().collect();
-    let lower: Vec<char> = text.to_lowercase().chars().collect();
-    let lower_text: String = lower.iter().collect();
-    // Match whole terms or their stems (porter stemming makes "engines" match "engine").
-    let stems: Vec<String> = terms
-        .iter()
-        .map(|term| {
-            term.chars()
-                .take(term.chars().count().clamp(3, 6))
-                .collect()
-        })
-        .collect();
-    let first = stems
-        .iter()
-        .filter_map(|stem| {
-            lower_text
-                .find(stem.as_str())
-                .map(|byte| lower_text[..byte].chars().count())
-        })
-        .min()
-        .unwrap_or(0);
-    let same_length = lower.len() == chars.len();
-    let start = first.saturating_sub(WINDOW / 3);
-    let end = (start + WINDOW).min(chars.len());
-    let mut out = String::new();
-    if start > 0 {
-        out.push('…');
-    }
-    let mut position = start;
-    while position < end {
-        let matched = same_length
-            .then(|| {
-                stems.iter().filter(|stem| !stem.is_empty()).find(|stem| {
-                    let stem_chars: Vec<char> = stem.chars().collect();
-                    let at_word_start = position == 0 || !lower[position - 1].is_alphanumeric();
-                    at_word_start && lower[position..].starts_with(&stem_chars)
-                })
-            })
-            .flatten();
-        if let Some(stem) = matched {
-            let mut word_end = position + stem.chars().count();
-            while word_end < chars.len() && chars[word_end].is_alphanumeric() {
-                word_end += 1;
-            }
-            out.push_str("**");
-            out.extend(&chars[position..word_end]);
-            out.push_str("**");
-            position = word_end;
-        } else {
-            out.push(if chars[position] == '\n' {
-                ' '
-            } else {
-                chars[position]
-            });
-            position += 1;
-        }
-    }
-    if end < chars.len() {
-        out.push('…');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,37 +406,5 @@ mod tests {
             fts_expression(&query_terms("spare key")),
             "\"spare\" OR \"key\""
         );
-    }
-
-    #[test]
-    fn fusion_rewards_agreement() {
-        let keyword = [(1, 9.0), (2, 8.0), (3, 7.0)];
-        let vector = [(3, 0.9), (4, 0.8), (1, 0.7)];
-        let fused = reciprocal_rank_fusion(&[&keyword, &vector]);
-        assert_eq!(fused[0].0, 1);
-        assert_eq!(fused[1].0, 3);
-    }
-
-    #[test]
-    fn snippets_highlight_matches_and_stay_on_char_boundaries() {
-        let text = format!(
-            "{}The spare key is under the blue flowerpot.",
-            "é".repeat(300)
-        );
-        let snip = snippet(&text, &query_terms("where is the spare key"));
-        assert!(
-            snip.contains("**spare**") && snip.contains("**key**"),
-            "{snip}"
-        );
-        assert!(snip.starts_with('…'));
-        assert!(snippet("engines run", &["engine".to_owned()]).contains("**engines**"));
-    }
-
-    #[test]
-    fn recency_halves_old_daily_logs_only() {
-        let today: jiff::civil::Date = "2026-11-24".parse().unwrap();
-        assert!((recency_factor("memory/2026-10-25.md", today, 30.0) - 0.5).abs() < 0.01);
-        assert_eq!(recency_factor("MEMORY.md", today, 30.0), 1.0);
-        assert_eq!(recency_factor("knowledge/2026-01-01.md", today, 30.0), 1.0);
     }
 }

@@ -104,9 +104,27 @@ fn kill_during_reindex_is_repaired_by_the_next_run() {
     let expected = contents(&clean);
 
     let mut killed_mid_run = 0;
-    for (attempt, delay_ms) in [60u64, 250, 700, 1200].into_iter().enumerate() {
+    // (kill after, whether the index was first built keyword-only so that the child spends its
+    // run filling in missing vectors rather than writing files)
+    let attempts = [
+        (60u64, false),
+        (250, false),
+        (700, false),
+        (1200, false),
+        (500, true),
+        (1100, true),
+    ];
+    for (attempt, (delay_ms, keyword_first)) in attempts.into_iter().enumerate() {
         let crashed = dir.path().join("index.sqlite");
-        let _ = std::fs::remove_file(&crashed);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", crashed.display()));
+        }
+        if keyword_first {
+            MemoryIndex::open(&crashed, IndexSettings::new(&workspace), None)
+                .unwrap()
+                .reindex(false, &mut |_| {})
+                .unwrap();
+        }
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "crash_child_reindex", "--ignored", "--nocapture"])
             .env(CHILD_ENV, dir.path())
@@ -126,11 +144,12 @@ fn kill_during_reindex_is_repaired_by_the_next_run() {
         assert_eq!(
             contents(&crashed),
             expected,
-            "attempt {attempt} (killed after {delay_ms} ms, finished early: {finished_early})"
+            "attempt {attempt} (killed after {delay_ms} ms, keyword-only first: {keyword_first}, finished early: {finished_early})"
         );
     }
     assert!(
-        killed_mid_run >= 3,
-        "only {killed_mid_run} of 4 children were killed before finishing"
+        killed_mid_run >= 4,
+        "only {killed_mid_run} of {} children were killed before finishing",
+        attempts.len()
     );
 }

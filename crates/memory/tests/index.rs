@@ -7,7 +7,7 @@ mod support;
 
 use std::sync::Arc;
 
-use localgpt_memory::{IndexSettings, MemoryError, MemoryIndex, SearchMode, SearchOptions};
+use localgpt_memory::{Fusion, IndexSettings, MemoryError, MemoryIndex, SearchMode, SearchOptions};
 use support::{HashEmbedder, write};
 
 fn workspace() -> tempfile::TempDir {
@@ -307,4 +307,108 @@ fn recency_weighting_prefers_recent_daily_logs() {
         )
         .unwrap();
     assert_eq!(recent.results[0].path, format!("memory/{today}.md"));
+}
+
+#[test]
+fn a_new_model_is_not_searched_against_the_old_models_vectors() {
+    let dir = workspace();
+    open(&dir, Some(Arc::new(HashEmbedder::new("hash-64", 64))))
+        .reindex(false, &mut |_| {})
+        .unwrap();
+    // Same dimension, different model: the stored vectors mean nothing to it until reindexed.
+    let index = open(&dir, Some(Arc::new(HashEmbedder::new("other-64", 64))));
+    let results = index.search("spare key", SearchOptions::default()).unwrap();
+    assert_eq!(results.mode, SearchMode::Keyword);
+    assert!(results.note.unwrap().contains("hash-64"));
+    assert!(matches!(
+        index.search("spare key", options(SearchMode::Vector)),
+        Err(MemoryError::NoVectors(_))
+    ));
+}
+
+#[test]
+fn both_fusions_rank_the_obvious_answer_first() {
+    let dir = workspace();
+    let mut index = open(&dir, Some(Arc::new(HashEmbedder::new("hash-64", 64))));
+    index.reindex(false, &mut |_| {}).unwrap();
+    assert_eq!(index.fusion(), Fusion::ReciprocalRank { k: 60.0 });
+    for fusion in [
+        Fusion::ReciprocalRank { k: 60.0 },
+        Fusion::MinMax { vector_weight: 0.7 },
+    ] {
+        index.set_fusion(fusion);
+        let results = index
+            .search("plumber kitchen sink", SearchOptions::default())
+            .unwrap();
+        assert_eq!(results.mode, SearchMode::Hybrid);
+        assert_eq!(
+            results.results[0].path, "memory/2026-11-20.md",
+            "{fusion:?}"
+        );
+        assert!(results.results.windows(2).all(|w| w[0].score >= w[1].score));
+    }
+}
+
+#[test]
+fn ensure_fresh_on_an_unchanged_index_writes_nothing() {
+    let dir = workspace();
+    let mut index = open(&dir, Some(Arc::new(HashEmbedder::new("hash-64", 64))));
+    index.reindex(false, &mut |_| {}).unwrap();
+    let before = index.stats().unwrap();
+    assert!(before.last_indexed.is_some());
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let report = index.ensure_fresh().unwrap();
+    assert!(!report.changed_anything());
+    let after = index.stats().unwrap();
+    assert_eq!(before.last_indexed, after.last_indexed);
+    assert_eq!(
+        (after.files, after.chunks, after.embedded_chunks),
+        (3, 3, 3)
+    );
+    assert_eq!(after.embedding_model.as_deref(), Some("hash-64"));
+    assert!(after.index_bytes > 0);
+    // `force` re-chunks everything but every vector comes from the cache.
+    let forced = index.reindex(true, &mut |_| {}).unwrap();
+    assert_eq!((forced.files_indexed, forced.embeddings_computed), (3, 0));
+}
+
+#[test]
+fn keyword_index_of_400_small_files_is_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    for n in 0..400 {
+        let body: String = (0..20)
+            .map(|line| {
+                format!(
+                    "- item {line} of note {n}: some words about topic {}\n",
+                    n % 13
+                )
+            })
+            .collect();
+        write(
+            &ws,
+            &format!("notes/{}/note-{n}.md", n / 50),
+            &format!("# Note {n}\n\n## Part\n\n{body}"),
+        );
+    }
+    let mut index =
+        MemoryIndex::open(dir.path().join("i.sqlite"), IndexSettings::new(&ws), None).unwrap();
+    let mut progress = Vec::new();
+    let started = std::time::Instant::now();
+    let report = index.reindex(false, &mut |p| progress.push(p)).unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(report.files_indexed, 400);
+    assert!(matches!(
+        progress.last(),
+        Some(localgpt_memory::Progress::Files {
+            done: 400,
+            total: 400
+        })
+    ));
+    // The goal is 0.5 s; a debug build takes about 30 ms.
+    assert!(elapsed.as_secs_f64() < 0.5, "indexing took {elapsed:?}");
+    eprintln!("400 files, keyword-only: {elapsed:?}");
+    let started = std::time::Instant::now();
+    index.ensure_fresh().unwrap();
+    eprintln!("ensure_fresh with nothing to do: {:?}", started.elapsed());
 }

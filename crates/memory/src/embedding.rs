@@ -1,0 +1,169 @@
+//! Embedding chunks: vectors come from the cache (keyed by model and the hash of the exact text
+//! embedded) when present and from the model otherwise, in batches. Chunks of changed files are
+//! embedded before their file's transaction (so a file's rows and vectors commit together);
+//! chunks left without a vector (indexed without a model, or before the model changed) are filled
+//! in afterwards, one committed batch at a time.
+
+use std::collections::HashMap;
+
+use localgpt_core::embed::Embedder;
+use rusqlite::{Connection, params};
+use sha2::{Digest, Sha256};
+
+use crate::error::MemoryError;
+use crate::indexer::{PreparedFile, Progress, ReindexReport};
+use crate::vectors;
+
+/// Texts per call to the embedding model.
+const EMBED_BATCH: usize = 32;
+
+/// The text the model embeds for a chunk: its heading path as context, unless the chunk starts
+/// with its own heading line.
+pub(crate) fn embedding_input(chunk_text: &str, headings: &[String]) -> String {
+    if headings.is_empty() || chunk_text.trim_start().starts_with('#') {
+        chunk_text.to_owned()
+    } else {
+        format!("{}\n{chunk_text}", headings.join(" > "))
+    }
+}
+
+pub(crate) fn embed_hash(input: &str) -> String {
+    hex::encode(Sha256::digest(input.as_bytes()))
+}
+
+/// Vectors for every chunk of the prepared files, keyed by embedding hash: from the cache when
+/// present, from the model otherwise.
+pub(crate) fn embed_prepared(
+    connection: &Connection,
+    index_path: &std::path::Path,
+    model: &dyn Embedder,
+    prepared: &[PreparedFile],
+    report: &mut ReindexReport,
+) -> Result<HashMap<String, Vec<f32>>, MemoryError> {
+    let sql = |source| MemoryError::sqlite(index_path, source);
+    let mut inputs: HashMap<String, String> = HashMap::new();
+    for file in prepared {
+        for chunk in &file.chunks {
+            let input = embedding_input(&chunk.text, &chunk.headings);
+            inputs.entry(embed_hash(&input)).or_insert(input);
+        }
+    }
+    let mut vectors = HashMap::with_capacity(inputs.len());
+    {
+        let mut lookup = connection
+            .prepare_cached("SELECT embedding FROM embedding_cache WHERE model = ?1 AND hash = ?2")
+            .map_err(sql)?;
+        for hash in inputs.keys() {
+            let cached: Option<Vec<u8>> = lookup
+                .query_row(params![model.model_id(), hash], |row| row.get(0))
+                .ok();
+            if let Some(blob) = cached {
+                vectors.insert(hash.clone(), vectors::from_blob(&blob));
+            }
+        }
+    }
+    report.embeddings_cached += vectors.len();
+    let missing: Vec<(&String, &String)> = inputs
+        .iter()
+        .filter(|(hash, _)| !vectors.contains_key(*hash))
+        .collect();
+    for batch in missing.chunks(EMBED_BATCH) {
+        let texts: Vec<&str> = batch.iter().map(|(_, input)| input.as_str()).collect();
+        let computed = model.embed(&texts)?;
+        for ((hash, _), vector) in batch.iter().zip(computed) {
+            vectors.insert((*hash).clone(), vector);
+        }
+        report.embeddings_computed += batch.len();
+    }
+    Ok(vectors)
+}
+
+/// Embeds chunks that have no vector yet, in batches, each batch committed on its own.
+pub(crate) fn embed_missing(
+    connection: &mut Connection,
+    index_path: &std::path::Path,
+    model: &dyn Embedder,
+    report: &mut ReindexReport,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), MemoryError> {
+    let sql = |source| MemoryError::sqlite(index_path, source);
+    let pending: Vec<(i64, String, String, String)> = {
+        let mut statement = connection
+            .prepare("SELECT c.id, c.heading, c.text, c.embed_hash FROM chunks c LEFT JOIN chunk_vectors v ON v.chunk_id = c.id WHERE v.chunk_id IS NULL ORDER BY c.id")
+            .map_err(sql)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)?
+    };
+    let total = pending.len();
+    for (index, batch) in pending.chunks(EMBED_BATCH * 4).enumerate() {
+        let mut blobs = Vec::with_capacity(batch.len());
+        let mut to_compute = Vec::new();
+        {
+            let mut lookup = connection
+                .prepare_cached(
+                    "SELECT embedding FROM embedding_cache WHERE model = ?1 AND hash = ?2",
+                )
+                .map_err(sql)?;
+            for (id, heading, text, hash) in batch {
+                match lookup.query_row(params![model.model_id(), hash], |row| {
+                    row.get::<_, Vec<u8>>(0)
+                }) {
+                    Ok(blob) => {
+                        report.embeddings_cached += 1;
+                        blobs.push((*id, hash.clone(), blob));
+                    }
+                    Err(_) => {
+                        let headings: Vec<String> = if heading.is_empty() {
+                            Vec::new()
+                        } else {
+                            heading.split(" > ").map(str::to_owned).collect()
+                        };
+                        to_compute.push((*id, hash.clone(), embedding_input(text, &headings)));
+                    }
+                }
+            }
+        }
+        for group in to_compute.chunks(EMBED_BATCH) {
+            let texts: Vec<&str> = group.iter().map(|(_, _, input)| input.as_str()).collect();
+            let vectors = model.embed(&texts)?;
+            for ((id, hash, _), vector) in group.iter().zip(vectors) {
+                blobs.push((*id, hash.clone(), vectors::to_blob(&vector)));
+            }
+            report.embeddings_computed += group.len();
+        }
+        let transaction = connection.transaction().map_err(sql)?;
+        {
+            let mut insert_vector = transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO chunk_vectors (chunk_id, embedding) VALUES (?1, ?2)",
+                )
+                .map_err(sql)?;
+            let mut delete_vec0 = transaction
+                .prepare_cached("DELETE FROM chunks_vec WHERE rowid = ?1")
+                .map_err(sql)?;
+            let mut insert_vec0 = transaction.prepare_cached("INSERT INTO chunks_vec (rowid, embedding) VALUES (?1, vec_quantize_binary(?2))").map_err(sql)?;
+            let mut insert_cache = transaction.prepare_cached("INSERT OR IGNORE INTO embedding_cache (model, hash, embedding) VALUES (?1, ?2, ?3)").map_err(sql)?;
+            for (id, hash, blob) in &blobs {
+                insert_vector.execute(params![id, blob]).map_err(sql)?;
+                delete_vec0.execute(params![id]).map_err(sql)?;
+                let binary_source = vectors::to_binary_source_blob(&vectors::from_blob(blob));
+                insert_vec0
+                    .execute(params![id, binary_source])
+                    .map_err(sql)?;
+                insert_cache
+                    .execute(params![model.model_id(), hash, blob])
+                    .map_err(sql)?;
+            }
+        }
+        transaction.commit().map_err(sql)?;
+        progress(Progress::Embeddings {
+            done: ((index + 1) * EMBED_BATCH * 4).min(total),
+            total,
+        });
+    }
+    Ok(())
+}
