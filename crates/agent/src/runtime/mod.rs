@@ -1,0 +1,486 @@
+//! The agent loop: one turn sends the conversation to the model, streams its text to the caller,
+//! runs the tools it asks for (read-only ones concurrently, others in order, approval first where
+//! required), feeds the results back and repeats until the model answers or the round limit is
+//! reached. Every message is appended to the session transcript as it happens.
+
+pub mod approval;
+pub mod compaction;
+pub mod system_prompt;
+pub mod tokens;
+pub mod transcript;
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use localgpt_core::chat::{
+    CancelToken, ChatError, ChatEvent, ChatMessage, ChatModel, ChatRequest, ContentPart, Role,
+    StopReason, ToolCall, Usage, cancellable,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::sessions::{SessionError, SessionWriter};
+use crate::tools::{ToolBox, ToolError};
+pub use approval::{ApprovalRequest, ApproveAll, Approver, DenyAll};
+
+/// Something that happened during a turn, for the caller to show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentEvent {
+    /// More of the answer.
+    Text(String),
+    /// A tool is about to run.
+    ToolStarted {
+        /// Tool name.
+        name: String,
+        /// Its arguments.
+        arguments: Value,
+    },
+    /// A tool finished.
+    ToolFinished {
+        /// Tool name.
+        name: String,
+        /// The start of its output.
+        preview: String,
+        /// Whether it failed.
+        is_error: bool,
+    },
+    /// A note for the user (limits reached, context compacted…).
+    Notice(String),
+}
+
+/// A tool call made during a turn.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolCallRecord {
+    /// Tool name.
+    pub name: String,
+    /// Arguments as sent by the model.
+    pub arguments: Value,
+    /// Whether it failed or was refused.
+    pub is_error: bool,
+}
+
+/// What a turn produced.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TurnReport {
+    /// The final answer's text.
+    pub answer: String,
+    /// Tools called, in order.
+    pub tool_calls: Vec<ToolCallRecord>,
+    /// Tokens spent over all model calls of the turn.
+    pub usage: Usage,
+    /// Model calls made.
+    pub model_calls: u32,
+    /// Whether the turn stopped at the tool round limit.
+    pub hit_round_limit: bool,
+    /// Whether the user cancelled it.
+    pub cancelled: bool,
+}
+
+/// Why a turn failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The model could not be reached or refused.
+    #[error(transparent)]
+    Model(#[from] ChatError),
+    /// The transcript could not be written.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+/// Settings of the loop.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    /// Most tool rounds per turn.
+    pub max_tool_rounds: u32,
+    /// Tools that need the owner's approval.
+    pub require_approval: Vec<String>,
+    /// Tokens the model can see.
+    pub context_window: u32,
+    /// Tokens kept free for the answer.
+    pub reserve_tokens: u32,
+    /// Most tokens per reply.
+    pub max_tokens: Option<u32>,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        Self {
+            max_tool_rounds: 25,
+            require_approval: vec!["bash".to_owned()],
+            context_window: 128_000,
+            reserve_tokens: 8_000,
+            max_tokens: None,
+        }
+    }
+}
+
+/// An assistant with a model, tools, a system prompt and a conversation.
+pub struct Agent {
+    model: Arc<dyn ChatModel>,
+    tools: ToolBox,
+    approver: Arc<dyn Approver>,
+    settings: AgentSettings,
+    system: String,
+    history: Vec<ChatMessage>,
+    /// Transcript entry id of each message in `history` (none for a compaction summary).
+    entry_ids: Vec<Option<String>>,
+    session: Option<SessionWriter>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("model", &self.model.name())
+            .field("tools", &self.tools)
+            .field("messages", &self.history.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Agent {
+    /// An agent with an empty conversation and no transcript.
+    pub fn new(
+        model: Arc<dyn ChatModel>,
+        tools: ToolBox,
+        approver: Arc<dyn Approver>,
+        settings: AgentSettings,
+        system: String,
+    ) -> Self {
+        Self {
+            model,
+            tools,
+            approver,
+            settings,
+            system,
+            history: Vec::new(),
+            entry_ids: Vec::new(),
+            session: None,
+        }
+    }
+
+    /// Records the conversation to `session`, continuing `history` (from a resumed transcript).
+    pub fn with_session(mut self, session: SessionWriter, history: Vec<ChatMessage>) -> Self {
+        self.entry_ids = vec![None; history.len()];
+        self.history = history;
+        self.session = Some(session);
+        self
+    }
+
+    /// The session id, when recording.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session.as_ref().map(SessionWriter::id)
+    }
+
+    /// The model's `provider/model` name.
+    pub fn model_name(&self) -> &str {
+        self.model.name()
+    }
+
+    /// Switches to another model for the following turns.
+    pub fn set_model(&mut self, model: Arc<dyn ChatModel>) {
+        self.model = model;
+    }
+
+    /// The conversation so far.
+    pub fn history(&self) -> &[ChatMessage] {
+        &self.history
+    }
+
+    /// The system prompt.
+    pub fn system_prompt(&self) -> &str {
+        &self.system
+    }
+
+    /// Runs one turn for the user's `input`, streaming events to `on_event`.
+    pub async fn turn(
+        &mut self,
+        input: &str,
+        cancel: &CancelToken,
+        on_event: &mut (dyn FnMut(AgentEvent) + Send),
+    ) -> Result<TurnReport, AgentError> {
+        self.compact_if_needed(cancel, on_event).await?;
+        let user = ChatMessage::user(input);
+        let entry = self.record(transcript::user_message(input))?;
+        self.push(user, entry);
+        let mut report = TurnReport::default();
+        let mut malformed_seen = false;
+        let mut rounds = 0;
+        loop {
+            let reply = match self.call_model(self.tools.specs(), cancel, on_event).await {
+                Ok(reply) => reply,
+                Err(error) => {
+                    let failed = transcript::assistant_message(
+                        &ChatMessage::assistant(""),
+                        self.model.name(),
+                        None,
+                        &StopReason::Other("error".to_owned()),
+                        Some(error.to_string()),
+                    );
+                    self.record(failed)?;
+                    return Err(error.into());
+                }
+            };
+            report.model_calls += 1;
+            add_usage(&mut report.usage, reply.usage);
+            let entry = self.record(transcript::assistant_message(
+                &reply.message,
+                self.model.name(),
+                reply.usage,
+                &reply.stop,
+                None,
+            ))?;
+            let text = reply.message.text_content();
+            self.push(reply.message, entry);
+            if reply.stop == StopReason::Cancelled {
+                report.cancelled = true;
+                report.answer = text;
+                self.answer_open_calls(&reply.calls, "The user stopped the turn before it ran.")?;
+                return Ok(report);
+            }
+            if reply.calls.is_empty() {
+                report.answer = text;
+                return Ok(report);
+            }
+            if rounds >= self.settings.max_tool_rounds {
+                report.hit_round_limit = true;
+                let note = format!(
+                    "Stopped after {} tool rounds (agent.max_tool_rounds); ask me to continue.",
+                    self.settings.max_tool_rounds
+                );
+                self.answer_open_calls(&reply.calls, "Not run: the tool round limit was reached.")?;
+                on_event(AgentEvent::Notice(note.clone()));
+                report.answer = if text.is_empty() {
+                    note
+                } else {
+                    format!("{text}\n\n{note}")
+                };
+                return Ok(report);
+            }
+            rounds += 1;
+            let malformed = reply.calls.iter().any(|call| call.arguments.is_err());
+            if malformed && malformed_seen {
+                let note = "The model kept sending tool calls with invalid arguments; stopped.";
+                self.answer_open_calls(&reply.calls, note)?;
+                on_event(AgentEvent::Notice(note.to_owned()));
+                report.answer = note.to_owned();
+                return Ok(report);
+            }
+            malformed_seen |= malformed;
+            self.run_tools(&reply.calls, &mut report, on_event).await?;
+        }
+    }
+
+    /// Sends the conversation and collects the streamed reply.
+    async fn call_model(
+        &self,
+        tools: Vec<localgpt_core::chat::ToolSpec>,
+        cancel: &CancelToken,
+        on_event: &mut (dyn FnMut(AgentEvent) + Send),
+    ) -> Result<Reply, ChatError> {
+        let request = ChatRequest {
+            system: Some(self.system.clone()),
+            messages: self.history.clone(),
+            tools,
+            max_tokens: self.settings.max_tokens,
+            ..ChatRequest::default()
+        };
+        collect_reply(
+            cancellable(self.model.stream(request), cancel.clone()),
+            on_event,
+        )
+        .await
+    }
+
+    /// Runs a round of tool calls and adds their results to the conversation.
+    async fn run_tools(
+        &mut self,
+        calls: &[ToolCall],
+        report: &mut TurnReport,
+        on_event: &mut (dyn FnMut(AgentEvent) + Send),
+    ) -> Result<(), AgentError> {
+        for call in calls {
+            on_event(AgentEvent::ToolStarted {
+                name: call.name.clone(),
+                arguments: call.arguments.clone().unwrap_or(Value::Null),
+            });
+        }
+        let concurrent = calls
+            .iter()
+            .all(|call| self.tools.is_read_only(&call.name) && !self.needs_approval(&call.name));
+        let outcomes: Vec<Result<String, ToolError>> = if concurrent {
+            futures_util::future::join_all(calls.iter().map(|call| self.run_one(call))).await
+        } else {
+            let mut outcomes = Vec::new();
+            for call in calls {
+                outcomes.push(self.run_one(call).await);
+            }
+            outcomes
+        };
+        let mut results = Vec::new();
+        for (call, outcome) in calls.iter().zip(outcomes) {
+            let (content, is_error) = match outcome {
+                Ok(output) => (output, false),
+                Err(error) => (format!("Error: {error}"), true),
+            };
+            on_event(AgentEvent::ToolFinished {
+                name: call.name.clone(),
+                preview: content.chars().take(200).collect(),
+                is_error,
+            });
+            report.tool_calls.push(ToolCallRecord {
+                name: call.name.clone(),
+                arguments: call
+                    .arguments
+                    .clone()
+                    .unwrap_or_else(|_| Value::String(call.raw_arguments.clone())),
+                is_error,
+            });
+            self.record(transcript::tool_result_message(
+                &call.id, &call.name, &content, is_error,
+            ))?;
+            results.push(ContentPart::ToolResult {
+                tool_call_id: call.id.clone(),
+                content,
+                is_error,
+            });
+        }
+        self.push(
+            ChatMessage {
+                role: Role::User,
+                content: results,
+            },
+            None,
+        );
+        Ok(())
+    }
+
+    fn needs_approval(&self, tool: &str) -> bool {
+        self.settings
+            .require_approval
+            .iter()
+            .any(|name| name == tool)
+    }
+
+    async fn run_one(&self, call: &ToolCall) -> Result<String, ToolError> {
+        let arguments = match &call.arguments {
+            Ok(arguments) => arguments.clone(),
+            Err(problem) => {
+                return Err(ToolError::InvalidArguments(format!(
+                    "the arguments are not valid JSON ({problem}); send the call again with a \
+                     JSON object"
+                )));
+            }
+        };
+        if self.needs_approval(&call.name) {
+            let request = ApprovalRequest {
+                tool: call.name.clone(),
+                arguments: arguments.clone(),
+            };
+            if !self.approver.approve(&request).await {
+                return Err(ToolError::Denied(call.name.clone()));
+            }
+        }
+        self.tools.call(&call.name, arguments).await
+    }
+
+    /// Gives every call of an unfinished round a result, so the conversation stays valid.
+    fn answer_open_calls(&mut self, calls: &[ToolCall], why: &str) -> Result<(), AgentError> {
+        if calls.is_empty() {
+            return Ok(());
+        }
+        let mut results = Vec::new();
+        for call in calls {
+            self.record(transcript::tool_result_message(
+                &call.id, &call.name, why, true,
+            ))?;
+            results.push(ContentPart::ToolResult {
+                tool_call_id: call.id.clone(),
+                content: why.to_owned(),
+                is_error: true,
+            });
+        }
+        self.push(
+            ChatMessage {
+                role: Role::User,
+                content: results,
+            },
+            None,
+        );
+        Ok(())
+    }
+
+    fn push(&mut self, message: ChatMessage, entry: Option<String>) {
+        self.history.push(message);
+        self.entry_ids.push(entry);
+    }
+
+    fn record(
+        &mut self,
+        message: crate::sessions::TranscriptMessage,
+    ) -> Result<Option<String>, AgentError> {
+        match &mut self.session {
+            Some(session) => Ok(Some(session.append_message(message)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A reply collected from the stream.
+#[derive(Debug)]
+struct Reply {
+    message: ChatMessage,
+    calls: Vec<ToolCall>,
+    usage: Option<Usage>,
+    stop: StopReason,
+}
+
+async fn collect_reply(
+    mut stream: localgpt_core::chat::ChatStream,
+    on_event: &mut (dyn FnMut(AgentEvent) + Send),
+) -> Result<Reply, ChatError> {
+    let mut text = String::new();
+    let mut calls = Vec::new();
+    let mut usage: Option<Usage> = None;
+    let mut stop = StopReason::EndTurn;
+    while let Some(event) = stream.next().await {
+        match event? {
+            ChatEvent::TextDelta(delta) => {
+                text.push_str(&delta);
+                on_event(AgentEvent::Text(delta));
+            }
+            ChatEvent::ToolCallEnd { call, .. } => calls.push(call),
+            ChatEvent::ToolCallStart { .. } | ChatEvent::ToolCallArgsDelta { .. } => {}
+            ChatEvent::Usage(more) => {
+                let total = usage.get_or_insert_with(Usage::default);
+                add_usage(total, more);
+            }
+            ChatEvent::Stop(reason) => stop = reason,
+        }
+    }
+    let mut content = Vec::new();
+    if !text.is_empty() {
+        content.push(ContentPart::Text { text });
+    }
+    content.extend(calls.iter().map(ToolCall::to_part));
+    Ok(Reply {
+        message: ChatMessage {
+            role: Role::Assistant,
+            content,
+        },
+        calls,
+        usage,
+        stop,
+    })
+}
+
+fn add_usage(total: &mut Usage, more: impl Into<Option<Usage>>) {
+    let Some(more) = more.into() else { return };
+    total.input_tokens += more.input_tokens;
+    total.output_tokens += more.output_tokens;
+    if let Some(read) = more.cache_read_tokens {
+        *total.cache_read_tokens.get_or_insert(0) += read;
+    }
+    if let Some(written) = more.cache_write_tokens {
+        *total.cache_write_tokens.get_or_insert(0) += written;
+    }
+}

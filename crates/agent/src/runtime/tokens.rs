@@ -1,0 +1,54 @@
+//! Token estimates for context management. Remote models are measured with OpenAI's `cl100k_base`
+//! tokenizer (a real BPE, a close estimate for every modern tokenizer); the estimate is rounded up
+//! by a margin because other vendors' tokenizers split some text finer.
+
+use localgpt_core::chat::{ChatMessage, ContentPart, ToolSpec};
+
+/// Tokens each message costs beyond its text (role markers, separators).
+const PER_MESSAGE_OVERHEAD: usize = 4;
+
+/// Tokens in `text` by `cl100k_base`.
+pub fn count(text: &str) -> usize {
+    tiktoken_rs::cl100k_base_singleton()
+        .encode_with_special_tokens(text)
+        .len()
+}
+
+/// Estimated tokens of a whole request: system prompt, tools and messages, plus 10%.
+pub fn estimate_request(system: &str, tools: &[ToolSpec], messages: &[ChatMessage]) -> usize {
+    let tools: usize = tools
+        .iter()
+        .map(|tool| count(&tool.description) + count(&tool.parameters.to_string()) + 8)
+        .sum();
+    let raw = count(system) + tools + messages.iter().map(estimate_message).sum::<usize>();
+    raw + raw / 10
+}
+
+/// Estimated tokens of one message.
+pub fn estimate_message(message: &ChatMessage) -> usize {
+    PER_MESSAGE_OVERHEAD
+        + message
+            .content
+            .iter()
+            .map(|part| match part {
+                ContentPart::Text { text } => count(text),
+                ContentPart::ToolCall {
+                    name, arguments, ..
+                } => count(name) + count(&arguments.to_string()) + 8,
+                ContentPart::ToolResult { content, .. } => count(content) + 8,
+            })
+            .sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_real_tokens() {
+        assert_eq!(count("hello world"), 2);
+        assert_eq!(count(""), 0);
+        let message = ChatMessage::user("hello world");
+        assert_eq!(estimate_message(&message), 2 + PER_MESSAGE_OVERHEAD);
+    }
+}

@@ -1,0 +1,306 @@
+//! File tools: `read_file`, `write_file`, `edit_file` and `list_dir`. Paths are resolved against
+//! the workspace and confined to the allowed roots after `..` and symlinks are resolved; writes
+//! are atomic (temporary file, then rename), so a crash never leaves half a file.
+
+use std::path::Path;
+
+use localgpt_core::chat::ToolSpec;
+use localgpt_core::fs::write_atomic;
+use serde_json::Value;
+
+use super::{Tool, ToolContext, ToolError, ToolFuture, object_schema, string_arg, usize_arg};
+
+/// Largest file `read_file` opens.
+const MAX_READ_BYTES: u64 = 10 * 1024 * 1024;
+/// Lines `read_file` returns when no limit is given.
+const DEFAULT_READ_LINES: usize = 2_000;
+
+fn io_error(action: &str, shown: &str, error: &std::io::Error) -> ToolError {
+    ToolError::Failed(format!("could not {action} {shown}: {error}"))
+}
+
+/// Reads a text file, optionally a range of lines, with line numbers.
+#[derive(Debug, Default)]
+pub struct ReadFile;
+
+impl Tool for ReadFile {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "read_file".to_owned(),
+            description: "Read a text file. Paths are relative to the workspace. Returns numbered \
+                          lines; use offset and limit for long files."
+                .to_owned(),
+            parameters: object_schema(&[
+                ("path", "string", "File to read", true),
+                ("offset", "integer", "First line to return (1-based)", false),
+                (
+                    "limit",
+                    "integer",
+                    "Most lines to return (default 2000)",
+                    false,
+                ),
+            ]),
+        }
+    }
+
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
+    fn run<'a>(&'a self, arguments: Value, context: &'a ToolContext) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let requested = string_arg(&arguments, "path")?;
+            let offset = usize_arg(&arguments, "offset")?.unwrap_or(1).max(1);
+            let limit = usize_arg(&arguments, "limit")?.unwrap_or(DEFAULT_READ_LINES);
+            let path = context.roots.resolve(requested)?;
+            let shown = context.roots.display(&path);
+            let metadata = std::fs::metadata(&path).map_err(|e| io_error("read", &shown, &e))?;
+            if metadata.is_dir() {
+                return Err(ToolError::Failed(format!(
+                    "{shown} is a folder; use list_dir"
+                )));
+            }
+            if metadata.len() > MAX_READ_BYTES {
+                return Err(ToolError::Failed(format!(
+                    "{shown} is {} bytes, more than read_file opens ({MAX_READ_BYTES})",
+                    metadata.len()
+                )));
+            }
+            let bytes = std::fs::read(&path).map_err(|e| io_error("read", &shown, &e))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| ToolError::Failed(format!("{shown} is not UTF-8 text")))?;
+            Ok(numbered_lines(&text, offset, limit))
+        })
+    }
+}
+
+/// Lines `offset..offset+limit` (1-based) prefixed with their numbers, and a note when more follow.
+fn numbered_lines(text: &str, offset: usize, limit: usize) -> String {
+    let total = text.lines().count();
+    if total == 0 {
+        return "(empty file)".to_owned();
+    }
+    let mut out = String::new();
+    for (number, line) in text.lines().enumerate().skip(offset - 1).take(limit) {
+        out.push_str(&format!("{:>5}  {line}\n", number + 1));
+    }
+    let last = (offset - 1 + limit).min(total);
+    if out.is_empty() {
+        out = format!("(the file has {total} lines; offset {offset} is past the end)\n");
+    } else if last < total {
+        out.push_str(&format!(
+            "[lines {offset}-{last} of {total}; continue with offset {}]\n",
+            last + 1
+        ));
+    }
+    out
+}
+
+/// Writes a whole file atomically, creating folders as needed.
+#[derive(Debug, Default)]
+pub struct WriteFile;
+
+impl Tool for WriteFile {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "write_file".to_owned(),
+            description: "Create or replace a whole file with the given content. Prefer edit_file \
+                          to change part of an existing file."
+                .to_owned(),
+            parameters: object_schema(&[
+                (
+                    "path",
+                    "string",
+                    "File to write, relative to the workspace",
+                    true,
+                ),
+                ("content", "string", "The complete new content", true),
+            ]),
+        }
+    }
+
+    fn run<'a>(&'a self, arguments: Value, context: &'a ToolContext) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let requested = string_arg(&arguments, "path")?;
+            let content = string_arg(&arguments, "content")?;
+            let path = context.roots.resolve(requested)?;
+            let shown = context.roots.display(&path);
+            if path.is_dir() {
+                return Err(ToolError::Failed(format!("{shown} is a folder")));
+            }
+            create_parent(&path, &shown)?;
+            let existed = path.exists();
+            write_atomic(&path, content.as_bytes()).map_err(|e| io_error("write", &shown, &e))?;
+            Ok(format!(
+                "{} {shown} ({} bytes, {} lines)",
+                if existed { "Replaced" } else { "Created" },
+                content.len(),
+                content.lines().count()
+            ))
+        })
+    }
+}
+
+fn create_parent(path: &Path, shown: &str) -> Result<(), ToolError> {
+    match path.parent() {
+        Some(parent) => std::fs::create_dir_all(parent)
+            .map_err(|e| io_error("create the folder for", shown, &e)),
+        None => Ok(()),
+    }
+}
+
+/// Replaces one exact, unique piece of a file.
+#[derive(Debug, Default)]
+pub struct EditFile;
+
+impl Tool for EditFile {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "edit_file".to_owned(),
+            description: "Replace an exact piece of text in a file. old_text must appear exactly \
+                          once (include surrounding lines to make it unique)."
+                .to_owned(),
+            parameters: object_schema(&[
+                (
+                    "path",
+                    "string",
+                    "File to edit, relative to the workspace",
+                    true,
+                ),
+                ("old_text", "string", "The exact text to replace", true),
+                ("new_text", "string", "What to put in its place", true),
+            ]),
+        }
+    }
+
+    fn run<'a>(&'a self, arguments: Value, context: &'a ToolContext) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let requested = string_arg(&arguments, "path")?;
+            let old_text = string_arg(&arguments, "old_text")?;
+            let new_text = string_arg(&arguments, "new_text")?;
+            if old_text.is_empty() {
+                return Err(ToolError::InvalidArguments(
+                    "`old_text` must not be empty; use write_file to create a file".to_owned(),
+                ));
+            }
+            let path = context.roots.resolve(requested)?;
+            let shown = context.roots.display(&path);
+            let text = std::fs::read_to_string(&path).map_err(|e| io_error("read", &shown, &e))?;
+            let updated = replace_unique(&text, old_text, new_text)
+                .map_err(|problem| ToolError::Failed(format!("{shown}: {problem}")))?;
+            write_atomic(&path, updated.as_bytes()).map_err(|e| io_error("write", &shown, &e))?;
+            Ok(format!("Edited {shown}"))
+        })
+    }
+}
+
+/// `text` with the single occurrence of `old` replaced, or why it cannot be.
+fn replace_unique(text: &str, old: &str, new: &str) -> Result<String, String> {
+    let mut found = text.match_indices(old);
+    let Some((at, _)) = found.next() else {
+        return Err("old_text was not found (it must match exactly, including spaces)".to_owned());
+    };
+    let others = found.count();
+    if others > 0 {
+        return Err(format!(
+            "old_text appears {} times; include more surrounding text so it is unique",
+            others + 1
+        ));
+    }
+    Ok(format!("{}{new}{}", &text[..at], &text[at + old.len()..]))
+}
+
+/// Lists a folder: names, `/` after folders, sizes.
+#[derive(Debug, Default)]
+pub struct ListDir;
+
+/// Entries `list_dir` shows at most.
+const MAX_LIST_ENTRIES: usize = 500;
+
+impl Tool for ListDir {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "list_dir".to_owned(),
+            description: "List the files and folders in a folder (default: the workspace)."
+                .to_owned(),
+            parameters: object_schema(&[(
+                "path",
+                "string",
+                "Folder to list, relative to the workspace",
+                false,
+            )]),
+        }
+    }
+
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
+    fn run<'a>(&'a self, arguments: Value, context: &'a ToolContext) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let requested = arguments.get("path").and_then(Value::as_str).unwrap_or(".");
+            let path = context.roots.resolve(requested)?;
+            let shown = context.roots.display(&path);
+            let reader = std::fs::read_dir(&path).map_err(|e| io_error("list", &shown, &e))?;
+            let mut entries: Vec<(String, bool, u64)> = reader
+                .filter_map(Result::ok)
+                .map(|entry| {
+                    let metadata = entry.metadata().ok();
+                    (
+                        entry.file_name().to_string_lossy().into_owned(),
+                        metadata.as_ref().is_some_and(std::fs::Metadata::is_dir),
+                        metadata.map_or(0, |m| m.len()),
+                    )
+                })
+                .collect();
+            entries.sort();
+            if entries.is_empty() {
+                return Ok(format!("{shown} is empty"));
+            }
+            let total = entries.len();
+            let mut out = String::new();
+            for (name, is_dir, size) in entries.into_iter().take(MAX_LIST_ENTRIES) {
+                if is_dir {
+                    out.push_str(&format!("{name}/\n"));
+                } else {
+                    out.push_str(&format!("{name}  ({size} bytes)\n"));
+                }
+            }
+            if total > MAX_LIST_ENTRIES {
+                out.push_str(&format!("[{MAX_LIST_ENTRIES} of {total} entries shown]\n"));
+            }
+            Ok(out)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replace_unique_explains_missing_and_repeated_text() {
+        assert_eq!(replace_unique("a b c", "b", "x").unwrap(), "a x c");
+        assert!(
+            replace_unique("a b c", "z", "x")
+                .unwrap_err()
+                .contains("not found")
+        );
+        assert!(
+            replace_unique("b b", "b", "x")
+                .unwrap_err()
+                .contains("2 times")
+        );
+    }
+
+    #[test]
+    fn numbered_lines_page_through_a_file() {
+        let text = "one\ntwo\nthree\n";
+        assert_eq!(
+            numbered_lines(text, 2, 1),
+            "    2  two\n[lines 2-2 of 3; continue with offset 3]\n"
+        );
+        assert!(numbered_lines(text, 9, 5).contains("past the end"));
+        assert_eq!(numbered_lines("", 1, 5), "(empty file)");
+    }
+}

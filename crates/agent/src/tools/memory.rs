@@ -1,0 +1,275 @@
+//! Memory tools: `memory_search` (hybrid search over the workspace index), `memory_get` (line
+//! ranges of memory files) and `memory_append` (add a note to today's daily log or `MEMORY.md`).
+//!
+//! The index is brought up to date (`ensure_fresh`) before the first search of a turn and after
+//! every append, so answers never come from stale files.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use localgpt_core::chat::ToolSpec;
+use localgpt_core::fs::write_atomic;
+use localgpt_memory::{MemoryIndex, SearchOptions};
+use serde_json::Value;
+
+use super::{Tool, ToolContext, ToolError, ToolFuture, object_schema, string_arg, usize_arg};
+
+/// Most results `memory_search` returns.
+const MAX_RESULTS: usize = 25;
+/// Most lines `memory_get` returns.
+const MAX_GET_LINES: usize = 500;
+
+/// The memory index, shared by the memory tools of one agent.
+#[derive(Clone)]
+pub struct MemoryHandle {
+    index: Arc<Mutex<MemoryIndex>>,
+    fresh: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for MemoryHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryHandle").finish_non_exhaustive()
+    }
+}
+
+impl MemoryHandle {
+    /// Shares `index` with the memory tools.
+    pub fn new(index: MemoryIndex) -> Self {
+        Self {
+            index: Arc::new(Mutex::new(index)),
+            fresh: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Marks the index as possibly out of date (files were written).
+    pub fn mark_stale(&self) {
+        self.fresh.store(false, Ordering::SeqCst);
+    }
+
+    /// Runs `work` on the index on a blocking thread, refreshing it first when stale.
+    async fn with_fresh_index<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut MemoryIndex) -> Result<T, ToolError> + Send + 'static,
+    ) -> Result<T, ToolError> {
+        let index = Arc::clone(&self.index);
+        let fresh = Arc::clone(&self.fresh);
+        tokio::task::spawn_blocking(move || {
+            let mut index = index
+                .lock()
+                .map_err(|_| ToolError::Failed("the memory index is unavailable".to_owned()))?;
+            if !fresh.swap(true, Ordering::SeqCst)
+                && let Err(error) = index.ensure_fresh()
+            {
+                fresh.store(false, Ordering::SeqCst);
+                tracing::warn!("memory index refresh failed: {error}");
+            }
+            work(&mut index)
+        })
+        .await
+        .map_err(|error| ToolError::Failed(format!("memory search stopped: {error}")))?
+    }
+}
+
+/// Searches memory by keywords and meaning.
+#[derive(Debug, Clone)]
+pub struct MemorySearch(pub MemoryHandle);
+
+impl Tool for MemorySearch {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "memory_search".to_owned(),
+            description: "Search the user's memory (MEMORY.md, daily logs, knowledge notes) by \
+                          keywords and meaning. Use before answering about prior work, decisions, \
+                          people, preferences or dates; then memory_get for more lines."
+                .to_owned(),
+            parameters: object_schema(&[
+                ("query", "string", "What to look for", true),
+                ("maxResults", "integer", "Most results (default 6)", false),
+            ]),
+        }
+    }
+
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
+    fn run<'a>(&'a self, arguments: Value, _context: &'a ToolContext) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let query = string_arg(&arguments, "query")?.to_owned();
+            let limit = usize_arg(&arguments, "maxResults")?
+                .or(usize_arg(&arguments, "limit")?)
+                .unwrap_or(6)
+                .clamp(1, MAX_RESULTS);
+            let options = SearchOptions {
+                limit,
+                recency_half_life_days: Some(30.0),
+                ..SearchOptions::default()
+            };
+            let results = self
+                .0
+                .with_fresh_index(move |index| {
+                    index.search(&query, options).map_err(|error| {
+                        ToolError::Failed(format!("memory search failed: {error}"))
+                    })
+                })
+                .await?;
+            if results.results.is_empty() {
+                return Ok(results
+                    .note
+                    .unwrap_or_else(|| "No matches in memory.".to_owned()));
+            }
+            let mut out = String::new();
+            for (rank, hit) in results.results.iter().enumerate() {
+                let heading = if hit.headings.is_empty() {
+                    String::new()
+                } else {
+                    format!(" › {}", hit.headings.join(" › "))
+                };
+                out.push_str(&format!(
+                    "{}. {} (lines {}-{}){heading}\n   {}\n",
+                    rank + 1,
+                    hit.path,
+                    hit.start_line,
+                    hit.end_line,
+                    hit.snippet.replace('\n', " ")
+                ));
+            }
+            if let Some(note) = results.note {
+                out.push_str(&format!("({note})\n"));
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// Reads lines of a memory file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemoryGet;
+
+impl Tool for MemoryGet {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "memory_get".to_owned(),
+            description: "Read lines of a memory file, e.g. a path and line from memory_search."
+                .to_owned(),
+            parameters: object_schema(&[
+                ("path", "string", "File, relative to the workspace", true),
+                ("from", "integer", "First line (1-based, default 1)", false),
+                (
+                    "lines",
+                    "integer",
+                    "How many lines (default 50, at most 500)",
+                    false,
+                ),
+            ]),
+        }
+    }
+
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
+    fn run<'a>(&'a self, arguments: Value, context: &'a ToolContext) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let requested = string_arg(&arguments, "path")?;
+            let from = usize_arg(&arguments, "from")?.unwrap_or(1).max(1);
+            let count = usize_arg(&arguments, "lines")?
+                .unwrap_or(50)
+                .clamp(1, MAX_GET_LINES);
+            if !requested.ends_with(".md") {
+                return Err(ToolError::InvalidArguments(
+                    "memory_get reads markdown memory files (*.md); use read_file for others"
+                        .to_owned(),
+                ));
+            }
+            let path = context.roots.resolve(requested)?;
+            let shown = context.roots.display(&path);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|error| ToolError::Failed(format!("could not read {shown}: {error}")))?;
+            let total = text.lines().count();
+            let lines: Vec<String> = text
+                .lines()
+                .enumerate()
+                .skip(from - 1)
+                .take(count)
+                .map(|(number, line)| format!("{:>5}  {line}", number + 1))
+                .collect();
+            if lines.is_empty() {
+                return Ok(format!("{shown} has {total} lines; nothing at line {from}"));
+            }
+            Ok(format!("{shown} (of {total} lines)\n{}", lines.join("\n")))
+        })
+    }
+}
+
+/// Adds a note to today's daily log (`memory/YYYY-MM-DD.md`) or to `MEMORY.md`.
+#[derive(Debug, Clone)]
+pub struct MemoryAppend(pub MemoryHandle);
+
+impl Tool for MemoryAppend {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "memory_append".to_owned(),
+            description: "Remember something: append a note to today's daily log (target \
+                          \"daily\", the default) or to long-term MEMORY.md (target \"memory\", \
+                          for durable facts and preferences)."
+                .to_owned(),
+            parameters: object_schema(&[
+                ("text", "string", "The note, in markdown", true),
+                (
+                    "target",
+                    "string",
+                    "\"daily\" (default) or \"memory\"",
+                    false,
+                ),
+            ]),
+        }
+    }
+
+    fn run<'a>(&'a self, arguments: Value, context: &'a ToolContext) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let text = string_arg(&arguments, "text")?.trim();
+            if text.is_empty() {
+                return Err(ToolError::InvalidArguments("`text` is empty".to_owned()));
+            }
+            let now = jiff::Zoned::now();
+            let (relative, header) = match arguments.get("target").and_then(Value::as_str) {
+                None | Some("daily") => {
+                    let day = now.date();
+                    (format!("memory/{day}.md"), format!("# {day}\n"))
+                }
+                Some("memory") => ("MEMORY.md".to_owned(), "# Memory\n".to_owned()),
+                Some(other) => {
+                    return Err(ToolError::InvalidArguments(format!(
+                        "unknown target `{other}`; use \"daily\" or \"memory\""
+                    )));
+                }
+            };
+            let path = context.roots.resolve(&relative)?;
+            let shown = context.roots.display(&path);
+            let existing = match std::fs::read_to_string(&path) {
+                Ok(existing) => existing,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => header,
+                Err(error) => {
+                    return Err(ToolError::Failed(format!(
+                        "could not read {shown}: {error}"
+                    )));
+                }
+            };
+            let mut updated = existing;
+            if !updated.ends_with('\n') {
+                updated.push('\n');
+            }
+            updated.push_str(&format!("\n- {} {text}\n", now.strftime("%H:%M")));
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|error| {
+                    ToolError::Failed(format!("could not create the folder for {shown}: {error}"))
+                })?;
+            }
+            write_atomic(&path, updated.as_bytes())
+                .map_err(|error| ToolError::Failed(format!("could not write {shown}: {error}")))?;
+            self.0.mark_stale();
+            Ok(format!("Appended to {shown}"))
+        })
+    }
+}
