@@ -29,6 +29,31 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Ask one question; the answer streams to stdout.
+    Ask {
+        /// The question.
+        question: String,
+        /// Model to use, as provider/model or an alias (default: agent.default_model).
+        #[arg(long, short)]
+        model: Option<String>,
+        /// Print one JSON object: answer, session id, model, usage and tool calls.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Talk with the assistant: line editing, history, slash commands (/help).
+    Chat {
+        /// Continue this session (id or unique prefix).
+        #[arg(long, conflicts_with = "resume")]
+        session: Option<String>,
+        /// Continue the most recent session.
+        #[arg(long)]
+        resume: bool,
+        /// Model to use, as provider/model or an alias (default: agent.default_model).
+        #[arg(long, short)]
+        model: Option<String>,
+    },
+
     /// Create, inspect and change the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),

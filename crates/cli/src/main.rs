@@ -2,11 +2,14 @@
 //! its error into a message and an exit code. Commands live in `commands/`.
 
 mod app;
+mod assistant;
 mod cli;
 mod commands;
 mod detect;
 mod embedding;
+mod local_model;
 mod progress;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -31,6 +34,23 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = Paths::from_env(cli.global.config.clone())?;
     match cli.command {
+        Command::Ask {
+            question,
+            model,
+            json,
+        } => commands::ask::run(&App::load(paths)?, &question, model.as_deref(), json),
+        Command::Chat {
+            session,
+            resume,
+            model,
+        } => {
+            let choice = match (session, resume) {
+                (Some(id), _) => assistant::SessionChoice::Resume(id),
+                (None, true) => assistant::SessionChoice::Latest,
+                (None, false) => assistant::SessionChoice::New,
+            };
+            commands::chat::run(&App::load(paths)?, choice, model.as_deref())
+        }
         Command::Config(command) => commands::config::run(command, paths),
         Command::Memory(command) => commands::memory::run(command, &App::load(paths)?),
         Command::Models(command) => commands::models::run(command, &App::load(paths)?),

@@ -1,5 +1,7 @@
 //! One module per top-level command; each takes what it needs and prints its own output.
 
+pub mod ask;
+pub mod chat;
 pub mod completion;
 pub mod config;
 pub mod memory;

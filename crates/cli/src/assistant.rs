@@ -1,0 +1,126 @@
+//! Builds the assistant that `ask` and `chat` talk to: the model named on the command line or in
+//! the configuration, every tool confined to the workspace, the memory index, the skills
+//! catalogue, the system prompt and a session transcript (new or resumed).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use localgpt_agent::runtime::system_prompt::{self, PromptInputs};
+use localgpt_agent::runtime::{Agent, AgentSettings, Approver, transcript};
+use localgpt_agent::sessions::SessionStore;
+use localgpt_agent::skills::prompt_listing;
+use localgpt_agent::tools::bash::Bash;
+use localgpt_agent::tools::files::{EditFile, ListDir, ReadFile, WriteFile};
+use localgpt_agent::tools::memory::{MemoryAppend, MemoryGet, MemoryHandle, MemorySearch};
+use localgpt_agent::tools::web_fetch::WebFetch;
+use localgpt_agent::tools::{AllowedRoots, ToolBox, ToolContext};
+use localgpt_core::chat::ChatModel;
+
+use crate::app::App;
+use crate::commands::memory::open_index;
+use crate::commands::skills;
+
+/// Which conversation to continue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionChoice {
+    /// A new session.
+    New,
+    /// The session with this id (or unique prefix).
+    Resume(String),
+    /// The most recent session.
+    Latest,
+}
+
+/// Creates the chat model `reference` names (or the configured default).
+pub fn create_model(app: &App, reference: Option<&str>) -> anyhow::Result<Arc<dyn ChatModel>> {
+    let reference = reference.unwrap_or(&app.config.agent.default_model);
+    let target = localgpt_llm::ModelRef::resolve(reference, &app.config.agent.aliases)?;
+    if target.provider == "local" {
+        return crate::local_model::load(app, &target.model);
+    }
+    let model = localgpt_llm::ModelFactory::new(&app.config).create(reference)?;
+    Ok(Arc::from(model))
+}
+
+/// The tools of an owner's session, working in the workspace.
+pub fn owner_tools(app: &App) -> anyhow::Result<ToolBox> {
+    let workspace = app.paths.workspace(&app.config);
+    std::fs::create_dir_all(&workspace)
+        .with_context(|| format!("creating the workspace {}", workspace.display()))?;
+    let workspace = workspace.canonicalize()?;
+    let mut extra = app.paths.extra_paths(&app.config);
+    extra.extend(
+        app.config
+            .sandbox
+            .allow_write
+            .iter()
+            .map(|path| app.paths.expand(path)),
+    );
+    let index = open_index(app, true, true)?;
+    let memory = MemoryHandle::new(index);
+    let context = ToolContext {
+        roots: Arc::new(AllowedRoots::new(&workspace, &extra)),
+        workspace,
+    };
+    Ok(ToolBox::new(context)
+        .with(MemorySearch(memory.clone()))
+        .with(MemoryGet)
+        .with(MemoryAppend(memory))
+        .with(ReadFile)
+        .with(WriteFile)
+        .with(EditFile)
+        .with(ListDir)
+        .with(Bash)
+        .with(WebFetch::default()))
+}
+
+/// An agent for the owner, with its transcript.
+pub fn build_agent(
+    app: &App,
+    model: Arc<dyn ChatModel>,
+    session: &SessionChoice,
+    approver: Arc<dyn Approver>,
+) -> anyhow::Result<Agent> {
+    let agent_config = &app.config.agent;
+    let context_window = model
+        .context_window()
+        .map_or(agent_config.context_window, |own| {
+            own.min(agent_config.context_window)
+        });
+    let tools = owner_tools(app)?;
+    let skills = skills::find(app);
+    let listing = prompt_listing(&skills);
+    let system = system_prompt::build(&PromptInputs {
+        workspace: &tools.context().workspace,
+        tools: &tools.specs(),
+        skills: listing.as_deref(),
+        model: model.name(),
+        context_window,
+        now: jiff::Zoned::now(),
+    });
+    let settings = AgentSettings {
+        max_tool_rounds: agent_config.max_tool_rounds,
+        require_approval: agent_config.require_approval.clone(),
+        context_window: agent_config.context_window,
+        reserve_tokens: agent_config.reserve_tokens,
+        max_tokens: None,
+    };
+    let workspace = tools.context().workspace.clone();
+    let agent = Agent::new(model, tools, approver, settings, system);
+    let store = SessionStore::new(app.paths.sessions_dir());
+    let (writer, history) = match session {
+        SessionChoice::New => (store.create(&workspace)?, Vec::new()),
+        SessionChoice::Resume(id) => {
+            let (writer, saved) = store.resume(id)?;
+            (writer, transcript::conversation(&saved))
+        }
+        SessionChoice::Latest => match store.latest()? {
+            Some(id) => {
+                let (writer, saved) = store.resume(&id)?;
+                (writer, transcript::conversation(&saved))
+            }
+            None => (store.create(&workspace)?, Vec::new()),
+        },
+    };
+    Ok(agent.with_session(writer, history))
+}

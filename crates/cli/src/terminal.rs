@@ -1,0 +1,122 @@
+//! How a turn looks on a terminal: the answer streams to stdout, tool activity goes to stderr as
+//! one compact line per call, and approval questions are asked on the terminal.
+
+use std::future::Future;
+use std::io::{IsTerminal, Write};
+use std::pin::Pin;
+
+use localgpt_agent::runtime::{AgentEvent, ApprovalRequest, Approver};
+use serde_json::Value;
+
+/// Shows agent events: text on stdout, tools and notices on stderr.
+#[derive(Debug, Default)]
+pub struct EventPrinter {
+    /// Whether the last thing printed on stdout ended a line.
+    at_line_start: bool,
+}
+
+impl EventPrinter {
+    /// A printer at the start of a line.
+    pub fn new() -> Self {
+        Self {
+            at_line_start: true,
+        }
+    }
+
+    /// Prints one event.
+    pub fn print(&mut self, event: &AgentEvent) {
+        match event {
+            AgentEvent::Text(text) => {
+                let mut out = std::io::stdout().lock();
+                // A closed stdout (e.g. `| head`) is not worth failing the turn for.
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+                self.at_line_start = text.ends_with('\n');
+            }
+            AgentEvent::ToolStarted { name, arguments } => {
+                self.end_line();
+                eprintln!("  ⚙ {name} {}", brief_arguments(arguments));
+            }
+            AgentEvent::ToolFinished {
+                name,
+                preview,
+                is_error,
+            } if *is_error => {
+                let reason = preview
+                    .lines()
+                    .find(|line| !line.trim().is_empty())
+                    .unwrap_or_default();
+                eprintln!("  ✗ {name}: {reason}");
+            }
+            AgentEvent::ToolFinished { .. } => {}
+            AgentEvent::Notice(note) => {
+                self.end_line();
+                eprintln!("note: {note}");
+            }
+        }
+    }
+
+    /// Ends the answer's line if it is open.
+    pub fn end_line(&mut self) {
+        if !self.at_line_start {
+            println!();
+            self.at_line_start = true;
+        }
+    }
+}
+
+/// Tool arguments in one short line.
+fn brief_arguments(arguments: &Value) -> String {
+    let text = match arguments {
+        Value::Object(map) if map.len() == 1 => map
+            .values()
+            .next()
+            .map(|value| {
+                value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned)
+            })
+            .unwrap_or_default(),
+        other => other.to_string(),
+    };
+    let line = text.replace('\n', "⏎");
+    if line.chars().count() > 100 {
+        format!("{}…", line.chars().take(100).collect::<String>())
+    } else {
+        line
+    }
+}
+
+/// Asks on the terminal before a tool that needs approval runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TerminalApprover;
+
+impl TerminalApprover {
+    /// Whether there is a terminal to ask on.
+    pub fn available() -> bool {
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
+}
+
+impl Approver for TerminalApprover {
+    fn approve<'a>(
+        &'a self,
+        request: &'a ApprovalRequest,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        let question = match request.arguments.get("command").and_then(Value::as_str) {
+            Some(command) => format!("Run `{command}`?"),
+            None => format!("Allow {} {}?", request.tool, request.arguments),
+        };
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                eprint!("  ? {question} [y/N] ");
+                let _ = std::io::stderr().flush();
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer).is_ok()
+                    && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+            })
+            .await
+            .unwrap_or(false)
+        })
+    }
+}
