@@ -125,7 +125,11 @@ fn ask_json_reports_answer_session_usage_and_tools() {
     assert_eq!(report["tool_calls"][0]["name"], "list_dir");
     assert_eq!(report["tool_calls"][0]["is_error"], false);
     let id = report["session_id"].as_str().unwrap();
-    assert!(home.path().join(format!("state/sessions/{id}.jsonl")).exists());
+    assert!(
+        home.path()
+            .join(format!("state/sessions/{id}.jsonl"))
+            .exists()
+    );
 }
 
 #[test]
