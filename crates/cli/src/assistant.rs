@@ -87,7 +87,12 @@ pub fn build_agent(
         .map_or(agent_config.context_window, |own| {
             own.min(agent_config.context_window)
         });
-    let tools = owner_tools(app)?;
+    // Models that cannot call tools get none, and a compact prompt they can follow.
+    let compact = !model.supports_tools();
+    let mut tools = owner_tools(app)?;
+    if compact {
+        tools = tools.with_scope(localgpt_core::ingress::ToolScope::None);
+    }
     let skills = skills::find(app);
     let listing = prompt_listing(&skills);
     let system = system_prompt::build(&PromptInputs {
@@ -97,13 +102,14 @@ pub fn build_agent(
         model: model.name(),
         context_window,
         now: jiff::Zoned::now(),
+        compact,
     });
     let settings = AgentSettings {
         max_tool_rounds: agent_config.max_tool_rounds,
         require_approval: agent_config.require_approval.clone(),
         context_window: agent_config.context_window,
         reserve_tokens: agent_config.reserve_tokens,
-        max_tokens: None,
+        max_tokens: if compact { Some(512) } else { None },
     };
     let workspace = tools.context().workspace.clone();
     let agent = Agent::new(model, tools, approver, settings, system);

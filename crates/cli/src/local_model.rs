@@ -1,12 +1,44 @@
-//! The `local/…` provider: GGUF chat models run inside the binary.
+//! The `local/…` provider: GGUF chat models run inside the binary. `local/NAME` loads an installed
+//! model by name (or unique prefix) from `models/`; `[providers.local] model` may also be a path
+//! to any `.gguf` file and is used for the built-in default.
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use localgpt_core::chat::ChatModel;
+use localgpt_core::config::BUILTIN_MODEL;
+use localgpt_inference::{LocalChatModel, LocalChatOptions, ModelStore};
 
 use crate::app::App;
+use crate::progress::Progress;
 
-/// Loads the local chat model `name` (a name under `models/` or a `.gguf` path).
-pub fn load(_app: &App, name: &str) -> anyhow::Result<Arc<dyn ChatModel>> {
-    anyhow::bail!("the built-in model `local/{name}` is not available in this build yet")
+/// Loads the local chat model `name`, showing a spinner on a terminal while it loads.
+pub fn load(app: &App, name: &str) -> anyhow::Result<Arc<dyn ChatModel>> {
+    let settings = &app.config.providers.local;
+    // The built-in default follows `[providers.local] model`, which may be a path.
+    let wanted = if BUILTIN_MODEL.strip_prefix("local/") == Some(name) {
+        settings.model.as_str()
+    } else {
+        name
+    };
+    let store = ModelStore::new(app.paths.models_dir());
+    let target = if wanted.ends_with(".gguf") {
+        app.paths.expand(wanted).to_string_lossy().into_owned()
+    } else {
+        wanted.to_owned()
+    };
+    let path = store.resolve(&target).with_context(|| {
+        format!(
+            "the local model `{wanted}` is not installed; run `localgpt models pull smollm2-135m` \
+             (or `localgpt models import FILE.gguf`), or set agent.default_model to another provider"
+        )
+    })?;
+    let options = LocalChatOptions {
+        threads: settings.threads.map(|threads| threads as usize),
+        context_size: settings.context_size,
+    };
+    let spinner = Progress::spinner(&format!("loading {wanted}"), false);
+    let model = LocalChatModel::load(name, &path, &options);
+    spinner.finish();
+    Ok(Arc::new(model?))
 }

@@ -140,6 +140,9 @@ pub struct ChatRequest {
     /// Sequences that end the reply.
     #[serde(default)]
     pub stop: Vec<String>,
+    /// Random seed, for repeatable sampling where the provider supports it (local models do).
+    #[serde(default)]
+    pub seed: Option<u32>,
 }
 
 impl ChatRequest {
@@ -381,6 +384,12 @@ pub trait ChatModel: Send + Sync {
 
     /// Tokens the model can see at once, when known.
     fn context_window(&self) -> Option<u32>;
+
+    /// Whether tools may be offered to this model. Small local models whose chat template has no
+    /// tool support get none (and a compact system prompt).
+    fn supports_tools(&self) -> bool {
+        true
+    }
 
     /// Starts a reply. Nothing is sent until the stream is first polled; dropping the stream
     /// cancels the request. Requires a Tokio runtime for network and process providers.

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use localgpt_core::chat::ToolSpec;
+use localgpt_core::workspace::STARTER_FILES;
 
 use crate::prompt::{ContextBudget, load_context_files, render_context_files};
 
@@ -24,10 +25,15 @@ pub struct PromptInputs<'a> {
     pub context_window: u32,
     /// The current local time.
     pub now: jiff::Zoned,
+    /// A minimal prompt for small models: who it is, the time and short excerpts of the files.
+    pub compact: bool,
 }
 
 /// The whole system prompt.
 pub fn build(inputs: &PromptInputs<'_>) -> String {
+    if inputs.compact {
+        return build_compact(inputs);
+    }
     let mut out = String::from(
         "You are LocalGPT, a personal assistant running on the user's own computer. Be direct, \
          accurate and brief; say so when you do not know.\n\n\
@@ -66,6 +72,35 @@ pub fn build(inputs: &PromptInputs<'_>) -> String {
     if !rendered.is_empty() {
         out.push('\n');
         out.push_str(&rendered);
+    }
+    out
+}
+
+/// The prompt for small models, which lose the thread when given much to read: one line of
+/// identity, the time, and short excerpts of the workspace files.
+fn build_compact(inputs: &PromptInputs<'_>) -> String {
+    let mut out = format!(
+        "You are LocalGPT, a helpful assistant. Answer briefly and accurately. It is {}.\n",
+        inputs.now.strftime("%A %Y-%m-%d %H:%M")
+    );
+    let budget = ContextBudget {
+        per_file_chars: 400,
+        total_chars: 800,
+    };
+    // Starter files nobody has edited say nothing about this user; small models only get confused.
+    let files: Vec<_> = load_context_files(inputs.workspace, inputs.now.date(), budget)
+        .into_iter()
+        .filter(|file| {
+            !STARTER_FILES
+                .iter()
+                .any(|(name, text)| *name == file.name && text.trim() == file.content.trim())
+        })
+        .collect();
+    if !files.is_empty() {
+        out.push_str("\nNotes from the user's files:\n");
+        for file in &files {
+            out.push_str(&format!("## {}\n{}\n", file.name, file.content.trim_end()));
+        }
     }
     out
 }
@@ -110,6 +145,7 @@ mod tests {
             model: "openai/test",
             context_window: 128_000,
             now,
+            compact: false,
         });
         assert!(prompt.contains("- memory_search: Search memory"));
         assert!(prompt.contains("Tuesday 2026-11-24 10:30 (Europe/Paris)"));

@@ -1,0 +1,232 @@
+//! Chat models inside the binary: a GGUF model on llama.cpp, streaming through the same
+//! [`ChatModel`] trait as the remote providers. The file is checked before llama.cpp sees it;
+//! generation runs on a thread of its own that keeps the key/value cache between replies, so a
+//! follow-up question only processes its new tokens.
+
+mod template;
+mod tool_parse;
+mod worker;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::params::LlamaModelParams;
+use localgpt_core::chat::{ChatError, ChatEvent, ChatModel, ChatRequest, ChatStream};
+
+pub use template::ChatTemplate;
+pub use tool_parse::{ParsedCall, extract as extract_tool_calls};
+pub use worker::ReplyStats;
+
+use crate::backend::{backend, default_threads};
+use crate::error::InferenceError;
+use crate::gguf;
+
+/// Context size used when neither the configuration nor a smaller model window says otherwise.
+pub const DEFAULT_CONTEXT_CAP: u32 = 8_192;
+
+/// How to run a local chat model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalChatOptions {
+    /// Threads (default: the physical cores).
+    pub threads: Option<usize>,
+    /// Context size in tokens (default: the model's own, capped at 8192).
+    pub context_size: Option<u32>,
+}
+
+/// A GGUF chat model running in-process.
+pub struct LocalChatModel {
+    name: String,
+    path: PathBuf,
+    context_size: u32,
+    supports_tools: bool,
+    model: Arc<LlamaModel>,
+    jobs: Option<mpsc::Sender<worker::Job>>,
+    worker: Option<JoinHandle<()>>,
+    stats: Arc<Mutex<ReplyStats>>,
+}
+
+impl std::fmt::Debug for LocalChatModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalChatModel")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("context_size", &self.context_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalChatModel {
+    /// Loads the GGUF chat model at `path` as `local/{name}`. A missing, truncated or non-GGUF
+    /// file, or one that is not a chat model, is an error naming the file.
+    pub fn load(
+        name: &str,
+        path: &Path,
+        options: &LocalChatOptions,
+    ) -> Result<Self, InferenceError> {
+        let info = gguf::read_info(path)?;
+        let architecture = info.architecture().unwrap_or("unknown").to_owned();
+        if info
+            .integer(&format!("{architecture}.pooling_type"))
+            .is_some_and(|kind| kind > 0)
+            || architecture == "bert"
+        {
+            return Err(InferenceError::BadModelFile {
+                path: path.to_owned(),
+                reason: format!("`{architecture}` is an embedding model, not a chat model"),
+            });
+        }
+        let model = LlamaModel::load_from_file(backend()?, path, &LlamaModelParams::default())
+            .map_err(|error| InferenceError::BadModelFile {
+                path: path.to_owned(),
+                reason: format!(
+                    "llama.cpp could not load it ({error}); is the architecture `{architecture}` supported?"
+                ),
+            })?;
+        let model = Arc::new(model);
+        let trained = model.n_ctx_train().max(256);
+        let context_size = options
+            .context_size
+            .unwrap_or(DEFAULT_CONTEXT_CAP)
+            .clamp(256, trained);
+        let vocab = model.vocab();
+        let piece =
+            |token| String::from_utf8_lossy(&vocab.token_to_piece(token, true, None)).into_owned();
+        let template = ChatTemplate::new(
+            info.string("tokenizer.chat_template").map(str::to_owned),
+            &piece(vocab.bos()),
+            &piece(vocab.eos()),
+        );
+        let supports_tools = template.supports_tools();
+        let threads = options.threads.unwrap_or_else(default_threads).max(1);
+        let settings = worker::WorkerSettings {
+            threads: i32::try_from(threads).unwrap_or(2),
+            context_size,
+            template,
+        };
+        let stats = Arc::new(Mutex::new(ReplyStats::default()));
+        let (jobs, receiver) = mpsc::channel();
+        let (ready_sender, ready) = mpsc::channel();
+        let worker_model = Arc::clone(&model);
+        let worker_stats = Arc::clone(&stats);
+        let worker = std::thread::Builder::new()
+            .name("local-chat".to_owned())
+            .spawn(move || {
+                worker::run(
+                    &worker_model,
+                    &settings,
+                    receiver,
+                    ready_sender,
+                    &worker_stats,
+                )
+            })
+            .map_err(|error| {
+                InferenceError::Engine(format!("starting the generation thread: {error}"))
+            })?;
+        ready
+            .recv()
+            .map_err(|_| InferenceError::Engine("the generation thread stopped".to_owned()))?
+            .map_err(InferenceError::Engine)?;
+        tracing::info!(path = %path.display(), context_size, threads, supports_tools, "chat model loaded");
+        Ok(Self {
+            name: format!("local/{name}"),
+            path: path.to_owned(),
+            context_size,
+            supports_tools,
+            model,
+            jobs: Some(jobs),
+            worker: Some(worker),
+            stats,
+        })
+    }
+
+    /// Tokens in `text` by the model's own tokenizer.
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.model
+            .vocab()
+            .tokenize(text.as_bytes(), false, true)
+            .len()
+    }
+
+    /// What the last reply cost in tokens, and how much of its prompt came from the cache.
+    pub fn last_reply_stats(&self) -> ReplyStats {
+        self.stats
+            .lock()
+            .map_or_else(|_| ReplyStats::default(), |stats| *stats)
+    }
+
+    /// Whether the model's chat template renders tools.
+    pub fn supports_tools(&self) -> bool {
+        self.supports_tools
+    }
+}
+
+impl Drop for LocalChatModel {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl ChatModel for LocalChatModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn context_window(&self) -> Option<u32> {
+        Some(self.context_size)
+    }
+
+    fn supports_tools(&self) -> bool {
+        self.supports_tools
+    }
+
+    fn stream(&self, request: ChatRequest) -> ChatStream {
+        let (events, receiver) = futures_channel::mpsc::unbounded();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let job = worker::Job {
+            request,
+            events: events.clone(),
+            cancel: Arc::clone(&cancel),
+        };
+        let sent = self
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(job).is_ok());
+        if !sent {
+            let _ = events.unbounded_send(Err(ChatError::Failed {
+                provider: "local".to_owned(),
+                message: "the generation thread has stopped".to_owned(),
+            }));
+        }
+        drop(events);
+        Box::pin(CancelOnDrop { receiver, cancel })
+    }
+}
+
+/// The reply stream; dropping it stops generation at the next token.
+struct CancelOnDrop {
+    receiver: futures_channel::mpsc::UnboundedReceiver<Result<ChatEvent, ChatError>>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl futures_core::Stream for CancelOnDrop {
+    type Item = Result<ChatEvent, ChatError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::pin::Pin::new(&mut self.receiver).poll_next(cx)
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,552 @@
+//! The generation thread: owns the llama.cpp context of one chat model, fits each prompt to the
+//! window, reuses the key/value cache for the prefix it shares with the previous prompt, samples
+//! tokens and streams text back, stopping on end-of-generation tokens, stop strings, the token
+//! limit or cancellation.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+
+use futures_channel::mpsc::UnboundedSender;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use localgpt_core::chat::{ChatError, ChatEvent, ChatRequest, StopReason, ToolCall, Usage};
+
+use super::template::ChatTemplate;
+use super::tool_parse;
+use crate::backend::backend;
+
+/// Sampling temperature when the request sets none.
+const DEFAULT_TEMPERATURE: f32 = 0.2;
+
+/// Tokens generated when the request sets no limit.
+const DEFAULT_MAX_TOKENS: u32 = 1_024;
+
+/// One reply to produce.
+pub struct Job {
+    pub request: ChatRequest,
+    pub events: UnboundedSender<Result<ChatEvent, ChatError>>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// Fixed settings of the worker.
+pub struct WorkerSettings {
+    pub threads: i32,
+    pub context_size: u32,
+    pub template: ChatTemplate,
+}
+
+/// Statistics of the last reply, for benchmarks and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplyStats {
+    /// Prompt tokens in all.
+    pub prompt_tokens: usize,
+    /// Prompt tokens taken from the cache (not decoded again).
+    pub reused_tokens: usize,
+    /// Tokens generated.
+    pub generated_tokens: usize,
+}
+
+/// Runs the worker until the job channel closes. Reports readiness (or why not) first.
+pub fn run(
+    model: &LlamaModel,
+    settings: &WorkerSettings,
+    jobs: mpsc::Receiver<Job>,
+    ready: mpsc::Sender<Result<(), String>>,
+    stats: &std::sync::Mutex<ReplyStats>,
+) {
+    let Ok(backend) = backend() else {
+        let _ = ready.send(Err("the llama.cpp backend is not available".to_owned()));
+        return;
+    };
+    let batch = settings.context_size.min(512);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(settings.context_size))
+        .with_n_batch(batch)
+        .with_n_ubatch(batch)
+        .with_n_threads(settings.threads)
+        .with_n_threads_batch(settings.threads);
+    let mut context = match model.new_context(backend, params) {
+        Ok(context) => context,
+        Err(error) => {
+            let _ = ready.send(Err(format!("creating the context: {error}")));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(()));
+    let mut cached: Vec<LlamaToken> = Vec::new();
+    while let Ok(job) = jobs.recv() {
+        let mut generator = Generator {
+            model,
+            settings,
+            context: &mut context,
+            cached: &mut cached,
+            job: &job,
+        };
+        match generator.reply() {
+            Ok(reply_stats) => {
+                if let Ok(mut shared) = stats.lock() {
+                    *shared = reply_stats;
+                }
+            }
+            Err(message) => {
+                // The cache may be half-written; start clean next time.
+                cached.clear();
+                context.clear_kv_cache();
+                let _ = job.events.unbounded_send(Err(ChatError::Failed {
+                    provider: "local".to_owned(),
+                    message,
+                }));
+            }
+        }
+    }
+}
+
+struct Generator<'a, 'm> {
+    model: &'m LlamaModel,
+    settings: &'a WorkerSettings,
+    context: &'a mut LlamaContext<'m>,
+    cached: &'a mut Vec<LlamaToken>,
+    job: &'a Job,
+}
+
+impl Generator<'_, '_> {
+    fn send(&self, event: ChatEvent) -> bool {
+        self.job.events.unbounded_send(Ok(event)).is_ok()
+    }
+
+    fn cancelled(&self) -> bool {
+        self.job.cancel.load(Ordering::SeqCst) || self.job.events.is_closed()
+    }
+
+    fn reply(&mut self) -> Result<ReplyStats, String> {
+        let request = &self.job.request;
+        let window = self.settings.context_size as usize;
+        let max_new = request
+            .max_tokens
+            .unwrap_or(DEFAULT_MAX_TOKENS)
+            .min(self.settings.context_size / 2) as usize;
+        let offer_tools = self.settings.template.supports_tools() && !request.tools.is_empty();
+        let prompt = fit_prompt(
+            self.model,
+            &self.settings.template,
+            request,
+            window - max_new,
+        );
+        let reused = self.reuse_cache(&prompt)?;
+        let mut logits_index = self.decode_prompt(&prompt[reused..], reused)?;
+        let mut sampler = sampler(self.model, request);
+        let mut stream = TextStream::new(&request.stop, offer_tools);
+        let mut generated = 0usize;
+        let mut position = prompt.len();
+        let mut stop = StopReason::MaxTokens;
+        let mut batch = LlamaBatch::new(1, 1);
+        while generated < max_new && position < window {
+            if self.cancelled() {
+                stop = StopReason::Cancelled;
+                break;
+            }
+            let token = sampler.sample(self.context, logits_index);
+            if self.model.vocab().is_eog(token) {
+                stop = StopReason::EndTurn;
+                break;
+            }
+            generated += 1;
+            let piece = self.model.vocab().token_to_piece(token, false, None);
+            if let Some(text) = stream.push(&piece)
+                && !self.send(ChatEvent::TextDelta(text))
+            {
+                stop = StopReason::Cancelled;
+                break;
+            }
+            if stream.hit_stop {
+                stop = StopReason::StopSequence;
+                break;
+            }
+            batch.clear();
+            batch
+                .add(token, to_pos(position), &[0], true)
+                .map_err(|error| error.to_string())?;
+            self.context
+                .decode(&mut batch)
+                .map_err(|error| format!("decoding: {error}"))?;
+            self.cached.push(token);
+            logits_index = 0;
+            position += 1;
+        }
+        let (rest, calls) = stream.finish();
+        if let Some(text) = rest {
+            self.send(ChatEvent::TextDelta(text));
+        }
+        for (index, call) in calls.into_iter().enumerate() {
+            let id = format!("call_{index}");
+            let raw = call.arguments.to_string();
+            self.send(ChatEvent::ToolCallStart {
+                index,
+                id: id.clone(),
+                name: call.name.clone(),
+            });
+            self.send(ChatEvent::ToolCallArgsDelta {
+                index,
+                fragment: raw.clone(),
+            });
+            self.send(ChatEvent::ToolCallEnd {
+                index,
+                call: ToolCall {
+                    id,
+                    name: call.name,
+                    raw_arguments: raw,
+                    arguments: Ok(call.arguments),
+                },
+            });
+            if stop == StopReason::EndTurn || stop == StopReason::StopSequence {
+                stop = StopReason::ToolUse;
+            }
+        }
+        self.send(ChatEvent::Usage(Usage {
+            input_tokens: prompt.len() as u64,
+            output_tokens: generated as u64,
+            cache_read_tokens: Some(reused as u64),
+            cache_write_tokens: None,
+        }));
+        self.send(ChatEvent::Stop(stop));
+        Ok(ReplyStats {
+            prompt_tokens: prompt.len(),
+            reused_tokens: reused,
+            generated_tokens: generated,
+        })
+    }
+}
+
+impl Generator<'_, '_> {
+    /// Keeps the cached prefix shared with `prompt` (at least one prompt token is always decoded
+    /// again, for its logits) and drops the rest of the cache. Returns the tokens kept.
+    fn reuse_cache(&mut self, prompt: &[LlamaToken]) -> Result<usize, String> {
+        let shared = self
+            .cached
+            .iter()
+            .zip(prompt)
+            .take_while(|(cached, new)| cached == new)
+            .count()
+            .min(prompt.len().saturating_sub(1));
+        let kept = match self.context.clear_kv_cache_seq(
+            Some(0),
+            Some(u32::try_from(shared).unwrap_or(u32::MAX)),
+            None,
+        ) {
+            Ok(true) => shared,
+            _ => {
+                self.context.clear_kv_cache();
+                0
+            }
+        };
+        self.cached.truncate(kept);
+        Ok(kept)
+    }
+
+    /// Decodes prompt tokens starting at position `start`, in batches; returns the batch index
+    /// of the last token, whose logits give the first reply token.
+    fn decode_prompt(&mut self, tokens: &[LlamaToken], start: usize) -> Result<i32, String> {
+        let size = self.context.n_batch() as usize;
+        let mut batch = LlamaBatch::new(size, 1);
+        let mut last_index = 0;
+        for (chunk_number, chunk) in tokens.chunks(size).enumerate() {
+            if self.cancelled() {
+                return Err("cancelled".to_owned());
+            }
+            batch.clear();
+            let is_last_chunk = (chunk_number + 1) * size >= tokens.len();
+            for (offset, token) in chunk.iter().enumerate() {
+                let position = start + chunk_number * size + offset;
+                let wants_logits = is_last_chunk && offset + 1 == chunk.len();
+                batch
+                    .add(*token, to_pos(position), &[0], wants_logits)
+                    .map_err(|error| error.to_string())?;
+            }
+            self.context
+                .decode(&mut batch)
+                .map_err(|error| format!("decoding the prompt: {error}"))?;
+            self.cached.extend_from_slice(chunk);
+            last_index = i32::try_from(chunk.len() - 1).unwrap_or(0);
+        }
+        Ok(last_index)
+    }
+}
+
+fn to_pos(position: usize) -> i32 {
+    i32::try_from(position).unwrap_or(i32::MAX)
+}
+
+/// The sampler chain for a request: greedy at temperature 0, otherwise llama.cpp's usual chain.
+fn sampler(model: &LlamaModel, request: &ChatRequest) -> LlamaSampler {
+    // Small local models drift quickly at the usual 0.7; 0.2 keeps them on topic.
+    let temperature = request.temperature.unwrap_or(DEFAULT_TEMPERATURE);
+    if temperature <= 0.0 {
+        return LlamaSampler::greedy();
+    }
+    let seed = request.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.subsec_nanos())
+    });
+    LlamaSampler::chain_simple([
+        LlamaSampler::penalties(model.n_vocab(), 64, 1.1, 0.0, 0.0),
+        LlamaSampler::top_k(40),
+        LlamaSampler::top_p(request.top_p.unwrap_or(0.95), 1),
+        LlamaSampler::min_p(0.05, 1),
+        LlamaSampler::temp(temperature),
+        LlamaSampler::dist(seed),
+    ])
+}
+
+/// The prompt's tokens, made to fit `budget`: oldest messages go first, then the system prompt
+/// is shortened, and as a last resort only the newest tokens are kept. Never fails for length.
+pub fn fit_prompt(
+    model: &LlamaModel,
+    template: &ChatTemplate,
+    request: &ChatRequest,
+    budget: usize,
+) -> Vec<LlamaToken> {
+    let tools = if template.supports_tools() {
+        request.tools.as_slice()
+    } else {
+        &[]
+    };
+    let mut messages = request.messages.clone();
+    let mut system = request.system.clone();
+    loop {
+        let text = template.render(system.as_deref(), &messages, tools);
+        let tokens = tokenize(model, &text);
+        if tokens.len() <= budget {
+            return tokens;
+        }
+        if messages.len() > 1 {
+            messages.remove(0);
+            tracing::debug!("prompt too long for the window: dropped the oldest message");
+        } else if let Some(text) = system.as_ref().filter(|text| text.chars().count() > 64) {
+            let keep = text.chars().count() / 2;
+            system = Some(format!(
+                "{}\n[…]",
+                text.chars().take(keep).collect::<String>()
+            ));
+        } else if system.is_some() {
+            system = None;
+        } else {
+            tracing::warn!("the last message alone is longer than the window; keeping its end");
+            return tokens[tokens.len() - budget..].to_vec();
+        }
+    }
+}
+
+/// Token ids of rendered prompt text, special tokens parsed, BOS added when the model wants it.
+pub fn tokenize(model: &LlamaModel, text: &str) -> Vec<LlamaToken> {
+    let vocab = model.vocab();
+    let mut tokens = vocab.tokenize(text.as_bytes(), false, true);
+    if vocab.should_add_bos() && tokens.first() != Some(&vocab.bos()) {
+        tokens.insert(0, vocab.bos());
+    }
+    tokens
+}
+
+/// Turns token pieces into text deltas: whole UTF-8 characters only, stop strings cut off, and
+/// (when tools are offered) tool-call markup held back for parsing at the end.
+struct TextStream {
+    pending: Vec<u8>,
+    text: String,
+    emitted: usize,
+    stops: Vec<String>,
+    tools: bool,
+    holding: bool,
+    hit_stop: bool,
+}
+
+impl TextStream {
+    fn new(stops: &[String], tools: bool) -> Self {
+        Self {
+            pending: Vec::new(),
+            text: String::new(),
+            emitted: 0,
+            stops: stops
+                .iter()
+                .filter(|stop| !stop.is_empty())
+                .cloned()
+                .collect(),
+            tools,
+            holding: false,
+            hit_stop: false,
+        }
+    }
+
+    /// Adds a piece; returns the text that is now safe to show.
+    fn push(&mut self, piece: &[u8]) -> Option<String> {
+        self.pending.extend_from_slice(piece);
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(text) => text.len(),
+            Err(error) if error.error_len().is_some() => {
+                // Invalid bytes (not just an unfinished character): replace and go on.
+                let text = String::from_utf8_lossy(&self.pending).into_owned();
+                self.pending.clear();
+                self.text.push_str(&text);
+                return self.release();
+            }
+            Err(error) => error.valid_up_to(),
+        };
+        let complete: Vec<u8> = self.pending.drain(..valid).collect();
+        self.text.push_str(&String::from_utf8_lossy(&complete));
+        self.release()
+    }
+
+    fn release(&mut self) -> Option<String> {
+        let search_from = floor_boundary(&self.text, self.emitted.saturating_sub(64));
+        if let Some(found) = self
+            .stops
+            .iter()
+            .filter_map(|stop| self.text[search_from..].find(stop.as_str()))
+            .min()
+        {
+            self.text.truncate(search_from + found);
+            self.hit_stop = true;
+        }
+        if self.tools && !self.holding {
+            if let Some(marker) = tool_parse::MARKERS
+                .iter()
+                .filter_map(|marker| self.text[self.emitted..].find(marker))
+                .min()
+            {
+                self.holding = true;
+                return self.take_until(self.emitted + marker);
+            }
+            if self.emitted == 0 && tool_parse::may_be_bare_call(&self.text) {
+                return None;
+            }
+        }
+        if self.holding {
+            return None;
+        }
+        let mut held = self
+            .stops
+            .iter()
+            .map(|stop| partial_len(&self.text, stop))
+            .max()
+            .unwrap_or(0);
+        if self.tools {
+            held = held.max(tool_parse::partial_marker_len(&self.text));
+        }
+        let end = if self.hit_stop {
+            self.text.len()
+        } else {
+            self.text.len() - held
+        };
+        self.take_until(floor_boundary(&self.text, end))
+    }
+
+    fn take_until(&mut self, end: usize) -> Option<String> {
+        if end <= self.emitted {
+            return None;
+        }
+        let out = self.text[self.emitted..end].to_owned();
+        self.emitted = end;
+        Some(out)
+    }
+
+    /// The text not shown yet and the tool calls found.
+    fn finish(mut self) -> (Option<String>, Vec<tool_parse::ParsedCall>) {
+        if !self.pending.is_empty() {
+            let rest = String::from_utf8_lossy(&self.pending).into_owned();
+            self.text.push_str(&rest);
+        }
+        if self.tools {
+            let (plain, calls) = tool_parse::extract(&self.text);
+            if !calls.is_empty() {
+                let rest = plain
+                    .get(self.emitted.min(plain.len())..)
+                    .unwrap_or_default();
+                return ((!rest.is_empty()).then(|| rest.to_owned()), calls);
+            }
+        }
+        let rest = self.text[self.emitted..].to_owned();
+        ((!rest.is_empty()).then_some(rest), Vec::new())
+    }
+}
+
+/// Bytes at the end of `text` that could be the start of `stop`.
+fn partial_len(text: &str, stop: &str) -> usize {
+    (1..stop.len())
+        .rev()
+        .filter(|&len| stop.is_char_boundary(len))
+        .find(|&len| text.ends_with(&stop[..len]))
+        .unwrap_or(0)
+}
+
+fn floor_boundary(text: &str, mut index: usize) -> usize {
+    index = index.min(text.len());
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(pieces: &[&[u8]], stops: &[&str], tools: bool) -> (Vec<String>, Option<String>, usize) {
+        let stops: Vec<String> = stops.iter().map(|s| (*s).to_owned()).collect();
+        let mut stream = TextStream::new(&stops, tools);
+        let mut out = Vec::new();
+        for piece in pieces {
+            out.extend(stream.push(piece));
+            if stream.hit_stop {
+                break;
+            }
+        }
+        let (rest, calls) = stream.finish();
+        (out, rest, calls.len())
+    }
+
+    #[test]
+    fn split_characters_are_joined_before_they_are_shown() {
+        let e_acute = "é".as_bytes();
+        let (out, rest, _) = run(&[b"caf", &e_acute[..1], &e_acute[1..], b"!"], &[], false);
+        assert_eq!(out, ["caf", "é", "!"]);
+        assert_eq!(rest, None);
+    }
+
+    #[test]
+    fn stop_strings_end_the_text_and_are_not_shown() {
+        let (out, rest, _) = run(
+            &[b"Hello", b" wor", b"ld", b"END", b"more"],
+            &["worldEND"],
+            false,
+        );
+        assert_eq!(out.concat() + &rest.unwrap_or_default(), "Hello ");
+    }
+
+    #[test]
+    fn tool_calls_are_held_back_and_parsed() {
+        let (out, rest, calls) = run(
+            &[
+                b"Let me check. <tool",
+                b"_call>{\"name\": \"list_dir\", ",
+                b"\"arguments\": {}}</tool_call>",
+            ],
+            &[],
+            true,
+        );
+        assert_eq!(out.concat(), "Let me check. ");
+        assert_eq!(rest, None);
+        assert_eq!(calls, 1);
+        // Without tools, the same text is just text.
+        let (out, rest, calls) = run(&[b"<tool_call>{}</tool_call>"], &[], false);
+        assert_eq!(
+            out.concat() + &rest.unwrap_or_default(),
+            "<tool_call>{}</tool_call>"
+        );
+        assert_eq!(calls, 0);
+    }
+}
