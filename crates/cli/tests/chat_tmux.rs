@@ -15,7 +15,7 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(home: &Path) -> Option<Self> {
+    fn start(home: &Path, args: &str) -> Option<Self> {
         if Command::new("tmux").arg("-V").output().is_err() {
             eprintln!("skipping: tmux is not installed (scripts/setup.sh installs it)");
             return None;
@@ -23,9 +23,9 @@ impl Tmux {
         let socket = format!("localgpt-test-{}", std::process::id() ^ rand_suffix());
         let binary = assert_cmd::cargo::cargo_bin("localgpt");
         let command = format!(
-            "env -i LOCALGPT_HOME={home} HOME={home} PATH=/usr/bin:/bin TERM=xterm-256color OLLAMA_HOST=127.0.0.1:1 {binary} chat; echo CHAT-EXITED-$?; sleep 30",
+            "env -i LOCALGPT_HOME={home} HOME={home} PATH=/usr/bin:/bin TERM=xterm-256color OLLAMA_HOST=127.0.0.1:1 {binary} chat {args}; echo CHAT-EXITED-$?; sleep 30",
             home = home.display(),
-            binary = binary.display()
+            binary = binary.display(),
         );
         let status = Command::new("tmux")
             .args([
@@ -119,10 +119,11 @@ fn chat_streams_answers_asks_approval_cancels_and_runs_slash_commands() {
                 r#"{"command":"echo approved > ok.txt"}"#,
             ))
             .turn(Turn::text(["Done."]))
-            .turn(Turn::text(["This answer ", "never ends"]).hang()),
+            .turn(Turn::text(["This answer ", "never ends"]).hang())
+            .turn(Turn::text(["Greeted."])),
     ));
     let home = home_for(&server);
-    let Some(tmux) = Tmux::start(home.path()) else {
+    let Some(tmux) = Tmux::start(home.path(), "") else {
         return;
     };
     tmux.wait_for("Type /help", 1);
