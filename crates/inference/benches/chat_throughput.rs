@@ -58,7 +58,9 @@ fn main() {
         .find(|arg| arg.ends_with(".gguf"))
         .expect("usage: cargo bench --bench chat_throughput -- MODEL.gguf")
         .into();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     // About 128 prompt tokens once the chat template is applied.
     let question = "Here is some context about lighthouses. A lighthouse is a tower with a bright light at the top, \
         built to guide ships at night and in bad weather. Keepers once lived in them, trimming wicks and \
@@ -95,7 +97,11 @@ fn main() {
                 );
             }
             first_ttft.push(first.first_token.as_secs_f64() * 1000.0);
-            let follow_up = vec![opening, ChatMessage::assistant(answer), ChatMessage::user("Make it shorter.")];
+            let follow_up = vec![
+                opening,
+                ChatMessage::assistant(answer),
+                ChatMessage::user("Make it shorter."),
+            ];
             let (second, _) = runtime.block_on(run(&model, request(follow_up)));
             follow_ttft.push(second.first_token.as_secs_f64() * 1000.0);
         }

@@ -86,6 +86,10 @@ impl ScriptedServer {
             .fallback(handle)
             .with_state(Arc::clone(&shared));
         let task = tokio::spawn(async move {
+            // Without TCP_NODELAY small frames wait for delayed ACKs (about 40 ms each).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, app).await;
         });
         Ok(Self {

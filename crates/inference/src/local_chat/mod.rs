@@ -42,6 +42,7 @@ pub struct LocalChatModel {
     path: PathBuf,
     context_size: u32,
     supports_tools: bool,
+    template: ChatTemplate,
     model: Arc<LlamaModel>,
     jobs: Option<mpsc::Sender<worker::Job>>,
     worker: Option<JoinHandle<()>>,
@@ -104,7 +105,7 @@ impl LocalChatModel {
         let settings = worker::WorkerSettings {
             threads: i32::try_from(threads).unwrap_or(2),
             context_size,
-            template,
+            template: template.clone(),
         };
         let stats = Arc::new(Mutex::new(ReplyStats::default()));
         let (jobs, receiver) = mpsc::channel();
@@ -135,6 +136,7 @@ impl LocalChatModel {
             path: path.to_owned(),
             context_size,
             supports_tools,
+            template,
             model,
             jobs: Some(jobs),
             worker: Some(worker),
@@ -148,6 +150,26 @@ impl LocalChatModel {
             .vocab()
             .tokenize(text.as_bytes(), false, true)
             .len()
+    }
+
+    /// Token ids of prompt text as the engine sees it (special tokens parsed, BOS added when the
+    /// model wants one).
+    pub fn tokenize(&self, text: &str) -> Vec<i32> {
+        worker::tokenize(&self.model, text)
+            .into_iter()
+            .map(|token| token.0)
+            .collect()
+    }
+
+    /// The prompt text a request renders to with the model's chat template.
+    pub fn render_prompt(&self, request: &ChatRequest) -> String {
+        let tools = if self.template.supports_tools() {
+            request.tools.as_slice()
+        } else {
+            &[]
+        };
+        self.template
+            .render(request.system.as_deref(), &request.messages, tools)
     }
 
     /// What the last reply cost in tokens, and how much of its prompt came from the cache.
