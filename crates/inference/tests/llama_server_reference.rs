@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -49,7 +49,7 @@ impl Drop for Server {
     }
 }
 
-fn start_server(binary: &PathBuf, model: &PathBuf) -> Server {
+fn start_server(binary: &Path, model: &Path) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -69,11 +69,15 @@ fn start_server(binary: &PathBuf, model: &PathBuf) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    // Owned by `Server` at once, so the process is killed and reaped even if it never answers.
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if ureq::get(&format!("{base}/health")).call().is_ok() {
-            return Server { child, base };
+        if ureq::get(&format!("{}/health", server.base)).call().is_ok() {
+            return server;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
