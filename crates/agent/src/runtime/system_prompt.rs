@@ -80,21 +80,23 @@ pub fn build(inputs: &PromptInputs<'_>) -> String {
 /// identity, the time, and short excerpts of the workspace files.
 fn build_compact(inputs: &PromptInputs<'_>) -> String {
     let mut out = format!(
-        "You are LocalGPT, a helpful assistant. Answer briefly and accurately. It is {}.\n",
-        inputs.now.strftime("%A %Y-%m-%d %H:%M")
+        "You are LocalGPT, a helpful assistant. Answer briefly and accurately. Today is {}.\n",
+        inputs.now.strftime("%A %Y-%m-%d")
     );
     let budget = ContextBudget {
         per_file_chars: 400,
         total_chars: 800,
     };
     // Starter files nobody has edited say nothing about this user; small models only get confused.
+    let edited = |name: &str| {
+        let on_disk = std::fs::read_to_string(inputs.workspace.join(name)).unwrap_or_default();
+        !STARTER_FILES
+            .iter()
+            .any(|(starter, text)| *starter == name && text.trim() == on_disk.trim())
+    };
     let files: Vec<_> = load_context_files(inputs.workspace, inputs.now.date(), budget)
         .into_iter()
-        .filter(|file| {
-            !STARTER_FILES
-                .iter()
-                .any(|(name, text)| *name == file.name && text.trim() == file.content.trim())
-        })
+        .filter(|file| edited(&file.name))
         .collect();
     if !files.is_empty() {
         out.push_str("\nNotes from the user's files:\n");

@@ -3,6 +3,7 @@
 //! generation runs on a thread of its own that keeps the key/value cache between replies, so a
 //! follow-up question only processes its new tokens.
 
+mod grammar;
 mod template;
 mod tool_parse;
 mod worker;

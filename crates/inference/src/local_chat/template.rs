@@ -39,6 +39,12 @@ impl ChatTemplate {
         !self.is_fallback && self.source.contains("tools")
     }
 
+    /// Whether the template writes tool calls as `<tool_call>…</tool_call>` (so the tool-call
+    /// grammar applies).
+    pub fn uses_tool_call_tags(&self) -> bool {
+        self.supports_tools() && self.source.contains("<tool_call>")
+    }
+
     /// The prompt for `messages` after `system`, ending where the assistant's reply begins.
     pub fn render(
         &self,

@@ -21,9 +21,6 @@ use super::template::ChatTemplate;
 use super::tool_parse;
 use crate::backend::backend;
 
-/// Sampling temperature when the request sets none.
-const DEFAULT_TEMPERATURE: f32 = 0.2;
-
 /// Tokens generated when the request sets no limit.
 const DEFAULT_MAX_TOKENS: u32 = 1_024;
 
@@ -140,7 +137,9 @@ impl Generator<'_, '_> {
         );
         let reused = self.reuse_cache(&prompt)?;
         let mut logits_index = self.decode_prompt(&prompt[reused..], reused)?;
-        let mut sampler = sampler(self.model, request);
+        let constrain_calls = offer_tools && self.settings.template.uses_tool_call_tags();
+        let mut sampler = LlamaSampler::chain_simple(choose_samplers(self.model, request));
+        let mut grammar_on = false;
         let mut stream = TextStream::new(&request.stop, offer_tools);
         let mut generated = 0usize;
         let mut position = prompt.len();
@@ -167,6 +166,16 @@ impl Generator<'_, '_> {
             if stream.hit_stop {
                 stop = StopReason::StopSequence;
                 break;
+            }
+            // The model has opened a tool call: from the next token on it must be valid JSON.
+            if constrain_calls
+                && !grammar_on
+                && let Some(rest) = stream.after_tool_tag()
+            {
+                grammar_on = true;
+                if rest.trim().is_empty() {
+                    sampler = constrained_sampler(self.model, request);
+                }
             }
             batch.clear();
             batch
@@ -282,26 +291,39 @@ fn to_pos(position: usize) -> i32 {
     i32::try_from(position).unwrap_or(i32::MAX)
 }
 
-/// The sampler chain for a request: greedy at temperature 0, otherwise llama.cpp's usual chain.
-fn sampler(model: &LlamaModel, request: &ChatRequest) -> LlamaSampler {
-    // Small local models drift quickly at the usual 0.7; 0.2 keeps them on topic.
-    let temperature = request.temperature.unwrap_or(DEFAULT_TEMPERATURE);
-    if temperature <= 0.0 {
-        return LlamaSampler::greedy();
+/// The sampler for the rest of a tool call: the grammar masks the logits first, so the usual
+/// chain can only pick tokens it allows (and it is never fed one it did not allow).
+fn constrained_sampler(model: &LlamaModel, request: &ChatRequest) -> LlamaSampler {
+    let rest = choose_samplers(model, request);
+    match super::grammar::sampler(model, &request.tools, true) {
+        Some(grammar) => LlamaSampler::chain_simple(std::iter::once(grammar).chain(rest)),
+        None => LlamaSampler::chain_simple(rest),
     }
+}
+
+/// The sampler chain for a request. Without a temperature, local models decode greedily with a
+/// light repetition penalty (small models drift when sampled, and the same question then gets the
+/// same answer); temperature 0 is plain greedy; otherwise llama.cpp's usual chain with a seed.
+fn choose_samplers(model: &LlamaModel, request: &ChatRequest) -> Vec<LlamaSampler> {
+    let penalties = || LlamaSampler::penalties(model.n_vocab(), 64, 1.1, 0.0, 0.0);
+    let temperature = match request.temperature {
+        None => return vec![penalties(), LlamaSampler::greedy()],
+        Some(temperature) if temperature <= 0.0 => return vec![LlamaSampler::greedy()],
+        Some(temperature) => temperature,
+    };
     let seed = request.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.subsec_nanos())
     });
-    LlamaSampler::chain_simple([
-        LlamaSampler::penalties(model.n_vocab(), 64, 1.1, 0.0, 0.0),
+    vec![
+        penalties(),
         LlamaSampler::top_k(40),
         LlamaSampler::top_p(request.top_p.unwrap_or(0.95), 1),
         LlamaSampler::min_p(0.05, 1),
         LlamaSampler::temp(temperature),
         LlamaSampler::dist(seed),
-    ])
+    ]
 }
 
 /// The prompt's tokens, made to fit `budget`: oldest messages go first, then the system prompt
@@ -452,6 +474,12 @@ impl TextStream {
         let out = self.text[self.emitted..end].to_owned();
         self.emitted = end;
         Some(out)
+    }
+
+    /// The text after an opening `<tool_call>` tag, once one has been written.
+    fn after_tool_tag(&self) -> Option<&str> {
+        let at = self.text.find(super::grammar::TRIGGER)?;
+        Some(&self.text[at + super::grammar::TRIGGER.len()..])
     }
 
     /// The text not shown yet and the tool calls found.
