@@ -391,6 +391,12 @@ pub trait ChatModel: Send + Sync {
         true
     }
 
+    /// Tokens in `text` by the model's own tokenizer, when it is at hand (local models);
+    /// `None` lets the caller estimate.
+    fn count_tokens(&self, _text: &str) -> Option<usize> {
+        None
+    }
+
     /// Starts a reply. Nothing is sent until the stream is first polled; dropping the stream
     /// cancels the request. Requires a Tokio runtime for network and process providers.
     fn stream(&self, request: ChatRequest) -> ChatStream;

@@ -188,6 +188,22 @@ fn bad_model_files_are_errors_naming_the_file() {
     let error = LocalChatModel::load("x", &random, &LocalChatOptions::default()).unwrap_err();
     assert!(error.to_string().contains("random.gguf"), "{error}");
 
+    // A well-formed GGUF of an architecture llama.cpp does not know.
+    let foreign = dir.path().join("foreign.gguf");
+    localgpt_inference::gguf::write(
+        &foreign,
+        &[(
+            "general.architecture".to_owned(),
+            localgpt_inference::gguf::Value::String("nosucharch".to_owned()),
+        )],
+        &[],
+    )
+    .unwrap();
+    let error = LocalChatModel::load("x", &foreign, &LocalChatOptions::default()).unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("foreign.gguf"), "{message}");
+    assert!(message.contains("nosucharch"), "{message}");
+
     let truncated = dir.path().join("truncated.gguf");
     let bytes = std::fs::read(&smollm2().path).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();

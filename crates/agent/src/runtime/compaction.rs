@@ -40,7 +40,15 @@ impl Agent {
 
     /// Estimated tokens of the next request without a new message.
     pub fn tokens_in_use(&self) -> usize {
-        tokens::estimate_request(&self.system, &self.tools.specs(), &self.history)
+        let count = |text: &str| self.count_tokens(text);
+        tokens::estimate_request(&count, &self.system, &self.tools.specs(), &self.history)
+    }
+
+    /// Tokens in `text`: by the model's own tokenizer when it has one, else by `cl100k_base`.
+    fn count_tokens(&self, text: &str) -> usize {
+        self.model
+            .count_tokens(text)
+            .unwrap_or_else(|| tokens::count(text))
     }
 
     /// Compacts when the conversation fills most of the budget.
@@ -99,7 +107,7 @@ impl Agent {
         let mut kept_tokens = 0;
         let mut split = self.history.len();
         for (position, message) in self.history.iter().enumerate().rev() {
-            kept_tokens += tokens::estimate_message(message);
+            kept_tokens += tokens::estimate_message(&|text: &str| self.count_tokens(text), message);
             if kept_tokens > keep_budget {
                 break;
             }

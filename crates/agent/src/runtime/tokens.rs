@@ -1,6 +1,8 @@
-//! Token estimates for context management. Remote models are measured with OpenAI's `cl100k_base`
-//! tokenizer (a real BPE, a close estimate for every modern tokenizer); the estimate is rounded up
-//! by a margin because other vendors' tokenizers split some text finer.
+//! Token estimates for context management. Local models count with their own tokenizer (through
+//! [`ChatModel::count_tokens`](localgpt_core::chat::ChatModel::count_tokens)); remote models are
+//! measured with OpenAI's `cl100k_base` tokenizer (a real BPE, a close estimate for every modern
+//! tokenizer). Requests are rounded up by a margin because other vendors' tokenizers split some
+//! text finer.
 
 use localgpt_core::chat::{ChatMessage, ContentPart, ToolSpec};
 
@@ -14,18 +16,31 @@ pub fn count(text: &str) -> usize {
         .len()
 }
 
+/// A way to count tokens: the model's own tokenizer or [`count`].
+pub type Counter<'a> = &'a dyn Fn(&str) -> usize;
+
 /// Estimated tokens of a whole request: system prompt, tools and messages, plus 10%.
-pub fn estimate_request(system: &str, tools: &[ToolSpec], messages: &[ChatMessage]) -> usize {
+pub fn estimate_request(
+    count: Counter<'_>,
+    system: &str,
+    tools: &[ToolSpec],
+    messages: &[ChatMessage],
+) -> usize {
     let tools: usize = tools
         .iter()
         .map(|tool| count(&tool.description) + count(&tool.parameters.to_string()) + 8)
         .sum();
-    let raw = count(system) + tools + messages.iter().map(estimate_message).sum::<usize>();
+    let raw = count(system)
+        + tools
+        + messages
+            .iter()
+            .map(|message| estimate_message(count, message))
+            .sum::<usize>();
     raw + raw / 10
 }
 
 /// Estimated tokens of one message.
-pub fn estimate_message(message: &ChatMessage) -> usize {
+pub fn estimate_message(count: Counter<'_>, message: &ChatMessage) -> usize {
     PER_MESSAGE_OVERHEAD
         + message
             .content
@@ -49,6 +64,6 @@ mod tests {
         assert_eq!(count("hello world"), 2);
         assert_eq!(count(""), 0);
         let message = ChatMessage::user("hello world");
-        assert_eq!(estimate_message(&message), 2 + PER_MESSAGE_OVERHEAD);
+        assert_eq!(estimate_message(&count, &message), 2 + PER_MESSAGE_OVERHEAD);
     }
 }

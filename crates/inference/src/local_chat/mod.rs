@@ -208,6 +208,10 @@ impl ChatModel for LocalChatModel {
         self.supports_tools
     }
 
+    fn count_tokens(&self, text: &str) -> Option<usize> {
+        Some(LocalChatModel::count_tokens(self, text))
+    }
+
     fn stream(&self, request: ChatRequest) -> ChatStream {
         let (events, receiver) = futures_channel::mpsc::unbounded();
         let cancel = Arc::new(AtomicBool::new(false));

@@ -178,6 +178,8 @@ mod tests {
 
     const QWEN_TOOLS: &str = "{%- if tools %}<|im_start|>system\n{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] }}{%- endif %}\n# Tools\n<tools>{%- for tool in tools %}\n{{- tool | tojson }}{%- endfor %}\n</tools><|im_end|>\n{%- endif %}{%- for message in messages %}{%- if message.role == 'user' or (message.role == 'system' and not tools) %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{%- elif message.role == 'assistant' %}<|im_start|>assistant\n{{ message.content }}{%- if message.tool_calls %}{%- for call in message.tool_calls %}<tool_call>\n{\"name\": \"{{ call.function.name }}\", \"arguments\": {{ call.function.arguments | tojson }}}\n</tool_call>{%- endfor %}{%- endif %}<|im_end|>\n{%- elif message.role == 'tool' %}<|im_start|>user\n<tool_response>\n{{ message.content }}\n</tool_response><|im_end|>\n{%- endif %}{%- endfor %}{%- if add_generation_prompt %}<|im_start|>assistant\n{%- endif %}";
 
+    const MISTRAL: &str = "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}{% endif %}{% endfor %}";
+
     fn conversation() -> Vec<ChatMessage> {
         vec![
             ChatMessage::user("What is the capital of France?"),
@@ -250,6 +252,22 @@ mod tests {
             "{prompt}"
         );
         assert!(prompt.ends_with("<|im_start|>assistant"), "{prompt}");
+    }
+
+    #[test]
+    fn mistral_alternates_roles_and_rejects_a_system_turn_by_falling_back() {
+        let template = ChatTemplate::new(Some(MISTRAL.to_owned()), "<s>", "</s>");
+        let prompt = template.render(None, &conversation(), &[]);
+        assert_eq!(
+            prompt,
+            "<s>[INST] What is the capital of France? [/INST]Paris.</s>[INST] And of Italy? [/INST]"
+        );
+        // This template raises on a system message: the ChatML fallback still renders it.
+        let prompt = template.render(Some("Be brief."), &conversation(), &[]);
+        assert!(
+            prompt.starts_with("<|im_start|>system\nBe brief."),
+            "{prompt}"
+        );
     }
 
     #[test]
