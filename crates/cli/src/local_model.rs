@@ -36,6 +36,7 @@ pub fn load(app: &App, name: &str) -> anyhow::Result<Arc<dyn ChatModel>> {
     let options = LocalChatOptions {
         threads: settings.threads.map(|threads| threads as usize),
         context_size: settings.context_size,
+        chat_template: None,
     };
     let spinner = Progress::spinner(&format!("loading {wanted}"), false);
     let model = LocalChatModel::load(name, &path, &options);

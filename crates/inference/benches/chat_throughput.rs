@@ -74,6 +74,7 @@ fn main() {
             &LocalChatOptions {
                 threads: Some(threads),
                 context_size: Some(2048),
+                chat_template: None,
             },
         )
         .unwrap();

@@ -63,6 +63,7 @@ fn load(context_size: Option<u32>) -> LocalChatModel {
         &LocalChatOptions {
             threads: Some(2),
             context_size,
+            chat_template: None,
         },
     )
     .unwrap()
@@ -173,6 +174,29 @@ async fn a_long_conversation_fits_a_tiny_window() {
     assert!(
         stats.prompt_tokens + stats.generated_tokens <= 256,
         "{stats:?}"
+    );
+}
+
+#[test]
+fn a_template_that_fails_falls_back_to_llama_cpps_own() {
+    let model = LocalChatModel::load(
+        "smollm2",
+        &smollm2().path,
+        &LocalChatOptions {
+            threads: Some(1),
+            context_size: Some(512),
+            chat_template: Some(
+                "{% for message in messages %}{{ message.content | nosuchfilter }}{% endfor %}"
+                    .to_owned(),
+            ),
+        },
+    )
+    .unwrap();
+    let prompt = model.render_prompt(&greedy(vec![ChatMessage::user("Hi!")]));
+    // llama.cpp recognises SmolLM2's own template as ChatML.
+    assert_eq!(
+        prompt,
+        "<|im_start|>system\nYou are a helpful assistant. Answer briefly.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n"
     );
 }
 

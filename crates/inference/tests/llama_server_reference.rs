@@ -137,6 +137,7 @@ async fn same_tokens_template_and_greedy_text_as_llama_server() {
         &LocalChatOptions {
             threads: Some(2),
             context_size: Some(2048),
+            chat_template: None,
         },
     )
     .unwrap();

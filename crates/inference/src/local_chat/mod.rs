@@ -35,6 +35,8 @@ pub struct LocalChatOptions {
     pub threads: Option<usize>,
     /// Context size in tokens (default: the model's own, capped at 8192).
     pub context_size: Option<u32>,
+    /// A Jinja chat template to use instead of the one in the model file.
+    pub chat_template: Option<String>,
 }
 
 /// A GGUF chat model running in-process.
@@ -97,7 +99,10 @@ impl LocalChatModel {
         let piece =
             |token| String::from_utf8_lossy(&vocab.token_to_piece(token, true, None)).into_owned();
         let template = ChatTemplate::new(
-            info.string("tokenizer.chat_template").map(str::to_owned),
+            options
+                .chat_template
+                .clone()
+                .or_else(|| info.string("tokenizer.chat_template").map(str::to_owned)),
             &piece(vocab.bos()),
             &piece(vocab.eos()),
         );
@@ -169,8 +174,12 @@ impl LocalChatModel {
         } else {
             &[]
         };
-        self.template
-            .render(request.system.as_deref(), &request.messages, tools)
+        self.template.render_or(
+            request.system.as_deref(),
+            &request.messages,
+            tools,
+            &|plain| worker::builtin_template(&self.model, plain),
+        )
     }
 
     /// What the last reply cost in tokens, and how much of its prompt came from the cache.

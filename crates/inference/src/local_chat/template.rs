@@ -10,6 +10,9 @@ use serde_json::json;
 /// ChatML, the most common format, used when a model brings no usable template.
 const CHATML: &str = "{% for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
 
+/// Renders `(role, content)` pairs with llama.cpp's built-in template matcher, when it can.
+pub type BuiltinTemplate<'a> = &'a dyn Fn(&[(String, String)]) -> Option<String>;
+
 /// A model's chat template, ready to render.
 #[derive(Debug, Clone)]
 pub struct ChatTemplate {
@@ -52,10 +55,43 @@ impl ChatTemplate {
         messages: &[ChatMessage],
         tools: &[ToolSpec],
     ) -> String {
+        self.render_or(system, messages, tools, &|_| None)
+    }
+
+    /// Like [`ChatTemplate::render`], but when the Jinja template fails, `builtin` (llama.cpp's own
+    /// template matcher, given `(role, content)` pairs) is tried before ChatML.
+    pub fn render_or(
+        &self,
+        system: Option<&str>,
+        messages: &[ChatMessage],
+        tools: &[ToolSpec],
+        builtin: BuiltinTemplate<'_>,
+    ) -> String {
         let context = render_context(system, messages, tools, self.supports_tools());
         match render_with(&self.source, &context, &self.bos, &self.eos) {
             Ok(text) => text,
             Err(error) => {
+                let plain: Vec<(String, String)> = context["messages"]
+                    .as_array()
+                    .map(|messages| {
+                        messages
+                            .iter()
+                            .map(|m| {
+                                let field =
+                                    |key: &str| m[key].as_str().unwrap_or_default().to_owned();
+                                (field("role"), field("content"))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !self.is_fallback
+                    && let Some(text) = builtin(&plain)
+                {
+                    tracing::warn!(
+                        "the model's chat template failed ({error:#}); using llama.cpp's built-in version of it"
+                    );
+                    return text;
+                }
                 tracing::warn!("the model's chat template failed ({error:#}); using ChatML");
                 render_with(CHATML, &context, &self.bos, &self.eos).unwrap_or_default()
             }

@@ -12,7 +12,7 @@ use futures_channel::mpsc::UnboundedSender;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use localgpt_core::chat::{ChatError, ChatEvent, ChatRequest, StopReason, ToolCall, Usage};
@@ -342,7 +342,9 @@ pub fn fit_prompt(
     let mut messages = request.messages.clone();
     let mut system = request.system.clone();
     loop {
-        let text = template.render(system.as_deref(), &messages, tools);
+        let text = template.render_or(system.as_deref(), &messages, tools, &|plain| {
+            builtin_template(model, plain)
+        });
         let tokens = tokenize(model, &text);
         if tokens.len() <= budget {
             return tokens;
@@ -363,6 +365,17 @@ pub fn fit_prompt(
             return tokens[tokens.len() - budget..].to_vec();
         }
     }
+}
+
+/// The prompt by llama.cpp's built-in template matcher (it recognises the common families from the
+/// model's template text), for when the Jinja template cannot be rendered.
+pub fn builtin_template(model: &LlamaModel, messages: &[(String, String)]) -> Option<String> {
+    let template = model.chat_template(None).ok()?;
+    let messages = messages
+        .iter()
+        .map(|(role, content)| LlamaChatMessage::new(role.clone(), content.clone()).ok())
+        .collect::<Option<Vec<_>>>()?;
+    model.apply_chat_template(&template, &messages, true).ok()
 }
 
 /// Token ids of rendered prompt text, special tokens parsed, BOS added when the model wants it.
