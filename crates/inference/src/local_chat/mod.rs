@@ -5,6 +5,7 @@
 
 mod grammar;
 mod template;
+mod text_stream;
 mod tool_parse;
 mod worker;
 
