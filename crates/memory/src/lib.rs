@@ -16,6 +16,7 @@
 //!
 //! The API is blocking (SQLite and model inference are); async callers use `spawn_blocking`.
 
+mod binary_scan;
 pub mod chunker;
 mod embedding;
 mod error;
@@ -109,9 +110,9 @@ pub struct MemoryIndex {
     settings: IndexSettings,
     embedder: Option<Arc<dyn Embedder>>,
     fusion: Fusion,
-    /// A second connection, opened on first use, on which hybrid search runs its vector side in
-    /// parallel with the keyword side.
-    helper: std::sync::Mutex<Option<Connection>>,
+    /// The vector side of searches: a second connection, opened on first use, on which hybrid
+    /// search runs it in parallel with the keyword side, and the binary vectors in memory.
+    vector_side: search::VectorSide,
 }
 
 impl std::fmt::Debug for MemoryIndex {
@@ -146,7 +147,7 @@ impl MemoryIndex {
             settings,
             embedder,
             fusion: Fusion::default(),
-            helper: std::sync::Mutex::new(None),
+            vector_side: search::VectorSide::default(),
         })
     }
 
@@ -205,7 +206,7 @@ impl MemoryIndex {
             query,
             options,
             self.fusion,
-            &self.helper,
+            &self.vector_side,
         )
     }
 

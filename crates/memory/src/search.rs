@@ -8,6 +8,7 @@ use localgpt_core::embed::Embedder;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
+use crate::binary_scan::{self, BinaryScan};
 use crate::error::MemoryError;
 use crate::fusion::{Fusion, recency_factor};
 use crate::snippet::snippet;
@@ -143,6 +144,15 @@ fn fts_expression(terms: &[String]) -> String {
         .join(" OR ")
 }
 
+/// What the vector side of a search keeps between searches: its own connection (so it can run
+/// beside the keyword side, and so one `data_version` tracks every change) and the in-memory
+/// binary vectors.
+#[derive(Debug, Default)]
+pub(crate) struct VectorSide {
+    connection: std::sync::Mutex<Option<Connection>>,
+    scan: std::sync::Mutex<BinaryScan>,
+}
+
 /// Runs a search.
 pub(crate) fn search(
     connection: &Connection,
@@ -151,8 +161,9 @@ pub(crate) fn search(
     query: &str,
     options: SearchOptions,
     fusion: Fusion,
-    helper: &std::sync::Mutex<Option<Connection>>,
+    vector_side: &VectorSide,
 ) -> Result<SearchResults, MemoryError> {
+    let (helper, scan) = (&vector_side.connection, &vector_side.scan);
     let sql = |source| MemoryError::sqlite(index_path, source);
     let terms = query_terms(query);
     if terms.is_empty() {
@@ -184,10 +195,19 @@ pub(crate) fn search(
             keyword_ranking(connection, &terms, depth).map_err(sql)?,
             Vec::new(),
         ),
-        (SearchMode::Vector, Some(model)) => (
-            Vec::new(),
-            vector_ranking(connection, model, query, depth).map_err(rank_error)?,
-        ),
+        (SearchMode::Vector, Some(model)) => {
+            let mut second = helper
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if second.is_none() {
+                *second = Some(crate::schema::open(index_path)?);
+            }
+            let vector = match second.as_ref() {
+                Some(other) => vector_ranking(other, scan, model, query, depth),
+                None => Ok(Vec::new()),
+            };
+            (Vec::new(), vector.map_err(rank_error)?)
+        }
         (SearchMode::Hybrid, Some(model)) => {
             // The two rankings are independent: run the vector side (query embedding, binary
             // candidates, rescoring) on a second connection in a second thread.
@@ -200,7 +220,7 @@ pub(crate) fn search(
             let vector_connection = second.as_mut();
             let (keyword, vector) = std::thread::scope(|scope| {
                 let vector = scope.spawn(move || match vector_connection {
-                    Some(other) => vector_ranking(other, model, query, depth),
+                    Some(other) => vector_ranking(other, scan, model, query, depth),
                     None => Ok(Vec::new()),
                 });
                 let keyword = keyword_ranking(connection, &terms, depth);
@@ -325,11 +345,57 @@ fn has_vectors(connection: &Connection) -> rusqlite::Result<bool> {
     })
 }
 
+/// Chunks a term may appear in, as a share of all chunks, before a keyword query leaves it out.
+const COMMON_TERM_SHARE: usize = 10;
+/// Terms in fewer chunks than this are always kept.
+const COMMON_TERM_FLOOR: usize = 1_000;
+
+/// Leaves out terms found in more than a tenth of the chunks (and at least
+/// [`COMMON_TERM_FLOOR`]): BM25 gives them almost no weight, yet ranking every chunk they match is
+/// what makes an OR query slow on a big index. Counting stops at the threshold, so the check costs
+/// little. When every term is that common, all are kept.
+fn without_common_terms(
+    connection: &Connection,
+    terms: &[String],
+) -> rusqlite::Result<Vec<String>> {
+    let chunks: i64 = connection
+        .prepare_cached("SELECT count(*) FROM chunks")?
+        .query_row([], |row| row.get(0))?;
+    let threshold =
+        (usize::try_from(chunks).unwrap_or(0) / COMMON_TERM_SHARE).max(COMMON_TERM_FLOOR);
+    if usize::try_from(chunks).unwrap_or(0) <= threshold || terms.len() < 2 {
+        return Ok(terms.to_vec());
+    }
+    let mut count = connection.prepare_cached(
+        "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ?1 LIMIT ?2)",
+    )?;
+    let mut kept = Vec::new();
+    for term in terms {
+        let found: i64 = count.query_row(
+            params![
+                fts_expression(std::slice::from_ref(term)),
+                threshold as i64 + 1
+            ],
+            |row| row.get(0),
+        )?;
+        if usize::try_from(found).unwrap_or(usize::MAX) <= threshold {
+            kept.push(term.clone());
+        }
+    }
+    Ok(if kept.is_empty() {
+        terms.to_vec()
+    } else {
+        kept
+    })
+}
+
 fn keyword_ranking(
     connection: &Connection,
     terms: &[String],
     depth: usize,
 ) -> rusqlite::Result<Vec<(i64, f32)>> {
+    let terms = without_common_terms(connection, terms)?;
+    let terms = terms.as_slice();
     let mut statement = connection.prepare_cached("SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY bm25(chunks_fts) LIMIT ?2")?;
     let rows = statement.query_map(params![fts_expression(terms), depth as i64], |row| {
         Ok((row.get::<_, i64>(0)?, row.get::<_, f64>(1)?))
@@ -346,6 +412,7 @@ enum RankError {
 
 fn vector_ranking(
     connection: &Connection,
+    scan: &std::sync::Mutex<BinaryScan>,
     model: &dyn Embedder,
     query: &str,
     depth: usize,
@@ -359,13 +426,10 @@ fn vector_ranking(
     let blob = vectors::to_binary_source_blob(&query_vector);
     let candidates = (depth * BINARY_OVERFETCH).min(4096);
     let ids: Vec<i64> = {
-        let mut statement = connection
-            .prepare_cached("SELECT rowid FROM chunks_vec WHERE embedding MATCH vec_quantize_binary(?1) AND k = ?2 ORDER BY distance")
-            .map_err(RankError::Sql)?;
-        let rows = statement
-            .query_map(params![blob, candidates as i64], |row| row.get(0))
-            .map_err(RankError::Sql)?;
-        rows.collect::<Result<_, _>>().map_err(RankError::Sql)?
+        let mut cache = scan.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.refresh(connection).map_err(RankError::Sql)?;
+        let query_bits = binary_scan::quantize(connection, &blob).map_err(RankError::Sql)?;
+        cache.nearest(&query_bits, candidates)
     };
     let mut lookup = connection
         .prepare_cached("SELECT embedding FROM chunk_vectors WHERE chunk_id = ?1")

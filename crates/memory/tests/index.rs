@@ -412,3 +412,74 @@ fn keyword_index_of_400_small_files_is_fast() {
     index.ensure_fresh().unwrap();
     eprintln!("ensure_fresh with nothing to do: {:?}", started.elapsed());
 }
+
+#[test]
+fn vector_search_sees_changes_made_after_it_first_ran() {
+    let dir = workspace();
+    let embedder = Arc::new(HashEmbedder::new("hash-64", 64));
+    let mut index = open(&dir, Some(embedder.clone()));
+    index.reindex(false, &mut |_| {}).unwrap();
+    let paths = |index: &MemoryIndex, query: &str| -> Vec<String> {
+        index
+            .search(query, options(SearchMode::Vector))
+            .unwrap()
+            .results
+            .into_iter()
+            .map(|hit| hit.path)
+            .collect()
+    };
+    assert!(!paths(&index, "pelican migration").contains(&"birds.md".to_owned()));
+    // A new file indexed through this index, and one indexed by another process.
+    write(
+        &dir.path().join("ws"),
+        "birds.md",
+        "# Birds\n\npelican migration\n",
+    );
+    index.ensure_fresh().unwrap();
+    assert_eq!(paths(&index, "pelican migration")[0], "birds.md");
+    write(
+        &dir.path().join("ws"),
+        "fish.md",
+        "# Fish\n\nsalmon ladder\n",
+    );
+    open(&dir, Some(embedder)).ensure_fresh().unwrap();
+    assert_eq!(paths(&index, "salmon ladder")[0], "fish.md");
+    // And deletions are seen too.
+    std::fs::remove_file(dir.path().join("ws/birds.md")).unwrap();
+    index.ensure_fresh().unwrap();
+    assert!(!paths(&index, "pelican migration").contains(&"birds.md".to_owned()));
+}
+
+#[test]
+fn words_in_most_chunks_do_not_drown_a_rare_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    for number in 0..1_200 {
+        write(
+            &ws,
+            &format!("notes/{number}.md"),
+            &format!("# Note {number}\n\nmeeting notes about the project {number}\n"),
+        );
+    }
+    write(
+        &ws,
+        "notes/odd.md",
+        "# Odd\n\nmeeting about the zeppelin hangar\n",
+    );
+    let mut index = open(&dir, None);
+    index.reindex(false, &mut |_| {}).unwrap();
+    let top = |query: &str| {
+        index
+            .search(query, options(SearchMode::Keyword))
+            .unwrap()
+            .results
+            .first()
+            .map(|hit| hit.path.clone())
+    };
+    assert_eq!(
+        top("meeting notes zeppelin").as_deref(),
+        Some("notes/odd.md")
+    );
+    // A query made only of common words still finds something.
+    assert!(top("meeting notes").is_some());
+}
