@@ -213,9 +213,10 @@ pub enum ModelsCommand {
         /// Install under this name (default: derived from the source).
         #[arg(long)]
         name: Option<String>,
-        /// Keep converted embedding models in 32-bit floats (default 16-bit weights).
+        /// Convert embedding models to 16-bit weights: half the file, about 15 % slower (default
+        /// 32-bit).
         #[arg(long)]
-        f32: bool,
+        f16: bool,
     },
     /// Remove an installed model.
     Rm {

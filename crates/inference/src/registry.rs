@@ -75,7 +75,7 @@ pub fn pull(
         &downloaded,
         &ImportOptions {
             name: Some(model.name.to_owned()),
-            full_precision: false,
+            half_precision: false,
         },
     )
 }

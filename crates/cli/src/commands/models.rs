@@ -81,13 +81,13 @@ pub fn run(command: ModelsCommand, app: &App) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        ModelsCommand::Import { path, name, f32 } => {
+        ModelsCommand::Import { path, name, f16 } => {
             let spinner = Progress::spinner("importing", false);
             let installed = store.import(
                 &path,
                 &ImportOptions {
                     name,
-                    full_precision: f32,
+                    half_precision: f16,
                 },
             );
             spinner.finish();
