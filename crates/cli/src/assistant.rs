@@ -15,6 +15,7 @@ use localgpt_agent::tools::memory::{MemoryAppend, MemoryGet, MemoryHandle, Memor
 use localgpt_agent::tools::web_fetch::WebFetch;
 use localgpt_agent::tools::{AllowedRoots, ToolBox, ToolContext};
 use localgpt_core::chat::ChatModel;
+use localgpt_core::ingress::ToolScope;
 
 use crate::app::App;
 use crate::commands::memory::open_index;
@@ -42,8 +43,14 @@ pub fn create_model(app: &App, reference: Option<&str>) -> anyhow::Result<Arc<dy
     Ok(Arc::from(model))
 }
 
-/// The tools of an owner's session, working in the workspace.
-pub fn owner_tools(app: &App) -> anyhow::Result<ToolBox> {
+/// The memory index of this home, shared by the memory tools (and the daemon's API).
+pub fn open_memory(app: &App) -> anyhow::Result<MemoryHandle> {
+    Ok(MemoryHandle::new(open_index(app, true, true)?))
+}
+
+/// The tools of an owner's session, working in the workspace, with `memory` (opened here when
+/// not given).
+pub fn owner_tools(app: &App, memory: Option<&MemoryHandle>) -> anyhow::Result<ToolBox> {
     let workspace = app.paths.workspace(&app.config);
     std::fs::create_dir_all(&workspace)
         .with_context(|| format!("creating the workspace {}", workspace.display()))?;
@@ -56,8 +63,10 @@ pub fn owner_tools(app: &App) -> anyhow::Result<ToolBox> {
             .iter()
             .map(|path| app.paths.expand(path)),
     );
-    let index = open_index(app, true, true)?;
-    let memory = MemoryHandle::new(index);
+    let memory = match memory {
+        Some(memory) => memory.clone(),
+        None => open_memory(app)?,
+    };
     let context = ToolContext {
         roots: Arc::new(AllowedRoots::new(&workspace, &extra)),
         workspace,
@@ -81,6 +90,18 @@ pub fn build_agent(
     session: &SessionChoice,
     approver: Arc<dyn Approver>,
 ) -> anyhow::Result<Agent> {
+    build_scoped_agent(app, model, session, approver, ToolScope::All, None)
+}
+
+/// An agent whose tools are limited to `scope` (the persona's, for inputs from the bus).
+pub fn build_scoped_agent(
+    app: &App,
+    model: Arc<dyn ChatModel>,
+    session: &SessionChoice,
+    approver: Arc<dyn Approver>,
+    scope: ToolScope,
+    memory: Option<&MemoryHandle>,
+) -> anyhow::Result<Agent> {
     let agent_config = &app.config.agent;
     let context_window = model
         .context_window()
@@ -89,10 +110,7 @@ pub fn build_agent(
         });
     // Models that cannot call tools get none, and a compact prompt they can follow.
     let compact = !model.supports_tools();
-    let mut tools = owner_tools(app)?;
-    if compact {
-        tools = tools.with_scope(localgpt_core::ingress::ToolScope::None);
-    }
+    let tools = owner_tools(app, memory)?.with_scope(if compact { ToolScope::None } else { scope });
     let skills = skills::find(app);
     let listing = prompt_listing(&skills);
     let system = system_prompt::build(&PromptInputs {

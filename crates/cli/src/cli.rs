@@ -58,6 +58,10 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
+    /// Run LocalGPT in the background: the HTTP API, with every input through the control plane.
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+
     /// Search and maintain the memory index of your workspace.
     #[command(subcommand)]
     Memory(MemoryCommand),
@@ -111,6 +115,24 @@ pub enum ConfigCommand {
         key: String,
         /// New value, read as the key's type (lists may be comma-separated).
         value: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Start the daemon in the background (returns once its API answers).
+    Start {
+        /// Run in this process instead (for systemd, launchd and other service managers).
+        #[arg(long)]
+        foreground: bool,
+    },
+    /// Stop the daemon, letting turns in flight finish.
+    Stop,
+    /// Show whether the daemon runs, its address, model, uptime, queue and index.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -5,6 +5,7 @@ mod app;
 mod assistant;
 mod cli;
 mod commands;
+mod daemon;
 mod detect;
 mod embedding;
 mod local_model;
@@ -52,6 +53,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::chat::run(&App::load(paths)?, choice, model.as_deref())
         }
         Command::Config(command) => commands::config::run(command, paths),
+        Command::Daemon(command) => {
+            let app = App::load(paths)?;
+            match command {
+                cli::DaemonCommand::Start { foreground: true } => daemon::run_foreground(&app),
+                cli::DaemonCommand::Start { foreground: false } => daemon::start(&app),
+                cli::DaemonCommand::Stop => daemon::stop(&app),
+                cli::DaemonCommand::Status { json } => daemon::status(&app, json),
+            }
+        }
         Command::Memory(command) => commands::memory::run(command, &App::load(paths)?),
         Command::Models(command) => commands::models::run(command, &App::load(paths)?),
         Command::Sessions(command) => commands::sessions::run(command, &App::load(paths)?),

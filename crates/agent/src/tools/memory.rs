@@ -46,6 +46,30 @@ impl MemoryHandle {
         self.fresh.store(false, Ordering::SeqCst);
     }
 
+    /// Searches the index (refreshed first when stale), for callers other than the tools.
+    pub async fn search(
+        &self,
+        query: String,
+        options: SearchOptions,
+    ) -> Result<localgpt_memory::SearchResults, ToolError> {
+        self.with_fresh_index(move |index| {
+            index
+                .search(&query, options)
+                .map_err(|error| ToolError::Failed(error.to_string()))
+        })
+        .await
+    }
+
+    /// The index's statistics.
+    pub async fn stats(&self) -> Result<localgpt_memory::IndexStats, ToolError> {
+        self.with_fresh_index(|index| {
+            index
+                .stats()
+                .map_err(|error| ToolError::Failed(error.to_string()))
+        })
+        .await
+    }
+
     /// Runs `work` on the index on a blocking thread, refreshing it first when stale.
     async fn with_fresh_index<T: Send + 'static>(
         &self,

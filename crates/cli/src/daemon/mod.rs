@@ -1,0 +1,12 @@
+//! `localgpt daemon start|stop|status`: one background process that serves the HTTP API and runs
+//! every input through the ingress bus and control plane. `start` launches the same binary with
+//! `--foreground` (what service managers run), writes its output to `state/logs/daemon.log` and
+//! returns once the API answers; one lock file keeps two daemons off one home; `stop` asks it to
+//! finish in-flight turns and leave; a stale pid file is noticed and removed.
+
+mod process;
+mod run;
+mod runner;
+
+pub use process::{start, status, stop};
+pub use run::run_foreground;

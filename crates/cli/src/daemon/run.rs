@@ -1,0 +1,115 @@
+//! The daemon itself (`daemon start --foreground`): takes the home's lock, writes the pid file,
+//! opens the memory index and the default model, and serves the API with the control plane until
+//! SIGTERM or Ctrl-C; then it stops taking requests, lets turns finish (up to a deadline) and
+//! removes the pid file.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use localgpt_agent::control::{ArtifactStore, ControlPlane, TrustPolicy, bounded};
+use localgpt_agent::sessions::SessionStore;
+use localgpt_server::ServerState;
+
+use super::process::{lock_path, pid_path};
+use super::runner::DaemonRunner;
+use crate::app::App;
+use crate::assistant::{create_model, open_memory};
+
+/// Inputs that may wait for the control plane before callers are told "busy".
+const QUEUE_CAPACITY: usize = 64;
+/// Longest a turn may run.
+const TURN_DEADLINE: Duration = Duration::from_secs(600);
+/// How long stopping waits for turns in flight.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// Runs the daemon in this process until it is told to stop.
+pub fn run_foreground(app: &App) -> anyhow::Result<()> {
+    let state_dir = app.paths.state_dir();
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("creating {}", state_dir.display()))?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_path(app))
+        .context("opening the daemon lock file")?;
+    if lock.try_lock().is_err() {
+        anyhow::bail!(
+            "another LocalGPT daemon is running for {} (`localgpt daemon status`)",
+            app.paths.home.display()
+        );
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let server = &app.config.server;
+    let listener = runtime.block_on(localgpt_server::bind(
+        &server.bind,
+        server.port,
+        server.auth_token.is_some(),
+    ))?;
+    let address = listener.local_addr()?;
+    let mut pid_file = std::fs::File::create(pid_path(app)).context("writing the pid file")?;
+    writeln!(pid_file, "{}\n{address}", std::process::id())?;
+    drop(pid_file);
+
+    let memory = open_memory(app)?;
+    let model = create_model(app, None)?;
+    let model_name = model.name().to_owned();
+    let runner = Arc::new(DaemonRunner::new(app.clone(), model, memory.clone()));
+    let plane = ControlPlane::new(TrustPolicy::from_config(&app.config), runner, TURN_DEADLINE)
+        .with_artifacts(ArtifactStore::new(state_dir.join("artifacts")));
+    let (bus, queue) = bounded(QUEUE_CAPACITY);
+    let state = ServerState {
+        bus,
+        sessions: Arc::new(SessionStore::new(app.paths.sessions_dir())),
+        memory: Some(memory),
+        model: model_name.clone(),
+        auth_token: server.auth_token.clone(),
+        allow_local_unauthenticated: server.allow_local_unauthenticated,
+        started: Instant::now(),
+    };
+    tracing::info!(%address, model = %model_name, "daemon ready");
+    eprintln!(
+        "localgpt daemon (pid {}) serving http://{address} with {model_name}",
+        std::process::id()
+    );
+    let result = runtime.block_on(async move {
+        let plane = tokio::spawn(Arc::new(plane).serve(queue));
+        let served = localgpt_server::serve(listener, state, shutdown_signal()).await;
+        // The bus closes with the server's state; turns in flight get a grace period.
+        if tokio::time::timeout(STOP_GRACE, plane).await.is_err() {
+            tracing::warn!("turns still running after {STOP_GRACE:?}; stopping anyway");
+        }
+        served
+    });
+    std::fs::remove_file(pid_path(app)).ok();
+    drop(lock);
+    eprintln!("localgpt daemon stopped");
+    result.context("serving the API")
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!("cannot watch SIGTERM: {error}");
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("stopping: no new requests; letting turns finish");
+}

@@ -1,0 +1,80 @@
+//! The daemon's [`TurnRunner`]: each input becomes a turn of an agent built for its persona —
+//! tools limited to the persona's scope, the session named in the request resumed (or a new one),
+//! approvals denied (nobody is at a terminal; the web UI will answer them), the default model
+//! loaded once and shared.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use localgpt_agent::control::{Persona, TurnResult, TurnRunner};
+use localgpt_agent::runtime::{AgentEvent, DenyAll};
+use localgpt_agent::tools::memory::MemoryHandle;
+use localgpt_core::chat::{CancelToken, ChatModel};
+use localgpt_core::ingress::IngressMessage;
+use tokio::sync::mpsc;
+
+use crate::app::App;
+use crate::assistant::{SessionChoice, build_scoped_agent, create_model};
+
+/// Runs turns for the control plane.
+pub struct DaemonRunner {
+    app: App,
+    default_model: Arc<dyn ChatModel>,
+    memory: MemoryHandle,
+}
+
+impl DaemonRunner {
+    /// A runner answering with `default_model` unless a request names another.
+    pub fn new(app: App, default_model: Arc<dyn ChatModel>, memory: MemoryHandle) -> Self {
+        Self {
+            app,
+            default_model,
+            memory,
+        }
+    }
+
+    fn model_for(&self, requested: Option<&str>) -> Result<Arc<dyn ChatModel>, String> {
+        match requested {
+            Some(name) if name != self.default_model.name() => {
+                create_model(&self.app, Some(name)).map_err(|error| format!("{error:#}"))
+            }
+            _ => Ok(Arc::clone(&self.default_model)),
+        }
+    }
+}
+
+impl TurnRunner for DaemonRunner {
+    fn run<'a>(
+        &'a self,
+        message: &'a IngressMessage,
+        persona: &'a Persona,
+        cancel: CancelToken,
+        events: mpsc::UnboundedSender<AgentEvent>,
+    ) -> Pin<Box<dyn Future<Output = TurnResult> + Send + 'a>> {
+        Box::pin(async move {
+            let model = self.model_for(message.payload.model.as_deref())?;
+            let session = match &message.payload.session_id {
+                Some(id) => SessionChoice::Resume(id.clone()),
+                None => SessionChoice::New,
+            };
+            let mut agent = build_scoped_agent(
+                &self.app,
+                model,
+                &session,
+                Arc::new(DenyAll),
+                persona.tool_scope(),
+                Some(&self.memory),
+            )
+            .map_err(|error| format!("{error:#}"))?;
+            let report = agent
+                .turn(&message.payload.text, &cancel, &mut |event| {
+                    // A client that went away stops listening; the turn still completes.
+                    let _ = events.send(event);
+                })
+                .await
+                .map_err(|error| error.to_string())?;
+            Ok((report, agent.session_id().map(str::to_owned)))
+        })
+    }
+}

@@ -1,0 +1,236 @@
+//! The daemon end to end: the real binary started in the background on a free port, in a temp
+//! home, answering through the scripted provider server: health, status, chat as JSON and as
+//! server-sent events, memory search, sessions, auth, one daemon per home, graceful stop.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::localgpt;
+use localgpt_provider_script::{Script, ScriptedServer, Turn};
+use serde_json::{Value, json};
+
+fn home_for(server: &ScriptedServer, extra: &str) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "[agent]\ndefault_model = \"openai/gpt-test\"\n\n[providers.openai]\nbase_url = \"{}\"\napi_key = \"sk-test\"\n\n[memory]\nembedding = \"none\"\n\n[server]\nport = 0\n{extra}",
+            server.url("v1")
+        ),
+    )
+    .unwrap();
+    let workspace = home.path().join("workspace");
+    std::fs::create_dir_all(&workspace).unwrap();
+    std::fs::write(
+        workspace.join("MEMORY.md"),
+        "# Memory\n\nThe canoe is in the boathouse.\n",
+    )
+    .unwrap();
+    home
+}
+
+fn address(home: &std::path::Path) -> String {
+    let pid_file = std::fs::read_to_string(home.join("state/daemon.pid")).unwrap();
+    pid_file.lines().nth(1).unwrap().to_owned()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+fn post(url: &str, body: &Value, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut request = agent().post(url).header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request.send(body.to_string()).unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_string().unwrap())
+}
+
+fn get(url: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = agent().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request.call().unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Stops the daemon even when an assertion fails.
+struct Running<'a>(&'a std::path::Path);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let _ = localgpt(self.0).args(["daemon", "stop"]).output();
+    }
+}
+
+#[test]
+fn the_daemon_serves_chat_search_and_sessions_and_stops_cleanly() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new()
+            .turn(Turn::tool_call("memory_search", r#"{"query":"canoe"}"#))
+            .turn(Turn::text(["In the ", "boathouse."]).usage(30, 4))
+            .turn(Turn::text(["Streaming ", "works."])),
+    ));
+    let home = home_for(&server, "");
+    let started = localgpt(home.path())
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let _running = Running(home.path());
+    let base = format!("http://{}", address(home.path()));
+    assert!(address(home.path()).starts_with("127.0.0.1:"));
+
+    assert_eq!(get(&format!("{base}/health"), &[]).0, 200);
+    let status = localgpt(home.path())
+        .args(["daemon", "status", "--json"])
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["running"], true);
+    assert_eq!(status["model"], "openai/gpt-test");
+
+    // A second daemon on the same home is refused.
+    let second = localgpt(home.path())
+        .args(["daemon", "start", "--foreground"])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("another LocalGPT daemon"));
+
+    // Chat as JSON, with a tool round through the control plane.
+    let (code, body) = post(
+        &format!("{base}/api/chat"),
+        &json!({"message": "Where is the canoe?"}),
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["reply"], "In the boathouse.");
+    assert_eq!(reply["tool_calls"][0]["name"], "memory_search");
+    assert_eq!(reply["tool_calls"][0]["is_error"], false);
+    let session = reply["session_id"].as_str().unwrap().to_owned();
+
+    // Chat as server-sent events, continuing the session.
+    let (code, body) = post(
+        &format!("{base}/api/chat"),
+        &json!({"message": "And streaming?", "session_id": session}),
+        &[("accept", "text/event-stream")],
+    );
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("event: delta\ndata: {\"text\":\"Streaming \"}"),
+        "{body}"
+    );
+    assert!(body.contains("event: done"), "{body}");
+    assert!(body.contains("Streaming works."), "{body}");
+    // The second request carried the first turn: the session was resumed.
+    let last = server.requests().last().unwrap().body.to_string();
+    assert!(last.contains("Where is the canoe?"), "{last}");
+
+    // Memory search and sessions.
+    let (code, results) = get(
+        &format!("{base}/api/memory/search?q=canoe&mode=keyword"),
+        &[],
+    );
+    assert_eq!(code, 200);
+    assert_eq!(results["results"][0]["path"], "MEMORY.md");
+    let (_, sessions) = get(&format!("{base}/api/sessions"), &[]);
+    assert_eq!(sessions.as_array().unwrap().len(), 1);
+    assert_eq!(sessions[0]["id"], session.as_str());
+    let (code, _) = get(&format!("{base}/api/sessions/..%2F..%2Fconfig.toml"), &[]);
+    assert!(code == 400 || code == 404, "{code}");
+    // Errors are JSON with a code.
+    let (code, body) = post(&format!("{base}/api/chat"), &json!({"message": " "}), &[]);
+    assert_eq!(code, 400);
+    assert!(body.contains("\"code\":\"bad_request\""), "{body}");
+
+    let stopped = localgpt(home.path())
+        .args(["daemon", "stop"])
+        .output()
+        .unwrap();
+    assert!(stopped.status.success());
+    assert!(String::from_utf8_lossy(&stopped.stdout).contains("stopped"));
+    assert!(!home.path().join("state/daemon.pid").exists());
+    let status = localgpt(home.path())
+        .args(["daemon", "status"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&status.stdout).contains("not running"));
+}
+
+#[test]
+fn off_loopback_needs_a_token_and_a_token_is_checked() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new().turn(Turn::text(["hi"])),
+    ));
+    let open = home_for(&server, "bind = \"0.0.0.0\"\n");
+    let refused = localgpt(open.path())
+        .args(["daemon", "start", "--foreground"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("without an auth token"));
+
+    let guarded = home_for(
+        &server,
+        "auth_token = \"s3cret-token\"\nallow_local_unauthenticated = false\n",
+    );
+    let started = localgpt(guarded.path())
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let _running = Running(guarded.path());
+    let base = format!("http://{}", address(guarded.path()));
+    assert_eq!(get(&format!("{base}/api/sessions"), &[]).0, 401);
+    assert_eq!(
+        get(
+            &format!("{base}/api/sessions"),
+            &[("authorization", "Bearer wrong")]
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        get(
+            &format!("{base}/api/sessions"),
+            &[("authorization", "Bearer s3cret-token")]
+        )
+        .0,
+        200
+    );
+    // `daemon status` uses the configured token.
+    let status = localgpt(guarded.path())
+        .args(["daemon", "status"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("running: pid"),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    // The log never shows the token.
+    let log =
+        std::fs::read_to_string(guarded.path().join("state/logs/daemon.log")).unwrap_or_default();
+    assert!(!log.contains("s3cret-token"));
+}

@@ -1,0 +1,108 @@
+//! LocalGPT's HTTP API (SPEC §8), served by the daemon: `/health`, `/api/status`, `/api/chat`
+//! (JSON, or server-sent events with token deltas and tool activity), memory search and stats,
+//! and sessions. Every chat goes through the ingress bus, so the control plane decides trust from
+//! the caller's identity (owner token, loopback, anyone else). Binds loopback by default and
+//! refuses any other address without a token; bodies are size-limited; errors are JSON.
+
+mod auth;
+mod error;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use localgpt_agent::control::IngressBus;
+use localgpt_agent::sessions::SessionStore;
+use localgpt_agent::tools::memory::MemoryHandle;
+use localgpt_core::config::Secret;
+
+pub use error::ApiError;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ServerState {
+    /// Where chats are submitted.
+    pub bus: IngressBus,
+    /// Saved conversations.
+    pub sessions: Arc<SessionStore>,
+    /// The memory index, when the daemon opened one.
+    pub memory: Option<MemoryHandle>,
+    /// The default model's name, for status.
+    pub model: String,
+    /// Bearer token that identifies the owner.
+    pub auth_token: Option<Secret>,
+    /// Whether token-less loopback requests are the owner's.
+    pub allow_local_unauthenticated: bool,
+    /// When the daemon started.
+    pub started: Instant,
+}
+
+impl std::fmt::Debug for ServerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerState")
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A non-loopback address without a token would expose the assistant.
+    #[error(
+        "refusing to listen on {0} without an auth token: set server.auth_token (or bind 127.0.0.1)"
+    )]
+    NeedsToken(String),
+    /// The address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The router with every endpoint.
+pub fn router(state: ServerState) -> Router {
+    routes::router()
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Binds `bind:port`, refusing a non-loopback address when there is no token.
+pub async fn bind(
+    bind: &str,
+    port: u16,
+    has_token: bool,
+) -> Result<tokio::net::TcpListener, ServeError> {
+    let address = format!("{bind}:{port}");
+    let is_loopback = address
+        .parse::<SocketAddr>()
+        .map(|parsed| parsed.ip().is_loopback())
+        .unwrap_or(bind == "localhost");
+    if !is_loopback && !has_token {
+        return Err(ServeError::NeedsToken(address));
+    }
+    tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|source| ServeError::Bind { address, source })
+}
+
+/// Serves until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ServerState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,143 @@
+//! `POST /api/chat`: `{message, session_id?, model?}` through the ingress bus. Answers
+//! `{reply, session_id, usage, tool_calls}`, or with `Accept: text/event-stream` a stream of
+//! `delta`, `tool_start`, `tool_end` and `notice` events and a final `done` (or `error`).
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream, StreamExt};
+use localgpt_agent::control::{BusError, Outcome, Submission, Ticket};
+use localgpt_agent::runtime::AgentEvent;
+use localgpt_core::ingress::{Payload, Source};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::{ApiError, ServerState};
+
+/// Body of `POST /api/chat`.
+#[derive(Debug, Deserialize)]
+pub struct ChatBody {
+    message: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+/// Submits the message and answers as JSON or as server-sent events.
+pub async fn chat(
+    State(state): State<ServerState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(body): Json<ChatBody>,
+) -> Result<Response, ApiError> {
+    if body.message.trim().is_empty() {
+        return Err(ApiError::bad_request("`message` is empty"));
+    }
+    let ticket = state
+        .bus
+        .submit(Submission {
+            source: Source::Api,
+            sender: caller.0,
+            payload: Payload {
+                text: body.message,
+                session_id: body.session_id,
+                model: body.model,
+            },
+            job_tools: Vec::new(),
+            reply_to: None,
+        })
+        .map_err(|error| match error {
+            BusError::Busy(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", error.to_string())
+            }
+            BusError::Closed => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                error.to_string(),
+            ),
+        })?;
+    let wants_stream = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/event-stream"));
+    if wants_stream {
+        return Ok(Sse::new(event_stream(ticket))
+            .keep_alive(KeepAlive::default())
+            .into_response());
+    }
+    let outcome = ticket.outcome().await;
+    outcome_json(outcome).map(|value| Json(value).into_response())
+}
+
+/// The final answer as JSON, or the error it was.
+fn outcome_json(outcome: Outcome) -> Result<Value, ApiError> {
+    match outcome {
+        Outcome::Done {
+            report,
+            session_id,
+            artifact,
+        } => Ok(json!({
+            "reply": report.answer,
+            "session_id": session_id,
+            "usage": report.usage,
+            "tool_calls": report.tool_calls,
+            "artifact": artifact,
+            "cancelled": report.cancelled,
+        })),
+        Outcome::Failed(message) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "turn_failed",
+            message,
+        )),
+        Outcome::TimedOut => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timed_out",
+            "the turn ran past its deadline and was stopped",
+        )),
+    }
+}
+
+fn event_of(event: AgentEvent) -> Event {
+    let (name, data) = match event {
+        AgentEvent::Text(text) => ("delta", json!({"text": text})),
+        AgentEvent::ToolStarted { name, arguments } => {
+            ("tool_start", json!({"name": name, "arguments": arguments}))
+        }
+        AgentEvent::ToolFinished {
+            name,
+            preview,
+            is_error,
+        } => (
+            "tool_end",
+            json!({"name": name, "preview": preview, "is_error": is_error}),
+        ),
+        AgentEvent::Notice(text) => ("notice", json!({"text": text})),
+    };
+    Event::default().event(name).data(data.to_string())
+}
+
+/// The turn's events as they come, then `done` or `error`.
+fn event_stream(ticket: Ticket) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold(Some(ticket), |state| async move {
+        let mut ticket = state?;
+        match ticket.events.recv().await {
+            Some(event) => Some((Ok(event_of(event)), Some(ticket))),
+            None => {
+                let last = match outcome_json(ticket.outcome().await) {
+                    Ok(value) => Event::default().event("done").data(value.to_string()),
+                    Err(error) => Event::default().event("error").data(
+                        json!({"code": error.code(), "message": error.message()}).to_string(),
+                    ),
+                };
+                Some((Ok(last), None))
+            }
+        }
+    })
+    .boxed()
+}

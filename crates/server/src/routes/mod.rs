@@ -1,0 +1,26 @@
+//! The endpoints, one module per area.
+
+mod chat;
+mod memory;
+mod sessions;
+mod status;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::ServerState;
+
+/// Every route of the API.
+pub fn router() -> Router<ServerState> {
+    Router::new()
+        .route("/health", get(status::health))
+        .route("/api/status", get(status::status))
+        .route("/api/chat", post(chat::chat))
+        .route("/api/memory/search", get(memory::search))
+        .route("/api/memory/stats", get(memory::stats))
+        .route("/api/sessions", get(sessions::list))
+        .route(
+            "/api/sessions/{id}",
+            get(sessions::show).delete(sessions::remove),
+        )
+}

@@ -1,0 +1,67 @@
+//! Saved conversations: list, read, delete. Ids are checked by the session store, so no path
+//! parameter reaches outside it.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use localgpt_agent::sessions::SessionError;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::{ApiError, ServerState};
+
+fn session_error(error: SessionError) -> ApiError {
+    match error {
+        SessionError::BadId(_) => ApiError::bad_request(error.to_string()),
+        SessionError::NotFound(_) | SessionError::Ambiguous { .. } => {
+            ApiError::not_found(error.to_string())
+        }
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+/// `GET /api/sessions`: most recent first.
+pub async fn list(
+    State(state): State<ServerState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_owner(&state)?;
+    let sessions = state.sessions.list().map_err(session_error)?;
+    Ok(Json(json!(
+        sessions
+            .iter()
+            .map(|summary| json!({
+                "id": summary.id,
+                "title": summary.title,
+                "started": summary.started,
+                "messages": summary.messages,
+                "model": summary.model,
+            }))
+            .collect::<Vec<_>>()
+    )))
+}
+
+/// `GET /api/sessions/{id}`: the conversation's messages.
+pub async fn show(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_owner(&state)?;
+    let transcript = state.sessions.load(&id).map_err(session_error)?;
+    Ok(Json(json!({
+        "id": transcript.header.id,
+        "started": transcript.header.timestamp,
+        "messages": transcript.messages(),
+    })))
+}
+
+/// `DELETE /api/sessions/{id}`.
+pub async fn remove(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_owner(&state)?;
+    state.sessions.delete(&id).map_err(session_error)?;
+    Ok(Json(json!({"deleted": id})))
+}
