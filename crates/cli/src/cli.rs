@@ -128,6 +128,12 @@ pub enum DaemonCommand {
     },
     /// Stop the daemon, letting turns in flight finish.
     Stop,
+    /// Run one heartbeat cycle now and print what it did.
+    Heartbeat {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show whether the daemon runs, its address, model, uptime, queue and index.
     Status {
         /// Print JSON.

@@ -59,6 +59,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 cli::DaemonCommand::Start { foreground: true } => daemon::run_foreground(&app),
                 cli::DaemonCommand::Start { foreground: false } => daemon::start(&app),
                 cli::DaemonCommand::Stop => daemon::stop(&app),
+                cli::DaemonCommand::Heartbeat { json } => daemon::heartbeat_once(&app, json),
                 cli::DaemonCommand::Status { json } => daemon::status(&app, json),
             }
         }

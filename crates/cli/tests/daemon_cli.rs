@@ -234,3 +234,80 @@ fn off_loopback_needs_a_token_and_a_token_is_checked() {
         std::fs::read_to_string(guarded.path().join("state/logs/daemon.log")).unwrap_or_default();
     assert!(!log.contains("s3cret-token"));
 }
+
+#[test]
+fn a_heartbeat_works_open_tasks_and_costs_nothing_when_none_are_due() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new()
+            .turn(Turn::tool_call(
+                "edit_file",
+                r#"{"path":"HEARTBEAT.md","old_text":"- [ ] Water the plants","new_text":"- [x] Water the plants"}"#,
+            ))
+            .turn(Turn::text(["HEARTBEAT_OK"]).usage(200, 3))
+            .turn(Turn::tool_call("bash", r#"{"command":"touch hacked"}"#))
+            .turn(Turn::text(["The backup task needs you: I may not run commands."]))
+            .turn(Turn::text(["The backup task needs you: I may not run commands."])),
+    ));
+    let home = home_for(&server, "");
+    let heartbeat_file = home.path().join("workspace/HEARTBEAT.md");
+
+    // Nothing due: no model call at all.
+    std::fs::write(&heartbeat_file, "# Heartbeat\n\n- [x] Done long ago\n").unwrap();
+    let out = localgpt(home.path())
+        .args(["daemon", "heartbeat"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("skipped"));
+    assert_eq!(server.request_count(), 0);
+
+    // An open task is worked and ticked; HEARTBEAT_OK is not delivered.
+    std::fs::write(&heartbeat_file, "# Heartbeat\n\n- [ ] Water the plants\n").unwrap();
+    let out = localgpt(home.path())
+        .args(["daemon", "heartbeat", "--json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["outcome"]["kind"], "ok", "{report}");
+    assert!(report["tokens"].as_u64().unwrap() >= 203);
+    assert!(
+        std::fs::read_to_string(&heartbeat_file)
+            .unwrap()
+            .contains("- [x] Water the plants")
+    );
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(home.path().join("state/heartbeat.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(state["total_tokens"].as_u64().unwrap() >= 203);
+
+    // A tool outside the heartbeat's scope is refused; the report is delivered once.
+    std::fs::write(&heartbeat_file, "# Heartbeat\n\n- [ ] Check the backup\n").unwrap();
+    let out = localgpt(home.path())
+        .args(["daemon", "heartbeat"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("The backup task needs you"));
+    assert!(!home.path().join("workspace/hacked").exists());
+    let requests = server.requests();
+    let offered: Vec<String> = requests[2].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["function"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!offered.contains(&"bash".to_owned()), "{offered:?}");
+    assert!(requests[3].body.to_string().contains("not available"));
+    let events = std::fs::read_to_string(home.path().join("state/heartbeat-events.jsonl")).unwrap();
+    assert_eq!(events.lines().count(), 1);
+    let again = localgpt(home.path())
+        .args(["daemon", "heartbeat"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already reported"));
+}

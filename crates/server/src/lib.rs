@@ -41,6 +41,8 @@ pub struct ServerState {
     pub allow_local_unauthenticated: bool,
     /// When the daemon started.
     pub started: Instant,
+    /// More status to report (the daemon's heartbeat), merged into `/api/status` as `heartbeat`.
+    pub extra_status: Option<Arc<dyn Fn() -> serde_json::Value + Send + Sync>>,
 }
 
 impl std::fmt::Debug for ServerState {

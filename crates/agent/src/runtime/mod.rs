@@ -371,6 +371,10 @@ impl Agent {
                 )));
             }
         };
+        // Out-of-scope calls are refused before anyone is asked to approve them.
+        if !self.tools.allows(&call.name) {
+            return Err(ToolError::NotAllowed(call.name.clone()));
+        }
         if self.needs_approval(&call.name) {
             let request = ApprovalRequest {
                 tool: call.name.clone(),

@@ -140,6 +140,11 @@ impl ToolBox {
             .collect()
     }
 
+    /// Whether this scope lets `name` run (unknown tools included: `call` reports those).
+    pub fn allows(&self, name: &str) -> bool {
+        self.scope.allows(name)
+    }
+
     /// Whether a call to `name` may run concurrently with other read-only calls.
     pub fn is_read_only(&self, name: &str) -> bool {
         self.tools.get(name).is_some_and(|tool| tool.is_read_only())

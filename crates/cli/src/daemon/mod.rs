@@ -4,9 +4,10 @@
 //! returns once the API answers; one lock file keeps two daemons off one home; `stop` asks it to
 //! finish in-flight turns and leave; a stale pid file is noticed and removed.
 
+mod heartbeat;
 mod process;
 mod run;
 mod runner;
 
 pub use process::{start, status, stop};
-pub use run::run_foreground;
+pub use run::{heartbeat_once, run_foreground};

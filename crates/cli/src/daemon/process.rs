@@ -165,6 +165,15 @@ pub fn status(app: &App, json: bool) -> anyhow::Result<()> {
     println!("model: {}", status["model"].as_str().unwrap_or("?"));
     println!("uptime: {} s", status["uptime_seconds"]);
     println!("queue: {} waiting", status["queue_depth"]);
+    if let Some(heartbeat) = status.get("heartbeat").filter(|value| !value.is_null()) {
+        println!(
+            "heartbeat: last {} ({}), next {}, {} tokens so far",
+            heartbeat["last_run"].as_str().unwrap_or("never"),
+            heartbeat["last_outcome"]["kind"].as_str().unwrap_or("-"),
+            heartbeat["next_run"].as_str().unwrap_or("-"),
+            heartbeat["total_tokens"]
+        );
+    }
     if let Some(index) = status.get("index").filter(|index| !index.is_null()) {
         println!(
             "index: {} files, {} chunks ({} with vectors)",

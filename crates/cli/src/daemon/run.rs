@@ -12,6 +12,9 @@ use localgpt_agent::control::{ArtifactStore, ControlPlane, TrustPolicy, bounded}
 use localgpt_agent::sessions::SessionStore;
 use localgpt_server::ServerState;
 
+use localgpt_agent::tools::memory::MemoryHandle;
+
+use super::heartbeat;
 use super::process::{lock_path, pid_path};
 use super::runner::DaemonRunner;
 use crate::app::App;
@@ -53,13 +56,9 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
     writeln!(pid_file, "{}\n{address}", std::process::id())?;
     drop(pid_file);
 
-    let memory = open_memory(app)?;
-    let model = create_model(app, None)?;
-    let model_name = model.name().to_owned();
-    let runner = Arc::new(DaemonRunner::new(app.clone(), model, memory.clone()));
-    let plane = ControlPlane::new(TrustPolicy::from_config(&app.config), runner, TURN_DEADLINE)
-        .with_artifacts(ArtifactStore::new(state_dir.join("artifacts")));
+    let (plane, model_name, memory) = build_plane(app)?;
     let (bus, queue) = bounded(QUEUE_CAPACITY);
+    let heartbeat_app = app.clone();
     let state = ServerState {
         bus,
         sessions: Arc::new(SessionStore::new(app.paths.sessions_dir())),
@@ -68,15 +67,26 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
         auth_token: server.auth_token.clone(),
         allow_local_unauthenticated: server.allow_local_unauthenticated,
         started: Instant::now(),
+        extra_status: Some(Arc::new(move || heartbeat_status(&heartbeat_app))),
     };
+    let heartbeat_bus = state.bus.clone();
     tracing::info!(%address, model = %model_name, "daemon ready");
     eprintln!(
         "localgpt daemon (pid {}) serving http://{address} with {model_name}",
         std::process::id()
     );
+    let heartbeat_app = app.clone();
+    let heartbeat_enabled = app.config.heartbeat.enabled;
     let result = runtime.block_on(async move {
-        let plane = tokio::spawn(Arc::new(plane).serve(queue));
+        let plane = tokio::spawn(plane.serve(queue));
+        let (stop_heartbeat, stopped) = tokio::sync::watch::channel(false);
+        let heartbeat = heartbeat_enabled
+            .then(|| tokio::spawn(heartbeat::run_loop(heartbeat_app, heartbeat_bus, stopped)));
         let served = localgpt_server::serve(listener, state, shutdown_signal()).await;
+        let _ = stop_heartbeat.send(true);
+        if let Some(heartbeat) = heartbeat {
+            let _ = heartbeat.await;
+        }
         // The bus closes with the server's state; turns in flight get a grace period.
         if tokio::time::timeout(STOP_GRACE, plane).await.is_err() {
             tracing::warn!("turns still running after {STOP_GRACE:?}; stopping anyway");
@@ -87,6 +97,69 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
     drop(lock);
     eprintln!("localgpt daemon stopped");
     result.context("serving the API")
+}
+
+/// The control plane of this home: trust policy, the default model loaded once, the memory
+/// index, artifacts in `state/artifacts/`.
+pub fn build_plane(app: &App) -> anyhow::Result<(Arc<ControlPlane>, String, MemoryHandle)> {
+    let memory = open_memory(app)?;
+    let model = create_model(app, None)?;
+    let model_name = model.name().to_owned();
+    let runner = Arc::new(DaemonRunner::new(app.clone(), model, memory.clone()));
+    let plane = ControlPlane::new(TrustPolicy::from_config(&app.config), runner, TURN_DEADLINE)
+        .with_artifacts(ArtifactStore::new(app.paths.state_dir().join("artifacts")));
+    Ok((Arc::new(plane), model_name, memory))
+}
+
+/// The heartbeat part of `/api/status`.
+fn heartbeat_status(app: &App) -> serde_json::Value {
+    let state = heartbeat::load_state(app);
+    serde_json::json!({
+        "enabled": app.config.heartbeat.enabled,
+        "last_run": state.last_run.map(|at| at.to_string()),
+        "last_outcome": state.last_outcome,
+        "last_tokens": state.last_tokens,
+        "total_tokens": state.total_tokens,
+        "next_run": heartbeat::next_due(app, &state).to_string(),
+    })
+}
+
+/// `daemon heartbeat`: one cycle now, in this process, through the same control plane.
+pub fn heartbeat_once(app: &App, json: bool) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let (plane, _, _) = build_plane(app)?;
+    let outcome = runtime.block_on(async {
+        let (bus, queue) = bounded(1);
+        let serving = tokio::spawn(plane.serve(queue));
+        let outcome = heartbeat::run_cycle(app, &bus).await;
+        drop(bus);
+        let _ = serving.await;
+        outcome
+    });
+    let state = heartbeat::load_state(app);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"outcome": outcome, "tokens": state.last_tokens})
+        );
+        return Ok(());
+    }
+    match &outcome {
+        heartbeat::CycleOutcome::Skipped { reason } => {
+            println!("skipped: {reason} (no model call)")
+        }
+        heartbeat::CycleOutcome::Ok => println!("HEARTBEAT_OK ({} tokens)", state.last_tokens),
+        heartbeat::CycleOutcome::Delivered { reply } => {
+            println!(
+                "{reply}
+({} tokens)",
+                state.last_tokens
+            );
+        }
+        heartbeat::CycleOutcome::Duplicate => println!("already reported today; not repeated"),
+        heartbeat::CycleOutcome::Failed { message } => anyhow::bail!("heartbeat failed: {message}"),
+    }
+    Ok(())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

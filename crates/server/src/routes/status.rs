@@ -29,5 +29,6 @@ pub async fn status(
         "pid": std::process::id(),
         "queue_depth": state.bus.depth(),
         "index": index,
+        "heartbeat": state.extra_status.as_ref().map(|status| status()),
     })))
 }
