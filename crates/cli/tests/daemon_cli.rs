@@ -149,6 +149,21 @@ fn the_daemon_serves_chat_search_and_sessions_and_stops_cleanly() {
     );
     assert_eq!(code, 200);
     assert_eq!(results["results"][0]["path"], "MEMORY.md");
+    // The daemon's watcher indexes new files while it runs.
+    std::fs::write(
+        home.path().join("workspace/kayak.md"),
+        "# Kayak\n\nThe kayak paddles hang in the garage.\n",
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, found) = get(&format!("{base}/api/memory/search?q=paddles&mode=keyword"), &[]);
+        if found["results"][0]["path"] == "kayak.md" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the new file was not indexed: {found}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let (_, sessions) = get(&format!("{base}/api/sessions"), &[]);
     assert_eq!(sessions.as_array().unwrap().len(), 1);
     assert_eq!(sessions[0]["id"], session.as_str());

@@ -46,6 +46,19 @@ impl MemoryHandle {
         self.fresh.store(false, Ordering::SeqCst);
     }
 
+    /// Brings the index up to date now, on this thread (the daemon's file watcher calls this).
+    pub fn refresh_now(&self) -> Result<localgpt_memory::ReindexReport, ToolError> {
+        let mut index = self
+            .index
+            .lock()
+            .map_err(|_| ToolError::Failed("the memory index is unavailable".to_owned()))?;
+        let report = index
+            .ensure_fresh()
+            .map_err(|error| ToolError::Failed(error.to_string()))?;
+        self.fresh.store(true, Ordering::SeqCst);
+        Ok(report)
+    }
+
     /// Searches the index (refreshed first when stale), for callers other than the tools.
     pub async fn search(
         &self,

@@ -57,6 +57,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
     drop(pid_file);
 
     let (plane, model_name, memory) = build_plane(app)?;
+    let _watcher = watch_memory(app, &memory);
     let (bus, queue) = bounded(QUEUE_CAPACITY);
     let heartbeat_app = app.clone();
     let state = ServerState {
@@ -109,6 +110,40 @@ pub fn build_plane(app: &App) -> anyhow::Result<(Arc<ControlPlane>, String, Memo
     let plane = ControlPlane::new(TrustPolicy::from_config(&app.config), runner, TURN_DEADLINE)
         .with_artifacts(ArtifactStore::new(app.paths.state_dir().join("artifacts")));
     Ok((Arc::new(plane), model_name, memory))
+}
+
+/// Keeps the index following the files while the daemon runs (a failure to watch is logged; the
+/// index is still refreshed before every search).
+fn watch_memory(
+    app: &App,
+    memory: &MemoryHandle,
+) -> Option<localgpt_memory::watcher::MemoryWatcher> {
+    if let Err(error) = memory.refresh_now() {
+        tracing::warn!("indexing the workspace at start failed: {error}");
+    }
+    let mut roots = vec![app.paths.workspace(&app.config)];
+    roots.extend(app.paths.extra_paths(&app.config));
+    let memory = memory.clone();
+    let started = localgpt_memory::watcher::MemoryWatcher::start(
+        &roots,
+        Duration::from_secs(1),
+        move |paths| match memory.refresh_now() {
+            Ok(report) => tracing::info!(
+                changed = paths.len(),
+                indexed = report.files_indexed,
+                removed = report.files_removed,
+                "memory index updated"
+            ),
+            Err(error) => tracing::warn!("memory index update failed: {error}"),
+        },
+    );
+    match started {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            tracing::warn!("not watching the workspace: {error}");
+            None
+        }
+    }
 }
 
 /// The heartbeat part of `/api/status`.
