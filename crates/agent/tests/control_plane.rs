@@ -41,6 +41,7 @@ fn submission(source: Source, sender: Sender, text: &str, session: Option<&str>)
         },
         job_tools: Vec::new(),
         reply_to: None,
+        deadline: None,
     }
 }
 

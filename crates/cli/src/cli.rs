@@ -62,6 +62,10 @@ pub enum Command {
     #[command(subcommand)]
     Daemon(DaemonCommand),
 
+    /// Scheduled jobs from `[[jobs]]` in config.toml.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+
     /// Search and maintain the memory index of your workspace.
     #[command(subcommand)]
     Memory(MemoryCommand),
@@ -115,6 +119,21 @@ pub enum ConfigCommand {
         key: String,
         /// New value, read as the key's type (lists may be comma-separated).
         value: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List the jobs with their schedules, next and last runs.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one job now and print its reply.
+    Run {
+        /// The job's name.
+        name: String,
     },
 }
 

@@ -53,6 +53,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::chat::run(&App::load(paths)?, choice, model.as_deref())
         }
         Command::Config(command) => commands::config::run(command, paths),
+        Command::Jobs(command) => {
+            let app = App::load(paths)?;
+            match command {
+                cli::JobsCommand::List { json } => daemon::list_jobs(&app, json),
+                cli::JobsCommand::Run { name } => daemon::run_job_once(&app, &name),
+            }
+        }
         Command::Daemon(command) => {
             let app = App::load(paths)?;
             match command {

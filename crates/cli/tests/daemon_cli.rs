@@ -157,11 +157,17 @@ fn the_daemon_serves_chat_search_and_sessions_and_stops_cleanly() {
     .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let (_, found) = get(&format!("{base}/api/memory/search?q=paddles&mode=keyword"), &[]);
+        let (_, found) = get(
+            &format!("{base}/api/memory/search?q=paddles&mode=keyword"),
+            &[],
+        );
         if found["results"][0]["path"] == "kayak.md" {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the new file was not indexed: {found}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new file was not indexed: {found}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     let (_, sessions) = get(&format!("{base}/api/sessions"), &[]);
@@ -325,4 +331,62 @@ fn a_heartbeat_works_open_tasks_and_costs_nothing_when_none_are_due() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("already reported"));
+}
+
+#[test]
+fn jobs_list_and_run_with_only_their_declared_tools() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new()
+            .turn(Turn::tool_call(
+                "write_file",
+                r#"{"path":"job-wrote.md","content":"x"}"#,
+            ))
+            .turn(Turn::text(["Digest ready."])),
+    ));
+    let home = home_for(
+        &server,
+        "\n[[jobs]]\nname = \"digest\"\nschedule = \"0 8 * * *\"\nprompt = \"Summarise yesterday\"\ntools = [\"memory_search\"]\n",
+    );
+    let list = localgpt(home.path())
+        .args(["jobs", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    let jobs: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(jobs[0]["name"], "digest");
+    assert!(jobs[0]["next_run"].as_str().unwrap().contains("T"));
+    assert!(jobs[0]["last_run"].is_null());
+
+    let run = localgpt(home.path())
+        .args(["jobs", "run", "digest"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "Digest ready.");
+    assert!(!home.path().join("workspace/job-wrote.md").exists());
+    let offered = server.requests()[0].body["tools"].clone();
+    assert_eq!(offered.as_array().unwrap().len(), 1);
+    assert_eq!(offered[0]["function"]["name"], "memory_search");
+    let list = localgpt(home.path())
+        .args(["jobs", "list", "--json"])
+        .output()
+        .unwrap();
+    let jobs: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(jobs[0]["last_outcome"], "ok");
+
+    let missing = localgpt(home.path())
+        .args(["jobs", "run", "nosuch"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("configured: digest"));
 }

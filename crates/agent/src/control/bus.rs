@@ -22,6 +22,8 @@ pub struct Submission {
     pub job_tools: Vec<String>,
     /// Where the answer goes (adapter-specific).
     pub reply_to: Option<String>,
+    /// A shorter deadline than the control plane's default (a job's timeout).
+    pub deadline: Option<std::time::Duration>,
 }
 
 /// How a submitted turn ended.

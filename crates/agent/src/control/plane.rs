@@ -89,6 +89,9 @@ impl ControlPlane {
             events,
             outcome,
         } = envelope;
+        let deadline = submission
+            .deadline
+            .map_or(self.deadline, |asked| asked.min(self.deadline));
         let trust = self.policy.decide(submission.source, &submission.sender);
         let persona = Persona::for_trust(trust, &submission.job_tools);
         let message = IngressMessage {
@@ -113,7 +116,7 @@ impl ControlPlane {
         };
         let cancel = CancelToken::new();
         let turn = self.runner.run(&message, &persona, cancel.clone(), events);
-        let result = match tokio::time::timeout(self.deadline, turn).await {
+        let result = match tokio::time::timeout(deadline, turn).await {
             Ok(result) => self.finish(&message, result),
             Err(_) => {
                 cancel.cancel();

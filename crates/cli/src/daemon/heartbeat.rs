@@ -166,6 +166,7 @@ async fn work_tasks(
             .map(|tool| (*tool).to_owned())
             .collect(),
         reply_to: None,
+        deadline: None,
     };
     let ticket = match bus.submit(submission) {
         Ok(ticket) => ticket,

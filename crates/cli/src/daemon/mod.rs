@@ -5,9 +5,11 @@
 //! finish in-flight turns and leave; a stale pid file is noticed and removed.
 
 mod heartbeat;
+mod jobs;
 mod process;
 mod run;
 mod runner;
 
+pub use jobs::list as list_jobs;
 pub use process::{start, status, stop};
-pub use run::{heartbeat_once, run_foreground};
+pub use run::{heartbeat_once, run_foreground, run_job_once};

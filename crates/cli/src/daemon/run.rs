@@ -14,9 +14,9 @@ use localgpt_server::ServerState;
 
 use localgpt_agent::tools::memory::MemoryHandle;
 
-use super::heartbeat;
 use super::process::{lock_path, pid_path};
 use super::runner::DaemonRunner;
+use super::{heartbeat, jobs};
 use crate::app::App;
 use crate::assistant::{create_model, open_memory};
 
@@ -81,6 +81,11 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
     let result = runtime.block_on(async move {
         let plane = tokio::spawn(plane.serve(queue));
         let (stop_heartbeat, stopped) = tokio::sync::watch::channel(false);
+        let jobs = tokio::spawn(jobs::run_loop(
+            heartbeat_app.clone(),
+            heartbeat_bus.clone(),
+            stopped.clone(),
+        ));
         let heartbeat = heartbeat_enabled
             .then(|| tokio::spawn(heartbeat::run_loop(heartbeat_app, heartbeat_bus, stopped)));
         let served = localgpt_server::serve(listener, state, shutdown_signal()).await;
@@ -88,6 +93,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
         if let Some(heartbeat) = heartbeat {
             let _ = heartbeat.await;
         }
+        let _ = jobs.await;
         // The bus closes with the server's state; turns in flight get a grace period.
         if tokio::time::timeout(STOP_GRACE, plane).await.is_err() {
             tracing::warn!("turns still running after {STOP_GRACE:?}; stopping anyway");
@@ -195,6 +201,43 @@ pub fn heartbeat_once(app: &App, json: bool) -> anyhow::Result<()> {
         heartbeat::CycleOutcome::Failed { message } => anyhow::bail!("heartbeat failed: {message}"),
     }
     Ok(())
+}
+
+/// `jobs run NAME`: runs one job now, in this process, through the same control plane.
+pub fn run_job_once(app: &App, name: &str) -> anyhow::Result<()> {
+    let Some(job) = app.config.jobs.iter().find(|job| job.name == name) else {
+        let names: Vec<&str> = app
+            .config
+            .jobs
+            .iter()
+            .map(|job| job.name.as_str())
+            .collect();
+        anyhow::bail!(
+            "no job named `{name}`; configured: {}",
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        );
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let (plane, _, _) = build_plane(app)?;
+    let state = runtime.block_on(async {
+        let (bus, queue) = bounded(1);
+        let serving = tokio::spawn(plane.serve(queue));
+        let state = jobs::run_job(app, &bus, job).await;
+        drop(bus);
+        let _ = serving.await;
+        state
+    });
+    match (state.last_outcome.as_deref(), state.last_reply) {
+        (Some("ok"), Some(reply)) => {
+            println!("{reply}");
+            Ok(())
+        }
+        (outcome, _) => anyhow::bail!("job `{name}`: {}", outcome.unwrap_or("no outcome")),
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -51,6 +51,7 @@ pub async fn chat(
             },
             job_tools: Vec::new(),
             reply_to: None,
+            deadline: None,
         })
         .map_err(|error| match error {
             BusError::Busy(_) => {

@@ -1,0 +1,228 @@
+//! Scheduled jobs (`[[jobs]]`): each runs on its cron schedule as a trusted event with only the
+//! tools it declares and its own model and timeout. A job never overlaps itself; runs missed while
+//! the daemon was down are reported once (in the event log), not replayed. `localgpt jobs
+//! list|run NAME` shows them and runs one now. State lives in `state/jobs.json`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use localgpt_agent::control::{IngressBus, Outcome, Submission};
+use localgpt_agent::scheduler::JobSchedule;
+use localgpt_core::config::JobConfig;
+use localgpt_core::ingress::{Payload, Sender, Source};
+use serde::{Deserialize, Serialize};
+
+use super::heartbeat::time_zone;
+use crate::app::App;
+
+/// What the last run of a job did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobState {
+    /// When it last ran.
+    pub last_run: Option<Timestamp>,
+    /// `ok`, `failed: …` or `timed out`.
+    pub last_outcome: Option<String>,
+    /// The reply of its last successful run.
+    pub last_reply: Option<String>,
+}
+
+fn state_path(app: &App) -> std::path::PathBuf {
+    app.paths.state_dir().join("jobs.json")
+}
+
+/// Saved job states by name.
+pub fn load_states(app: &App) -> BTreeMap<String, JobState> {
+    std::fs::read_to_string(state_path(app))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+fn save_state(app: &App, name: &str, state: JobState) {
+    let mut states = load_states(app);
+    states.insert(name.to_owned(), state);
+    let written = serde_json::to_vec_pretty(&states)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| localgpt_core::fs::write_atomic(&state_path(app), &bytes));
+    if let Err(error) = written {
+        tracing::warn!("could not save job state: {error}");
+    }
+}
+
+fn log_event(app: &App, kind: &str, job: &str, text: &str) {
+    use std::io::Write;
+    let line = serde_json::json!({"at": Timestamp::now().to_string(), "kind": kind, "job": job, "text": text});
+    let path = app.paths.state_dir().join("job-events.jsonl");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| writeln!(file, "{line}"));
+    if let Err(error) = written {
+        tracing::warn!(
+            "could not record the job event in {}: {error}",
+            path.display()
+        );
+    }
+}
+
+/// Runs `job` now through the bus and records the result.
+pub async fn run_job(app: &App, bus: &IngressBus, job: &JobConfig) -> JobState {
+    let submission = Submission {
+        source: Source::Scheduler,
+        sender: Sender::Job {
+            name: job.name.clone(),
+        },
+        payload: Payload {
+            text: job.prompt.clone(),
+            session_id: None,
+            model: job.model.clone(),
+        },
+        job_tools: job.tools.clone(),
+        reply_to: None,
+        deadline: Some(job.timeout.0),
+    };
+    let outcome = match bus.submit(submission) {
+        Ok(ticket) => ticket.outcome().await,
+        Err(error) => Outcome::Failed(error.to_string()),
+    };
+    let (last_outcome, last_reply) = match outcome {
+        Outcome::Done { report, .. } => {
+            log_event(app, "job", &job.name, &report.answer);
+            ("ok".to_owned(), Some(report.answer))
+        }
+        Outcome::Failed(message) => {
+            log_event(app, "job_failed", &job.name, &message);
+            (format!("failed: {message}"), None)
+        }
+        Outcome::TimedOut => {
+            log_event(app, "job_timed_out", &job.name, "stopped at its timeout");
+            ("timed out".to_owned(), None)
+        }
+    };
+    let state = JobState {
+        last_run: Some(Timestamp::now()),
+        last_outcome: Some(last_outcome),
+        last_reply,
+    };
+    save_state(app, &job.name, state.clone());
+    state
+}
+
+/// Runs every job on its schedule until `stop` fires.
+pub async fn run_loop(app: App, bus: IngressBus, stop: tokio::sync::watch::Receiver<bool>) {
+    let mut stop = stop;
+    let tz = time_zone(&app);
+    let schedules: Vec<(JobConfig, JobSchedule)> = app
+        .config
+        .jobs
+        .iter()
+        .filter_map(|job| match JobSchedule::parse(&job.schedule) {
+            Ok(schedule) => Some((job.clone(), schedule)),
+            Err(error) => {
+                tracing::warn!("job `{}` is not scheduled: {error}", job.name);
+                None
+            }
+        })
+        .collect();
+    if schedules.is_empty() {
+        return;
+    }
+    // Runs missed while the daemon was down: reported once, not replayed.
+    let states = load_states(&app);
+    let now = Timestamp::now();
+    let mut next: Vec<Option<Timestamp>> = Vec::new();
+    for (job, schedule) in &schedules {
+        let plan = schedule.plan(states.get(&job.name).and_then(|s| s.last_run), now, &tz);
+        if plan.missed > 0 {
+            let note = format!(
+                "missed {} run(s) while the daemon was down; not replayed",
+                plan.missed
+            );
+            tracing::warn!(job = %job.name, "{note}");
+            log_event(&app, "job_missed", &job.name, &note);
+        }
+        next.push(plan.next);
+    }
+    let running: Arc<Mutex<HashSet<String>>> = Arc::default();
+    loop {
+        let now = Timestamp::now();
+        let soonest = next.iter().flatten().min().copied();
+        let Some(soonest) = soonest else { return };
+        let wait = if soonest <= now {
+            Duration::ZERO
+        } else {
+            soonest.duration_since(now).unsigned_abs()
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        let now = Timestamp::now();
+        for (slot, (job, schedule)) in next.iter_mut().zip(&schedules) {
+            if slot.is_none_or(|due| due > now) {
+                continue;
+            }
+            *slot = schedule.next_after(now, &tz);
+            let already = !running
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(job.name.clone());
+            if already {
+                tracing::warn!(job = %job.name, "still running; this run is skipped");
+                continue;
+            }
+            let (app, bus, job, running) =
+                (app.clone(), bus.clone(), job.clone(), Arc::clone(&running));
+            tokio::spawn(async move {
+                let state = run_job(&app, &bus, &job).await;
+                tracing::info!(job = %job.name, outcome = ?state.last_outcome, "job ran");
+                running
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&job.name);
+            });
+        }
+    }
+}
+
+/// `localgpt jobs list`.
+pub fn list(app: &App, json: bool) -> anyhow::Result<()> {
+    let states = load_states(app);
+    let tz = time_zone(app);
+    let now = Timestamp::now();
+    let mut rows = Vec::new();
+    for job in &app.config.jobs {
+        let schedule = JobSchedule::parse(&job.schedule);
+        let state = states.get(&job.name).cloned().unwrap_or_default();
+        rows.push(serde_json::json!({
+            "name": job.name,
+            "schedule": job.schedule,
+            "describe": schedule.as_ref().map(JobSchedule::describe).unwrap_or_else(|error| error.clone()),
+            "next_run": schedule.ok().and_then(|s| s.next_after(now, &tz)).map(|at| at.to_string()),
+            "tools": job.tools,
+            "last_run": state.last_run.map(|at| at.to_string()),
+            "last_outcome": state.last_outcome,
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no jobs (add [[jobs]] to config.toml)");
+    }
+    for row in rows {
+        println!(
+            "{}  {}  next {}  last {} ({})",
+            row["name"].as_str().unwrap_or_default(),
+            row["schedule"].as_str().unwrap_or_default(),
+            row["next_run"].as_str().unwrap_or("-"),
+            row["last_run"].as_str().unwrap_or("never"),
+            row["last_outcome"].as_str().unwrap_or("-"),
+        );
+    }
+    Ok(())
+}
