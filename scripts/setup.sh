@@ -23,6 +23,13 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
+# The official OpenAI Python SDK: the daemon's OpenAI-compatible API is tested with it unchanged.
+if ! python3 -c "import openai" >/dev/null 2>&1; then
+  echo "setup: installing the openai Python package (test client)"
+  python3 -m pip install --quiet --user "openai==3.57.0" 2>/dev/null \
+    || python3 -m pip install --quiet "openai==3.57.0"
+fi
+
 if [ -x scripts/fetch-test-models.sh ]; then
   scripts/fetch-test-models.sh
 fi

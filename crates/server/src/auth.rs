@@ -38,12 +38,10 @@ impl FromRequestParts<ServerState> for Caller {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "));
-        if let Some(presented) = presented {
-            let matches = state.auth_token.as_ref().is_some_and(|token| {
-                bool::from(token.expose().as_bytes().ct_eq(presented.trim().as_bytes()))
-            });
-            // A wrong token is refused outright rather than treated as anonymous.
-            return if matches {
+        // With a token configured, a presented token must match it (a wrong one is refused
+        // outright). Without one, clients that always send a key (OpenAI SDKs) are anonymous.
+        if let (Some(presented), Some(token)) = (presented, state.auth_token.as_ref()) {
+            return if bool::from(token.expose().as_bytes().ct_eq(presented.trim().as_bytes())) {
                 Ok(Self(Sender::OwnerToken))
             } else {
                 Err(ApiError::unauthorized())

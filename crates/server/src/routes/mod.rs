@@ -2,6 +2,7 @@
 
 mod chat;
 mod memory;
+mod openai;
 mod sessions;
 mod status;
 
@@ -19,6 +20,8 @@ pub fn router() -> Router<ServerState> {
         .route("/api/memory/search", get(memory::search))
         .route("/api/memory/stats", get(memory::stats))
         .route("/api/sessions", get(sessions::list))
+        .route("/v1/models", get(openai::models))
+        .route("/v1/chat/completions", post(openai::completions))
         .route(
             "/api/sessions/{id}",
             get(sessions::show).delete(sessions::remove),
