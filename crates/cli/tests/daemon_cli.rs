@@ -390,3 +390,50 @@ fn jobs_list_and_run_with_only_their_declared_tools() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("configured: digest"));
 }
+
+#[test]
+fn stopping_lets_a_turn_in_flight_finish_and_its_session_is_kept() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(Script::new().turn(
+        Turn::text(["Slow ", "but complete."]).delay(std::time::Duration::from_millis(300)),
+    )));
+    let home = home_for(&server, "[heartbeat]\nenabled = false\n");
+    let started = localgpt(home.path())
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let base = format!("http://{}", address(home.path()));
+    let chat = std::thread::spawn(move || {
+        post(
+            &format!("{base}/api/chat"),
+            &json!({"message": "take your time"}),
+            &[],
+        )
+    });
+    // Stop while the model is still answering.
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let stopped = localgpt(home.path())
+        .args(["daemon", "stop"])
+        .output()
+        .unwrap();
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    let (code, body) = chat.join().unwrap();
+    assert_eq!(code, 200, "{body}");
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["reply"], "Slow but complete.");
+    // The transcript holds the whole turn.
+    let id = reply["session_id"].as_str().unwrap();
+    let transcript =
+        std::fs::read_to_string(home.path().join(format!("state/sessions/{id}.jsonl"))).unwrap();
+    assert!(transcript.contains("Slow but complete."));
+    assert!(!home.path().join("state/daemon.pid").exists());
+}
