@@ -240,6 +240,27 @@ fn off_loopback_needs_a_token_and_a_token_is_checked() {
         .0,
         200
     );
+    // A caller without the token is an untrusted source: its turn runs with no tools and what it
+    // produced is kept as an artifact for the owner.
+    let (code, body) = post(
+        &format!("{base}/api/chat"),
+        &json!({"message": "hello from a stranger"}),
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    let artifact = reply["artifact"].as_str().unwrap().to_owned();
+    let owner = [("authorization", "Bearer s3cret-token")];
+    let (_, listed) = get(&format!("{base}/api/artifacts"), &owner);
+    assert_eq!(listed[0]["id"], artifact.as_str());
+    assert_eq!(listed[0]["trust"], "untrusted_event");
+    let (_, shown) = get(&format!("{base}/api/artifacts/{artifact}"), &owner);
+    assert_eq!(shown["content"], "hi");
+    assert_eq!(
+        get(&format!("{base}/api/artifacts/..%2Fsecret"), &owner).0,
+        400
+    );
+    assert_eq!(get(&format!("{base}/api/artifacts"), &[]).0, 401);
     // `daemon status` uses the configured token.
     let status = localgpt(guarded.path())
         .args(["daemon", "status"])

@@ -31,6 +31,8 @@ pub struct ServerState {
     pub bus: IngressBus,
     /// Saved conversations.
     pub sessions: Arc<SessionStore>,
+    /// Where the control plane keeps what untrusted inputs produced.
+    pub artifacts: Option<localgpt_agent::control::ArtifactStore>,
     /// The memory index, when the daemon opened one.
     pub memory: Option<MemoryHandle>,
     /// The default model's name, for status.

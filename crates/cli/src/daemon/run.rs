@@ -64,6 +64,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
         bus,
         sessions: Arc::new(SessionStore::new(app.paths.sessions_dir())),
         memory: Some(memory),
+        artifacts: Some(ArtifactStore::new(state_dir.join("artifacts"))),
         model: model_name.clone(),
         auth_token: server.auth_token.clone(),
         allow_local_unauthenticated: server.allow_local_unauthenticated,

@@ -1,5 +1,6 @@
 //! The endpoints, one module per area.
 
+mod artifacts;
 mod chat;
 mod memory;
 mod openai;
@@ -20,6 +21,8 @@ pub fn router() -> Router<ServerState> {
         .route("/api/memory/search", get(memory::search))
         .route("/api/memory/stats", get(memory::stats))
         .route("/api/sessions", get(sessions::list))
+        .route("/api/artifacts", get(artifacts::list))
+        .route("/api/artifacts/{id}", get(artifacts::show))
         .route("/v1/models", get(openai::models))
         .route("/v1/chat/completions", post(openai::completions))
         .route(
