@@ -3,6 +3,7 @@
 //! "busy" at once, and nothing is dropped silently or queued without bound. Each submission gets
 //! a [`Ticket`] that streams the turn's events and then its outcome.
 
+use localgpt_core::chat::CancelToken;
 use localgpt_core::ingress::{Payload, Sender, Source};
 use tokio::sync::{mpsc, oneshot};
 
@@ -61,6 +62,7 @@ pub(crate) struct Envelope {
     pub submission: Submission,
     pub events: mpsc::UnboundedSender<AgentEvent>,
     pub outcome: oneshot::Sender<Outcome>,
+    pub cancel: CancelToken,
 }
 
 /// The submitting end of the bus; cheap to clone, one per adapter.
@@ -82,9 +84,15 @@ pub struct Ticket {
     /// Streamed events of the turn (text, tool activity).
     pub events: mpsc::UnboundedReceiver<AgentEvent>,
     outcome: oneshot::Receiver<Outcome>,
+    cancel: CancelToken,
 }
 
 impl Ticket {
+    /// A handle that stops the turn (Ctrl-C in the terminal, a stop button in a UI).
+    pub fn canceller(&self) -> CancelToken {
+        self.cancel.clone()
+    }
+
     /// Waits for the outcome (the events may be read before or not at all).
     pub async fn outcome(self) -> Outcome {
         self.outcome.await.unwrap_or_else(|_| {
@@ -113,15 +121,18 @@ impl IngressBus {
     pub fn submit(&self, submission: Submission) -> Result<Ticket, BusError> {
         let (events, event_receiver) = mpsc::unbounded_channel();
         let (outcome, outcome_receiver) = oneshot::channel();
+        let cancel = CancelToken::new();
         let envelope = Envelope {
             submission,
             events,
             outcome,
+            cancel: cancel.clone(),
         };
         match self.queue.try_send(envelope) {
             Ok(()) => Ok(Ticket {
                 events: event_receiver,
                 outcome: outcome_receiver,
+                cancel,
             }),
             Err(mpsc::error::TrySendError::Full(_)) => Err(BusError::Busy(self.capacity)),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(BusError::Closed),

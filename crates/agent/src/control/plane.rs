@@ -88,6 +88,7 @@ impl ControlPlane {
             submission,
             events,
             outcome,
+            cancel,
         } = envelope;
         let deadline = submission
             .deadline
@@ -114,7 +115,6 @@ impl ControlPlane {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
-        let cancel = CancelToken::new();
         let turn = self.runner.run(&message, &persona, cancel.clone(), events);
         let result = match tokio::time::timeout(deadline, turn).await {
             Ok(result) => self.finish(&message, result),

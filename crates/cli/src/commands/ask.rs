@@ -1,15 +1,18 @@
 //! `localgpt ask "…"`: one question, one streamed answer on stdout (or one JSON object with
-//! `--json`), recorded as a new session. The exit status is non-zero when the turn fails.
+//! `--json`), recorded as a new session. Like every input, it goes through the ingress bus and the
+//! control plane (as an owner command from the local user). The exit status is non-zero when the
+//! turn fails or is stopped with Ctrl-C.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use localgpt_agent::control::{Outcome, Submission, bounded};
 use localgpt_agent::runtime::{Approver, DenyAll};
-use localgpt_core::chat::CancelToken;
+use localgpt_core::ingress::{Payload, Sender, Source};
 use serde_json::json;
 
 use crate::app::App;
-use crate::assistant::{SessionChoice, build_agent, create_model};
+use crate::daemon::build_plane_with;
 use crate::terminal::{EventPrinter, TerminalApprover};
 
 /// Runs `ask`.
@@ -28,30 +31,53 @@ pub fn run(
     } else {
         Arc::new(DenyAll)
     };
-    let model = create_model(app, model)?;
-    let mut agent = build_agent(app, model, &SessionChoice::New, approver)?;
-    let cancel = CancelToken::new();
-    let on_interrupt = cancel.clone();
+    let (plane, model_name, _) = build_plane_with(app, model, approver)?;
     let mut printer = EventPrinter::new();
-    let report = runtime.block_on(async {
-        tokio::spawn(async move {
+    let outcome = runtime.block_on(async {
+        let (bus, queue) = bounded(1);
+        let serving = tokio::spawn(plane.serve(queue));
+        let ticket = bus.submit(Submission {
+            source: Source::Cli,
+            sender: Sender::LocalUser,
+            payload: Payload {
+                text: question.to_owned(),
+                session_id: None,
+                model: None,
+            },
+            job_tools: Vec::new(),
+            reply_to: None,
+            deadline: None,
+        })?;
+        let cancel = ticket.canceller();
+        let interrupt = tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                on_interrupt.cancel();
+                cancel.cancel();
             }
         });
-        agent
-            .turn(question, &cancel, &mut |event| {
+        let outcome = ticket
+            .follow(|event| {
                 if !json_output {
                     printer.print(&event);
                 }
             })
-            .await
+            .await;
+        interrupt.abort();
+        drop(bus);
+        let _ = serving.await;
+        anyhow::Ok(outcome)
     })?;
+    let (report, session_id) = match outcome {
+        Outcome::Done {
+            report, session_id, ..
+        } => (report, session_id),
+        Outcome::Failed(message) => anyhow::bail!("{message}"),
+        Outcome::TimedOut => anyhow::bail!("the answer took too long and was stopped"),
+    };
     if json_output {
         let output = json!({
             "answer": report.answer,
-            "session_id": agent.session_id(),
-            "model": agent.model_name(),
+            "session_id": session_id,
+            "model": model_name,
             "usage": report.usage,
             "tool_calls": report.tool_calls,
             "cancelled": report.cancelled,

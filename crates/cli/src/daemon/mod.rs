@@ -12,4 +12,4 @@ mod runner;
 
 pub use jobs::list as list_jobs;
 pub use process::{start, status, stop};
-pub use run::{heartbeat_once, run_foreground, run_job_once};
+pub use run::{build_plane_with, heartbeat_once, run_foreground, run_job_once};

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use localgpt_agent::control::{ArtifactStore, ControlPlane, TrustPolicy, bounded};
+use localgpt_agent::runtime::{Approver, DenyAll};
 use localgpt_agent::sessions::SessionStore;
 use localgpt_server::ServerState;
 
@@ -110,10 +111,25 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
 /// The control plane of this home: trust policy, the default model loaded once, the memory
 /// index, artifacts in `state/artifacts/`.
 pub fn build_plane(app: &App) -> anyhow::Result<(Arc<ControlPlane>, String, MemoryHandle)> {
+    build_plane_with(app, None, Arc::new(DenyAll))
+}
+
+/// A control plane whose default model is `model` (or the configured one) and whose tools ask
+/// `approver` before running those that need approval.
+pub fn build_plane_with(
+    app: &App,
+    model: Option<&str>,
+    approver: Arc<dyn Approver>,
+) -> anyhow::Result<(Arc<ControlPlane>, String, MemoryHandle)> {
     let memory = open_memory(app)?;
-    let model = create_model(app, None)?;
+    let model = create_model(app, model)?;
     let model_name = model.name().to_owned();
-    let runner = Arc::new(DaemonRunner::new(app.clone(), model, memory.clone()));
+    let runner = Arc::new(DaemonRunner::new(
+        app.clone(),
+        model,
+        memory.clone(),
+        approver,
+    ));
     let plane = ControlPlane::new(TrustPolicy::from_config(&app.config), runner, TURN_DEADLINE)
         .with_artifacts(ArtifactStore::new(app.paths.state_dir().join("artifacts")));
     Ok((Arc::new(plane), model_name, memory))

@@ -1,14 +1,14 @@
-//! The daemon's [`TurnRunner`]: each input becomes a turn of an agent built for its persona —
-//! tools limited to the persona's scope, the session named in the request resumed (or a new one),
-//! approvals denied (nobody is at a terminal; the web UI will answer them), the default model
-//! loaded once and shared.
+//! The binary's [`TurnRunner`], for the daemon and for `ask`: each input becomes a turn of an
+//! agent built for its persona — tools limited to the persona's scope, the session named in the
+//! request resumed (or a new one), approvals through the given approver (the terminal for `ask`;
+//! denied in the daemon until the web UI can answer them), the default model loaded once and shared.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use localgpt_agent::control::{Persona, TurnResult, TurnRunner};
-use localgpt_agent::runtime::{AgentEvent, DenyAll};
+use localgpt_agent::runtime::{AgentEvent, Approver};
 use localgpt_agent::tools::memory::MemoryHandle;
 use localgpt_core::chat::{CancelToken, ChatModel};
 use localgpt_core::ingress::IngressMessage;
@@ -22,15 +22,22 @@ pub struct DaemonRunner {
     app: App,
     default_model: Arc<dyn ChatModel>,
     memory: MemoryHandle,
+    approver: Arc<dyn Approver>,
 }
 
 impl DaemonRunner {
     /// A runner answering with `default_model` unless a request names another.
-    pub fn new(app: App, default_model: Arc<dyn ChatModel>, memory: MemoryHandle) -> Self {
+    pub fn new(
+        app: App,
+        default_model: Arc<dyn ChatModel>,
+        memory: MemoryHandle,
+        approver: Arc<dyn Approver>,
+    ) -> Self {
         Self {
             app,
             default_model,
             memory,
+            approver,
         }
     }
 
@@ -62,7 +69,7 @@ impl TurnRunner for DaemonRunner {
                 &self.app,
                 model,
                 &session,
-                Arc::new(DenyAll),
+                Arc::clone(&self.approver),
                 persona.tool_scope(),
                 Some(&self.memory),
             )
