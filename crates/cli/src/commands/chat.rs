@@ -1,19 +1,25 @@
 //! `localgpt chat`: an interactive conversation with line editing and history, streamed answers,
 //! compact tool activity, approval prompts, Ctrl-C to stop an answer (twice at the prompt to
-//! leave) and the slash commands of SPEC §2.
+//! leave) and the slash commands of SPEC §2. Every message goes through the ingress bus and the
+//! control plane, as an owner command from the local user; the conversation lives in its session
+//! transcript, which each turn continues.
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use localgpt_agent::runtime::Agent;
+use localgpt_agent::control::{IngressBus, Outcome, Submission, bounded};
+use localgpt_agent::runtime::{tokens, transcript};
 use localgpt_agent::sessions::SessionStore;
+use localgpt_agent::tools::memory::MemoryHandle;
 use localgpt_core::chat::CancelToken;
+use localgpt_core::ingress::{Payload, Sender, Source};
 use localgpt_memory::SearchOptions;
 use rustyline::error::ReadlineError;
 
 use crate::app::App;
 use crate::assistant::{SessionChoice, build_agent, create_model};
-use crate::commands::{memory, skills};
+use crate::commands::skills;
+use crate::daemon::build_plane_with;
 use crate::terminal::{EventPrinter, TerminalApprover};
 
 const HELP: &str = "\
@@ -30,22 +36,51 @@ const HELP: &str = "\
 /<skill> [args]   run a skill
 /quit             leave (or Ctrl-D)";
 
+/// The conversation's state between turns.
+struct Chat {
+    app: App,
+    runtime: tokio::runtime::Runtime,
+    bus: IngressBus,
+    memory: MemoryHandle,
+    store: SessionStore,
+    session: Option<String>,
+    model_name: String,
+    model_override: Option<String>,
+}
+
 /// Runs the chat loop until the user leaves.
 pub fn run(app: &App, session: SessionChoice, model: Option<&str>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let model = create_model(app, model)?;
-    let mut agent = build_agent(app, model, &session, Arc::new(TerminalApprover))?;
+    let store = SessionStore::new(app.paths.sessions_dir());
+    let session = match session {
+        SessionChoice::New => None,
+        SessionChoice::Resume(id) => Some(id_of(&store, &id)?),
+        SessionChoice::Latest => store.latest()?,
+    };
+    let (plane, model_name, memory) = build_plane_with(app, model, Arc::new(TerminalApprover))?;
+    let (bus, queue) = bounded(1);
+    runtime.spawn(plane.serve(queue));
+    let mut chat = Chat {
+        app: app.clone(),
+        runtime,
+        bus,
+        memory,
+        store,
+        session,
+        model_name,
+        model_override: None,
+    };
     let mut editor = rustyline::DefaultEditor::new().context("starting the line editor")?;
     let history_file = app.paths.state_dir().join("chat_history.txt");
     // A missing history file just means a first chat.
     let _ = editor.load_history(&history_file);
     println!(
         "LocalGPT · {} · session {}\nType /help for commands; Ctrl-D or /quit to leave.",
-        agent.model_name(),
-        agent.session_id().unwrap_or("-")
+        chat.model_name,
+        chat.session.as_deref().unwrap_or("(new)")
     );
-    if !agent.history().is_empty() {
-        println!("(resumed: {} messages)", agent.history().len());
+    if chat.session.is_some() {
+        println!("(resumed: {} messages)", chat.message_count());
     }
     let mut interrupted = false;
     loop {
@@ -69,7 +104,7 @@ pub fn run(app: &App, session: SessionChoice, model: Option<&str>) -> anyhow::Re
         }
         let _ = editor.add_history_entry(line);
         let message = if let Some(command) = line.strip_prefix('/') {
-            match slash(app, &runtime, &mut agent, command) {
+            match chat.slash(command) {
                 Ok(Slash::Done) => continue,
                 Ok(Slash::Quit) => break,
                 Ok(Slash::Send(message)) => message,
@@ -81,7 +116,7 @@ pub fn run(app: &App, session: SessionChoice, model: Option<&str>) -> anyhow::Re
         } else {
             line.to_owned()
         };
-        if let Err(error) = run_turn(&runtime, &mut agent, &message) {
+        if let Err(error) = chat.turn(&message) {
             eprintln!("error: {error:#}");
         }
     }
@@ -94,32 +129,9 @@ pub fn run(app: &App, session: SessionChoice, model: Option<&str>) -> anyhow::Re
     Ok(())
 }
 
-/// Sends one message; Ctrl-C stops the answer.
-fn run_turn(
-    runtime: &tokio::runtime::Runtime,
-    agent: &mut Agent,
-    message: &str,
-) -> anyhow::Result<()> {
-    let cancel = CancelToken::new();
-    let on_interrupt = cancel.clone();
-    let mut printer = EventPrinter::new();
-    let report = runtime.block_on(async {
-        let watcher = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                on_interrupt.cancel();
-            }
-        });
-        let report = agent
-            .turn(message, &cancel, &mut |event| printer.print(&event))
-            .await;
-        watcher.abort();
-        report
-    })?;
-    printer.end_line();
-    if report.cancelled {
-        eprintln!("(stopped)");
-    }
-    Ok(())
+/// The full id of a session given by id or unique prefix.
+fn id_of(store: &SessionStore, id_or_prefix: &str) -> anyhow::Result<String> {
+    Ok(store.load(id_or_prefix)?.header.id)
 }
 
 enum Slash {
@@ -128,125 +140,199 @@ enum Slash {
     Send(String),
 }
 
-fn slash(
-    app: &App,
-    runtime: &tokio::runtime::Runtime,
-    agent: &mut Agent,
-    command: &str,
-) -> anyhow::Result<Slash> {
-    let (name, argument) = command
-        .split_once(char::is_whitespace)
-        .map_or((command, ""), |(name, rest)| (name, rest.trim()));
-    match name {
-        "help" => println!("{HELP}"),
-        "quit" | "exit" => return Ok(Slash::Quit),
-        "new" => {
-            *agent = replace_session(app, agent, &SessionChoice::New)?;
-            println!("New session {}", agent.session_id().unwrap_or("-"));
-        }
-        "resume" if !argument.is_empty() => {
-            *agent = replace_session(app, agent, &SessionChoice::Resume(argument.to_owned()))?;
-            println!(
-                "Resumed {} ({} messages)",
-                agent.session_id().unwrap_or("-"),
-                agent.history().len()
-            );
-        }
-        "resume" => anyhow::bail!("usage: /resume ID (see /sessions)"),
-        "sessions" => {
-            for summary in SessionStore::new(app.paths.sessions_dir())
-                .list()?
-                .iter()
-                .take(10)
-            {
-                println!(
-                    "{}  {}  {}",
-                    &summary.id[..8.min(summary.id.len())],
-                    summary.started,
-                    summary.title
-                );
-            }
-        }
-        "model" if argument.is_empty() => println!("{}", agent.model_name()),
-        "model" => {
-            agent.set_model(create_model(app, Some(argument))?);
-            println!("Now using {}", agent.model_name());
-        }
-        "compact" => {
-            let mut printer = EventPrinter::new();
-            let compacted = runtime.block_on(agent.compact(&CancelToken::new(), &mut |event| {
-                printer.print(&event);
-            }))?;
-            if !compacted {
-                println!("Nothing to compact yet.");
-            }
-        }
-        "status" => println!(
-            "model {}\nsession {}\nmessages {}\ncontext {} of {} tokens",
-            agent.model_name(),
-            agent.session_id().unwrap_or("-"),
-            agent.history().len(),
-            agent.tokens_in_use(),
-            agent.token_budget()
-        ),
-        "memory" if !argument.is_empty() => {
-            let mut index = memory::open_index(app, true, true)?;
-            index.ensure_fresh()?;
-            let results = index.search(argument, SearchOptions::default())?;
-            for hit in &results.results {
-                println!(
-                    "{}:{}-{}  {}",
-                    hit.path,
-                    hit.start_line,
-                    hit.end_line,
-                    hit.snippet.replace('\n', " ")
-                );
-            }
-            if results.results.is_empty() {
-                println!("No matches.");
-            }
-        }
-        "memory" => anyhow::bail!("usage: /memory QUERY"),
-        "reindex" => {
-            let mut index = memory::open_index(app, true, true)?;
-            let report = index.reindex(false, &mut |_| {})?;
-            println!(
-                "{} files: {} indexed, {} removed",
-                report.files_seen, report.files_indexed, report.files_removed
-            );
-        }
-        "skills" => {
-            for skill in skills::find(app)
-                .skills
-                .iter()
-                .filter(|s| s.manifest.user_invocable)
-            {
-                println!("/{}  {}", skill.manifest.name, skill.manifest.description);
-            }
-        }
-        other => {
-            let set = skills::find(app);
-            let Some(skill) = set.get(other).filter(|s| s.manifest.user_invocable) else {
-                anyhow::bail!("unknown command /{other}; /help lists them");
-            };
-            let body = skill.body()?;
-            return Ok(Slash::Send(format!(
-                "Use the skill \"{}\" (its SKILL.md is at {}; resolve relative paths against \
-                 that folder):\n\n{body}\n\nRequest: {}",
-                skill.manifest.name,
-                skill.location.display(),
-                if argument.is_empty() {
-                    "(none)"
-                } else {
-                    argument
+impl Chat {
+    /// Sends one message through the bus; Ctrl-C stops the answer.
+    fn turn(&mut self, message: &str) -> anyhow::Result<()> {
+        let mut printer = EventPrinter::new();
+        let submission = Submission {
+            source: Source::Cli,
+            sender: Sender::LocalUser,
+            payload: Payload {
+                text: message.to_owned(),
+                session_id: self.session.clone(),
+                model: self.model_override.clone(),
+            },
+            job_tools: Vec::new(),
+            reply_to: None,
+            deadline: None,
+        };
+        let ticket = self.bus.submit(submission)?;
+        let outcome = self.runtime.block_on(async {
+            let cancel = ticket.canceller();
+            let watcher = tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    cancel.cancel();
                 }
-            )));
+            });
+            let outcome = ticket.follow(|event| printer.print(&event)).await;
+            watcher.abort();
+            outcome
+        });
+        printer.end_line();
+        match outcome {
+            Outcome::Done {
+                report, session_id, ..
+            } => {
+                if session_id.is_some() {
+                    self.session = session_id;
+                }
+                if report.cancelled {
+                    eprintln!("(stopped)");
+                }
+                Ok(())
+            }
+            Outcome::Failed(message) => anyhow::bail!("{message}"),
+            Outcome::TimedOut => anyhow::bail!("the answer took too long and was stopped"),
         }
     }
-    Ok(Slash::Done)
+
+    /// Messages in the session's conversation.
+    fn conversation(&self) -> Vec<localgpt_core::chat::ChatMessage> {
+        self.session
+            .as_deref()
+            .and_then(|id| self.store.load(id).ok())
+            .map(|saved| transcript::conversation(&saved))
+            .unwrap_or_default()
+    }
+
+    fn message_count(&self) -> usize {
+        self.conversation().len()
+    }
+
+    fn slash(&mut self, command: &str) -> anyhow::Result<Slash> {
+        let (name, argument) = command
+            .split_once(char::is_whitespace)
+            .map_or((command, ""), |(name, rest)| (name, rest.trim()));
+        match name {
+            "help" => println!("{HELP}"),
+            "quit" | "exit" => return Ok(Slash::Quit),
+            "new" => {
+                self.session = None;
+                println!("New session (it is saved with its first message)");
+            }
+            "resume" if !argument.is_empty() => {
+                self.session = Some(id_of(&self.store, argument)?);
+                println!(
+                    "Resumed {} ({} messages)",
+                    self.session.as_deref().unwrap_or("-"),
+                    self.message_count()
+                );
+            }
+            "resume" => anyhow::bail!("usage: /resume ID (see /sessions)"),
+            "sessions" => {
+                for summary in self.store.list()?.iter().take(10) {
+                    println!(
+                        "{}  {}  {}",
+                        &summary.id[..8.min(summary.id.len())],
+                        summary.started,
+                        summary.title
+                    );
+                }
+            }
+            "model" if argument.is_empty() => println!(
+                "{}",
+                self.model_override.as_deref().unwrap_or(&self.model_name)
+            ),
+            "model" => {
+                let target =
+                    localgpt_llm::ModelRef::resolve(argument, &self.app.config.agent.aliases)?;
+                let name = format!("{}/{}", target.provider, target.model);
+                self.model_override = (name != self.model_name).then(|| name.clone());
+                println!("Now using {name}");
+            }
+            "compact" => self.compact()?,
+            "status" => {
+                let conversation = self.conversation();
+                let estimate = tokens::estimate_request(&tokens::count, "", &[], &conversation);
+                println!(
+                    "model {}\nsession {}\nmessages {}\ncontext about {estimate} tokens (cl100k estimate)",
+                    self.model_override.as_deref().unwrap_or(&self.model_name),
+                    self.session.as_deref().unwrap_or("(new)"),
+                    conversation.len(),
+                );
+            }
+            "memory" if !argument.is_empty() => {
+                let results = self.runtime.block_on(
+                    self.memory
+                        .search(argument.to_owned(), SearchOptions::default()),
+                )?;
+                for hit in &results.results {
+                    println!(
+                        "{}:{}-{}  {}",
+                        hit.path,
+                        hit.start_line,
+                        hit.end_line,
+                        hit.snippet.replace('\n', " ")
+                    );
+                }
+                if results.results.is_empty() {
+                    println!("No matches.");
+                }
+            }
+            "memory" => anyhow::bail!("usage: /memory QUERY"),
+            "reindex" => {
+                let report = self.memory.refresh_now()?;
+                println!(
+                    "{} files: {} indexed, {} removed",
+                    report.files_seen, report.files_indexed, report.files_removed
+                );
+            }
+            "skills" => {
+                for skill in skills::find(&self.app)
+                    .skills
+                    .iter()
+                    .filter(|s| s.manifest.user_invocable)
+                {
+                    println!("/{}  {}", skill.manifest.name, skill.manifest.description);
+                }
+            }
+            other => return skill_message(&self.app, other, argument),
+        }
+        Ok(Slash::Done)
+    }
+
+    /// `/compact`: summarises the session's older turns now.
+    fn compact(&mut self) -> anyhow::Result<()> {
+        let Some(session) = self.session.clone() else {
+            println!("Nothing to compact yet.");
+            return Ok(());
+        };
+        let model = create_model(&self.app, self.model_override.as_deref())?;
+        let mut agent = build_agent(
+            &self.app,
+            model,
+            &SessionChoice::Resume(session),
+            Arc::new(TerminalApprover),
+        )?;
+        let mut printer = EventPrinter::new();
+        let compacted =
+            self.runtime
+                .block_on(agent.compact(&CancelToken::new(), &mut |event| {
+                    printer.print(&event);
+                }))?;
+        if !compacted {
+            println!("Nothing to compact yet.");
+        }
+        Ok(())
+    }
 }
 
-fn replace_session(app: &App, agent: &Agent, choice: &SessionChoice) -> anyhow::Result<Agent> {
-    let model = create_model(app, Some(agent.model_name()))?;
-    build_agent(app, model, choice, Arc::new(TerminalApprover))
+/// `/<skill> args`: the skill's instructions and the request, as the message to send.
+fn skill_message(app: &App, name: &str, argument: &str) -> anyhow::Result<Slash> {
+    let set = skills::find(app);
+    let Some(skill) = set.get(name).filter(|s| s.manifest.user_invocable) else {
+        anyhow::bail!("unknown command /{name}; /help lists them");
+    };
+    let body = skill.body()?;
+    Ok(Slash::Send(format!(
+        "Use the skill \"{}\" (its SKILL.md is at {}; resolve relative paths against that \
+         folder):\n\n{body}\n\nRequest: {}",
+        skill.manifest.name,
+        skill.location.display(),
+        if argument.is_empty() {
+            "(none)"
+        } else {
+            argument
+        }
+    )))
 }
