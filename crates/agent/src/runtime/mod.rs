@@ -373,6 +373,7 @@ impl Agent {
         };
         // Out-of-scope calls are refused before anyone is asked to approve them.
         if !self.tools.allows(&call.name) {
+            tracing::warn!(tool = %call.name, "refused a tool call outside the persona's scope");
             return Err(ToolError::NotAllowed(call.name.clone()));
         }
         if self.needs_approval(&call.name) {
