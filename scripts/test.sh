@@ -8,6 +8,8 @@ scripts/setup.sh
 
 # Builds are shared across clones (and CI runs) on the same machine when this folder exists.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/localgpt/target}"
+# Incremental compilation caches grow by gigabytes per change and only help edit-compile loops.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 echo "== cargo fmt --check"

@@ -458,3 +458,76 @@ fn stopping_lets_a_turn_in_flight_finish_and_its_session_is_kept() {
     assert!(transcript.contains("Slow but complete."));
     assert!(!home.path().join("state/daemon.pid").exists());
 }
+
+#[test]
+fn after_kill_9_the_daemon_restarts_with_sessions_and_index_intact() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new()
+            .turn(Turn::text(["First answer."]))
+            .turn(Turn::text(["Second answer."])),
+    ));
+    let home = home_for(&server, "[heartbeat]\nenabled = false\n");
+    assert!(
+        localgpt(home.path())
+            .args(["daemon", "start"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let base = format!("http://{}", address(home.path()));
+    let (_, body) = post(&format!("{base}/api/chat"), &json!({"message": "one"}), &[]);
+    let session = serde_json::from_str::<Value>(&body).unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pid = std::fs::read_to_string(home.path().join("state/daemon.pid")).unwrap();
+    let pid = pid.lines().next().unwrap().to_owned();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // The stale pid file is noticed and a new daemon starts on the same home.
+    let restarted = localgpt(home.path())
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    assert!(
+        restarted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restarted.stderr)
+    );
+    assert!(String::from_utf8_lossy(&restarted.stderr).contains("stale pid file"));
+    let _running = Running(home.path());
+    let base = format!("http://{}", address(home.path()));
+    let (code, body) = post(
+        &format!("{base}/api/chat"),
+        &json!({"message": "two", "session_id": session}),
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    // The session kept every line and continued; the index still answers.
+    let transcript =
+        std::fs::read_to_string(home.path().join(format!("state/sessions/{session}.jsonl")))
+            .unwrap();
+    assert!(transcript.contains("First answer.") && transcript.contains("Second answer."));
+    assert!(
+        transcript
+            .lines()
+            .all(|line| serde_json::from_str::<Value>(line).is_ok())
+    );
+    let (code, found) = get(
+        &format!("{base}/api/memory/search?q=canoe&mode=keyword"),
+        &[],
+    );
+    assert_eq!(code, 200);
+    assert_eq!(found["results"][0]["path"], "MEMORY.md");
+}
