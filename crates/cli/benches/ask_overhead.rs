@@ -1,7 +1,8 @@
 //! The agent's own cost, with the model's latency taken out: the scripted provider server answers
 //! at once over loopback. Measures (1) `localgpt ask` end to end, cold, as a user runs it (wall time
 //! and peak RSS of the process), and (2) in-process turns of the agent loop, with and without a
-//! tool round. Run: `cargo bench -p localgpt --bench ask_overhead [-- RUNS]`.
+//! tool round, and (3) a chat turn through the daemon's HTTP API, ingress bus and control plane.
+//! Run: `cargo bench -p localgpt --bench ask_overhead [-- RUNS]`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -78,6 +79,59 @@ fn main() {
         percentile(&mut times, 0.5),
         percentile(&mut times, 0.9),
         children_max_rss_mb()
+    );
+
+    // 3. Chat turns through the daemon: HTTP, bus, control plane, agent built per turn.
+    let mut script = Script::new();
+    for _ in 0..runs * 5 {
+        script = script.turn(Turn::text(["Four."]));
+    }
+    let daemon_server = runtime.block_on(ScriptedServer::start(script));
+    let daemon_home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        daemon_home.path().join("config.toml"),
+        format!(
+            "[agent]\ndefault_model = \"openai/gpt-bench\"\n[providers.openai]\nbase_url = \"{}\"\napi_key = \"sk-bench\"\n[memory]\nembedding = \"none\"\n[server]\nport = 0\n[heartbeat]\nenabled = false\n",
+            daemon_server.url("v1")
+        ),
+    )
+    .unwrap();
+    let daemon = |command: &str| {
+        std::process::Command::new(binary)
+            .args(["daemon", command])
+            .env("LOCALGPT_HOME", daemon_home.path())
+            .env("HOME", daemon_home.path())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap()
+    };
+    assert!(daemon("start").success());
+    let pid_file = std::fs::read_to_string(daemon_home.path().join("state/daemon.pid")).unwrap();
+    let url = format!("http://{}/api/chat", pid_file.lines().nth(1).unwrap());
+    let mut session: Option<String> = None;
+    let mut times = Vec::new();
+    for _ in 0..runs * 5 {
+        let body = serde_json::json!({"message": "What is 2 + 2?", "session_id": session});
+        let started = Instant::now();
+        let reply: serde_json::Value = serde_json::from_str(
+            &ureq::post(&url)
+                .header("content-type", "application/json")
+                .send(body.to_string())
+                .unwrap()
+                .body_mut()
+                .read_to_string()
+                .unwrap(),
+        )
+        .unwrap();
+        times.push(started.elapsed());
+        session = reply["session_id"].as_str().map(str::to_owned);
+    }
+    assert!(daemon("stop").success());
+    println!(
+        "chat turn through the daemon (HTTP + bus + control plane + agent per turn, {} turns of one session): p50 {:.2} ms, p90 {:.2} ms",
+        times.len(),
+        percentile(&mut times, 0.5),
+        percentile(&mut times, 0.9)
     );
 
     // 2. In-process turns: plain answers, and one tool round then an answer.
