@@ -59,7 +59,10 @@ impl EventPrinter {
     /// Ends the answer's line if it is open.
     pub fn end_line(&mut self) {
         if !self.at_line_start {
-            println!();
+            // Like the answer itself: a closed stdout (`| head`) is not an error worth a panic.
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(b"\n");
+            let _ = out.flush();
             self.at_line_start = true;
         }
     }

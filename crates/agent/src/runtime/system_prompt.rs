@@ -80,7 +80,7 @@ pub fn build(inputs: &PromptInputs<'_>) -> String {
 /// identity, the time, and short excerpts of the workspace files.
 fn build_compact(inputs: &PromptInputs<'_>) -> String {
     let mut out = format!(
-        "You are LocalGPT, a helpful assistant. Answer briefly and accurately. Today is {}.\n",
+        "You are a helpful AI assistant named LocalGPT. Today is {}.\n",
         inputs.now.strftime("%A %Y-%m-%d")
     );
     let budget = ContextBudget {
