@@ -22,6 +22,9 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Daemon(_)) {
+        quit_quietly_on_closed_stdout();
+    }
     init_logging(cli.global.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -78,6 +81,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::completion::run(shell);
             Ok(())
         }
+    }
+}
+
+/// A command piped into `head` ends quietly when the pipe closes, as Unix tools do, instead of
+/// panicking on the write (Rust ignores SIGPIPE by default). The daemon keeps ignoring it.
+fn quit_quietly_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to the default has no preconditions; it runs before
+    // any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -466,3 +466,25 @@ fn init_picks_an_ollama_model_when_a_server_answers() {
         .success()
         .stdout(format!("http://{address}\n"));
 }
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    let home = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("localgpt"))
+        .args(["completion", "bash"])
+        .env("LOCALGPT_HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone: the rest of the script meets a closed pipe.
+    let output = child.wait_with_output().unwrap();
+    assert!(first.contains("localgpt"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
