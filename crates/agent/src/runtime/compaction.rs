@@ -57,7 +57,12 @@ impl Agent {
         cancel: &CancelToken,
         on_event: &mut (dyn FnMut(AgentEvent) + Send),
     ) -> Result<(), AgentError> {
-        if self.tokens_in_use() * 100 <= self.token_budget() * TRIGGER_PERCENT {
+        // A token is at least one byte, so a conversation whose bytes fit needs no tokenizer at
+        // all (loading cl100k costs tens of milliseconds, most of a short `ask`).
+        let budget = self.token_budget() * TRIGGER_PERCENT / 100;
+        if tokens::upper_bound(&self.system, &self.tools.specs(), &self.history) <= budget
+            || self.tokens_in_use() <= budget
+        {
             return Ok(());
         }
         self.compact(cancel, on_event).await.map(|_| ())

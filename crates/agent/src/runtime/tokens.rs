@@ -39,6 +39,34 @@ pub fn estimate_request(
     raw + raw / 10
 }
 
+/// More tokens than the request can have, without tokenizing: its bytes (no tokenizer makes a
+/// token of less than a byte) plus the per-message overhead and the 10 % margin.
+pub fn upper_bound(system: &str, tools: &[ToolSpec], messages: &[ChatMessage]) -> usize {
+    let tools: usize = tools
+        .iter()
+        .map(|tool| tool.description.len() + tool.parameters.to_string().len() + 8)
+        .sum();
+    let messages: usize = messages
+        .iter()
+        .map(|message| {
+            PER_MESSAGE_OVERHEAD
+                + message
+                    .content
+                    .iter()
+                    .map(|part| match part {
+                        ContentPart::Text { text } => text.len(),
+                        ContentPart::ToolCall {
+                            name, arguments, ..
+                        } => name.len() + arguments.to_string().len() + 8,
+                        ContentPart::ToolResult { content, .. } => content.len() + 8,
+                    })
+                    .sum::<usize>()
+        })
+        .sum();
+    let raw = system.len() + tools + messages;
+    raw + raw / 10
+}
+
 /// Estimated tokens of one message.
 pub fn estimate_message(count: Counter<'_>, message: &ChatMessage) -> usize {
     PER_MESSAGE_OVERHEAD
@@ -58,6 +86,16 @@ pub fn estimate_message(count: Counter<'_>, message: &ChatMessage) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_bound_is_never_below_the_estimate() {
+        let messages = vec![
+            ChatMessage::user("héllo wörld, how are you? 東京"),
+            ChatMessage::assistant("fine"),
+        ];
+        let estimate = estimate_request(&count, "system prompt", &[], &messages);
+        assert!(upper_bound("system prompt", &[], &messages) >= estimate);
+    }
 
     #[test]
     fn counts_real_tokens() {
