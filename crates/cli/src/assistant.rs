@@ -34,10 +34,20 @@ pub enum SessionChoice {
 
 /// Creates the chat model `reference` names (or the configured default).
 pub fn create_model(app: &App, reference: Option<&str>) -> anyhow::Result<Arc<dyn ChatModel>> {
+    create_model_with(app, reference, None)
+}
+
+/// Like [`create_model`]; a local model is unloaded after `idle_unload` without use (the
+/// daemon's `providers.local.keep_alive`) and loaded again when needed.
+pub fn create_model_with(
+    app: &App,
+    reference: Option<&str>,
+    idle_unload: Option<std::time::Duration>,
+) -> anyhow::Result<Arc<dyn ChatModel>> {
     let reference = reference.unwrap_or(&app.config.agent.default_model);
     let target = localgpt_llm::ModelRef::resolve(reference, &app.config.agent.aliases)?;
     if target.provider == "local" {
-        return crate::local_model::load(app, &target.model);
+        return crate::local_model::load(app, &target.model, idle_unload);
     }
     let model = localgpt_llm::ModelFactory::new(&app.config).create(reference)?;
     Ok(Arc::from(model))

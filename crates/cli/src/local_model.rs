@@ -3,17 +3,23 @@
 //! to any `.gguf` file and is used for the built-in default.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use localgpt_core::chat::ChatModel;
 use localgpt_core::config::BUILTIN_MODEL;
-use localgpt_inference::{LocalChatModel, LocalChatOptions, ModelStore};
+use localgpt_inference::{KeepAliveModel, LocalChatModel, LocalChatOptions, ModelStore};
 
 use crate::app::App;
 use crate::progress::Progress;
 
-/// Loads the local chat model `name`, showing a spinner on a terminal while it loads.
-pub fn load(app: &App, name: &str) -> anyhow::Result<Arc<dyn ChatModel>> {
+/// Loads the local chat model `name`, showing a spinner on a terminal while it loads. With
+/// `idle_unload`, the model leaves memory after that long without a request.
+pub fn load(
+    app: &App,
+    name: &str,
+    idle_unload: Option<Duration>,
+) -> anyhow::Result<Arc<dyn ChatModel>> {
     let settings = &app.config.providers.local;
     // The built-in default follows `[providers.local] model`, which may be a path.
     let wanted = if BUILTIN_MODEL.strip_prefix("local/") == Some(name) {
@@ -39,7 +45,14 @@ pub fn load(app: &App, name: &str) -> anyhow::Result<Arc<dyn ChatModel>> {
         chat_template: None,
     };
     let spinner = Progress::spinner(&format!("loading {wanted}"), false);
-    let model = LocalChatModel::load(name, &path, &options);
+    let model: anyhow::Result<Arc<dyn ChatModel>> = match idle_unload {
+        Some(keep_alive) => KeepAliveModel::load(name, &path, &options, keep_alive)
+            .map(|model| Arc::new(model) as Arc<dyn ChatModel>)
+            .map_err(Into::into),
+        None => LocalChatModel::load(name, &path, &options)
+            .map(|model| Arc::new(model) as Arc<dyn ChatModel>)
+            .map_err(Into::into),
+    };
     spinner.finish();
-    Ok(Arc::new(model?))
+    model
 }

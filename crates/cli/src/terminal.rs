@@ -53,6 +53,8 @@ impl EventPrinter {
                 self.end_line();
                 eprintln!("note: {note}");
             }
+            // The terminal asks through its own approver; requests from a desk do not reach it.
+            AgentEvent::ApprovalRequested { .. } => {}
         }
     }
 

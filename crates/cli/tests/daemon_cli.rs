@@ -291,7 +291,13 @@ fn a_heartbeat_works_open_tasks_and_costs_nothing_when_none_are_due() {
             .turn(Turn::text(["The backup task needs you: I may not run commands."]))
             .turn(Turn::text(["The backup task needs you: I may not run commands."])),
     ));
-    let home = home_for(&server, "");
+    let (telegram_url, telegram) = telegram_stand_in();
+    let home = home_for(
+        &server,
+        &format!(
+            "\n[telegram]\nbot_token = \"123:SECRET\"\nowner_ids = [42]\napi_url = \"{telegram_url}\"\n"
+        ),
+    );
     let heartbeat_file = home.path().join("workspace/HEARTBEAT.md");
 
     // Nothing due: no model call at all.
@@ -345,13 +351,93 @@ fn a_heartbeat_works_open_tasks_and_costs_nothing_when_none_are_due() {
         .collect();
     assert!(!offered.contains(&"bash".to_owned()), "{offered:?}");
     assert!(requests[3].body.to_string().contains("not available"));
-    let events = std::fs::read_to_string(home.path().join("state/heartbeat-events.jsonl")).unwrap();
+    // Delivered to the owner's Telegram chat, and kept in the event log.
+    let sent = telegram.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].starts_with("POST /bot123:SECRET/sendMessage "),
+        "{}",
+        sent[0]
+    );
+    assert!(sent[0].contains("\"chat_id\":42"), "{}", sent[0]);
+    assert!(sent[0].contains("The backup task needs you"), "{}", sent[0]);
+    let events = std::fs::read_to_string(home.path().join("state/events.jsonl")).unwrap();
     assert_eq!(events.lines().count(), 1);
     let again = localgpt(home.path())
         .args(["daemon", "heartbeat"])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("already reported"));
+    assert_eq!(telegram.lock().unwrap().len(), 1);
+
+    // The daemon serves the log.
+    let started = localgpt(home.path())
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let _running = Running(home.path());
+    let (code, events) = get(&format!("http://{}/api/events", address(home.path())), &[]);
+    assert_eq!(code, 200);
+    assert_eq!(events[0]["kind"], "heartbeat");
+    assert_eq!(events[0]["source"], "heartbeat");
+    assert!(
+        events[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("The backup task needs you")
+    );
+    let log = std::fs::read_to_string(home.path().join("state/logs/daemon.log")).unwrap();
+    assert!(!log.contains("SECRET"), "{log}");
+}
+
+/// A stand-in for Telegram's Bot API: answers every request `{"ok":true}` and keeps each one's
+/// request line and body.
+fn telegram_stand_in() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorded = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).unwrap();
+                if header.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            recorded.lock().unwrap().push(format!(
+                "{}{}",
+                request_line.trim_end().to_owned() + " ",
+                String::from_utf8_lossy(&body)
+            ));
+            let answer = r#"{"ok":true,"result":{"message_id":1}}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (url, seen)
 }
 
 #[test]
@@ -530,4 +616,116 @@ fn after_kill_9_the_daemon_restarts_with_sessions_and_index_intact() {
     );
     assert_eq!(code, 200);
     assert_eq!(found["results"][0]["path"], "MEMORY.md");
+}
+
+/// Reads a server-sent event stream until `done`, answering each approval request with `approve`;
+/// returns the stream's text.
+fn chat_answering_approvals(base: &str, message: &str, approve: bool) -> String {
+    use std::io::BufRead;
+    let mut response = agent()
+        .post(&format!("{base}/api/chat"))
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .send(json!({ "message": message }).to_string())
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let reader = std::io::BufReader::new(response.body_mut().as_reader());
+    let mut seen = String::new();
+    let mut event = String::new();
+    for line in reader.lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(name) = line.strip_prefix("event: ") {
+            event = name.to_owned();
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            if event == "approval" {
+                let request: Value = serde_json::from_str(data).unwrap();
+                assert_eq!(request["tool"], "bash");
+                // The request is also listed for other clients.
+                let (code, pending) = get(&format!("{base}/api/approvals"), &[]);
+                assert_eq!(code, 200);
+                assert_eq!(pending[0]["id"], request["id"]);
+                let id = request["id"].as_str().unwrap();
+                let (code, body) = post(
+                    &format!("{base}/api/approvals/{id}"),
+                    &json!({ "approve": approve }),
+                    &[],
+                );
+                assert_eq!(code, 200, "{body}");
+            } else if event == "done" || event == "error" {
+                break;
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn tool_calls_needing_consent_wait_for_an_answer_over_the_api() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new()
+            .turn(Turn::tool_call(
+                "bash",
+                r#"{"command":"echo approved > approved.txt"}"#,
+            ))
+            .turn(Turn::text(["Wrote it."]))
+            .turn(Turn::tool_call(
+                "bash",
+                r#"{"command":"echo denied > denied.txt"}"#,
+            ))
+            .turn(Turn::text(["Did not."]))
+            .turn(Turn::tool_call(
+                "bash",
+                r#"{"command":"echo unasked > unasked.txt"}"#,
+            ))
+            .turn(Turn::text(["Nobody asked."])),
+    ));
+    let home = home_for(&server, "");
+    let started = localgpt(home.path())
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let _running = Running(home.path());
+    let base = format!("http://{}", address(home.path()));
+    let workspace = home.path().join("workspace");
+
+    let stream = chat_answering_approvals(&base, "Write approved.txt", true);
+    assert!(stream.contains("event: approval"), "{stream}");
+    assert!(stream.contains("Wrote it."), "{stream}");
+    assert!(workspace.join("approved.txt").exists(), "{stream}");
+
+    let stream = chat_answering_approvals(&base, "Write denied.txt", false);
+    assert!(stream.contains("event: approval"), "{stream}");
+    assert!(!workspace.join("denied.txt").exists(), "{stream}");
+    let refused = server.requests()[3].body.to_string();
+    assert!(refused.contains("denied"), "{refused}");
+
+    // A JSON request cannot answer questions: the tool is refused at once, not left hanging.
+    let (code, body) = post(
+        &format!("{base}/api/chat"),
+        &json!({"message": "Write unasked.txt"}),
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["reply"], "Nobody asked.");
+    assert_eq!(reply["tool_calls"][0]["is_error"], true);
+    assert!(!workspace.join("unasked.txt").exists());
+
+    // Unknown approvals are 404; the list is empty again.
+    let (code, _) = post(
+        &format!("{base}/api/approvals/nope"),
+        &json!({"approve": true}),
+        &[],
+    );
+    assert_eq!(code, 404);
+    let (_, pending) = get(&format!("{base}/api/approvals"), &[]);
+    assert_eq!(pending, json!([]));
 }

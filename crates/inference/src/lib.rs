@@ -20,7 +20,7 @@ pub use backend::default_threads;
 pub use embed::{EmbedderOptions, LlamaEmbedder};
 pub use error::InferenceError;
 pub use lazy::LazyEmbedder;
-pub use local_chat::{LocalChatModel, LocalChatOptions};
+pub use local_chat::{KeepAliveModel, LocalChatModel, LocalChatOptions};
 pub use registry::{KNOWN_MODELS, KnownModel, known_model, pull};
 pub use remote::{RemoteEmbedder, RemoteKind};
 pub use store::{ImportOptions, InstalledModel, ModelKind, ModelStore};

@@ -1,6 +1,7 @@
 //! The built-in chat engine on a real model: SmolLM2-135M-Instruct (Q4_1 GGUF from its PyPI
 //! wheel) answering, streaming, stopping when cancelled, reusing its cache on a follow-up, fitting
-//! a long conversation into a tiny window, and refusing bad files with their names.
+//! a long conversation into a tiny window, leaving memory when idle and coming back on the next
+//! request, and refusing bad files with their names.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use localgpt_core::chat::{ChatEvent, ChatMessage, ChatModel, ChatRequest, StopReason};
-use localgpt_inference::{ImportOptions, LocalChatModel, LocalChatOptions, ModelKind, ModelStore};
+use localgpt_inference::{
+    ImportOptions, KeepAliveModel, LocalChatModel, LocalChatOptions, ModelKind, ModelStore,
+};
 
 struct Imported {
     _dir: tempfile::TempDir,
@@ -79,7 +82,7 @@ fn greedy(messages: Vec<ChatMessage>) -> ChatRequest {
     }
 }
 
-async fn answer(model: &LocalChatModel, request: ChatRequest) -> (String, StopReason) {
+async fn answer(model: &dyn ChatModel, request: ChatRequest) -> (String, StopReason) {
     let mut stream = model.stream(request);
     let mut text = String::new();
     let mut stop = None;
@@ -123,6 +126,46 @@ async fn answers_a_factual_question_and_reuses_the_cache_on_a_follow_up() {
         second.prompt_tokens - second.reused_tokens < 30,
         "{second:?}"
     );
+}
+
+#[tokio::test]
+async fn an_idle_model_is_unloaded_and_loads_again_on_the_next_request() {
+    let keep_alive = Duration::from_millis(300);
+    let model = KeepAliveModel::load(
+        "smollm2",
+        &smollm2().path,
+        &LocalChatOptions {
+            threads: Some(2),
+            ..LocalChatOptions::default()
+        },
+        keep_alive,
+    )
+    .unwrap();
+    assert!(model.is_loaded());
+    let question = || greedy(vec![ChatMessage::user("What is the capital of France?")]);
+    let (first, _) = answer(&model, question()).await;
+    assert!(first.contains("Paris"), "{first}");
+
+    // A reply in progress keeps it loaded however long it takes.
+    let stream = model.stream(question());
+    tokio::time::sleep(keep_alive * 3).await;
+    assert!(model.is_loaded());
+    drop(stream);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while model.is_loaded() {
+        assert!(
+            Instant::now() < deadline,
+            "still loaded after {keep_alive:?} idle"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(model.count_tokens("Paris"), None);
+    assert_eq!(model.context_window(), Some(8192));
+
+    let (again, _) = answer(&model, question()).await;
+    assert_eq!(again, first);
+    assert!(model.is_loaded());
 }
 
 #[tokio::test]

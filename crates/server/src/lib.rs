@@ -33,6 +33,10 @@ pub struct ServerState {
     pub sessions: Arc<SessionStore>,
     /// Where the control plane keeps what untrusted inputs produced.
     pub artifacts: Option<localgpt_agent::control::ArtifactStore>,
+    /// Tool calls waiting for the owner, when turns may ask over the API.
+    pub approvals: Option<Arc<localgpt_agent::control::ApprovalDesk>>,
+    /// What the background reported to the owner, when the daemon keeps a log.
+    pub events: Option<localgpt_agent::control::EventLog>,
     /// The memory index, when the daemon opened one.
     pub memory: Option<MemoryHandle>,
     /// The default model's name, for status.

@@ -46,6 +46,15 @@ pub enum AgentEvent {
     },
     /// A note for the user (limits reached, context compacted…).
     Notice(String),
+    /// A tool call waits for the owner's consent (answered through the API by `id`).
+    ApprovalRequested {
+        /// The request's id.
+        id: String,
+        /// Tool name.
+        tool: String,
+        /// Its arguments.
+        arguments: Value,
+    },
 }
 
 /// A tool call made during a turn.

@@ -1,7 +1,7 @@
 //! The heartbeat: on its interval, inside `active_hours`, when `HEARTBEAT.md` has open tasks, a
 //! trusted-event turn (Job persona, heartbeat tools only) works them. A reply of `HEARTBEAT_OK`
-//! is not delivered; anything else goes to the event log (`state/heartbeat-events.jsonl`), the same
-//! text only once per day. With nothing due no model is called at all. State (last run, outcome,
+//! is not delivered; anything else goes to the owner (the event log, and Telegram when configured),
+//! the same text only once per day. With nothing due no model is called at all. State (last run, outcome,
 //! tokens spent) lives in `state/heartbeat.json`, so a restart continues the schedule.
 
 use std::path::PathBuf;
@@ -14,6 +14,7 @@ use localgpt_agent::heartbeat::{is_heartbeat_ok, next_run, open_tasks};
 use localgpt_core::ingress::{Payload, Sender, Source};
 use serde::{Deserialize, Serialize};
 
+use super::delivery::{Delivery, Urgency};
 use crate::app::App;
 
 /// Tools a heartbeat turn may use.
@@ -134,7 +135,9 @@ pub async fn run_cycle(app: &App, bus: &IngressBus) -> CycleOutcome {
     state.total_tokens += tokens;
     save_state(app, &state);
     if let CycleOutcome::Delivered { reply } = &outcome {
-        log_event(app, reply);
+        Delivery::for_app(app)
+            .deliver(Urgency::Report, "heartbeat", "heartbeat", reply)
+            .await;
     }
     outcome
 }
@@ -203,24 +206,6 @@ async fn work_tasks(
             },
             0,
         ),
-    }
-}
-
-fn log_event(app: &App, reply: &str) {
-    use std::io::Write;
-    let line =
-        serde_json::json!({"at": Timestamp::now().to_string(), "kind": "heartbeat", "text": reply});
-    let path = app.paths.state_dir().join("heartbeat-events.jsonl");
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut file| writeln!(file, "{line}"));
-    if let Err(error) = written {
-        tracing::warn!(
-            "could not record the heartbeat event in {}: {error}",
-            path.display()
-        );
     }
 }
 

@@ -14,6 +14,7 @@ use localgpt_core::config::JobConfig;
 use localgpt_core::ingress::{Payload, Sender, Source};
 use serde::{Deserialize, Serialize};
 
+use super::delivery::{Delivery, Urgency};
 use super::heartbeat::time_zone;
 use crate::app::App;
 
@@ -51,23 +52,6 @@ fn save_state(app: &App, name: &str, state: JobState) {
     }
 }
 
-fn log_event(app: &App, kind: &str, job: &str, text: &str) {
-    use std::io::Write;
-    let line = serde_json::json!({"at": Timestamp::now().to_string(), "kind": kind, "job": job, "text": text});
-    let path = app.paths.state_dir().join("job-events.jsonl");
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut file| writeln!(file, "{line}"));
-    if let Err(error) = written {
-        tracing::warn!(
-            "could not record the job event in {}: {error}",
-            path.display()
-        );
-    }
-}
-
 /// Runs `job` now through the bus and records the result.
 pub async fn run_job(app: &App, bus: &IngressBus, job: &JobConfig) -> JobState {
     let submission = Submission {
@@ -84,21 +68,33 @@ pub async fn run_job(app: &App, bus: &IngressBus, job: &JobConfig) -> JobState {
         reply_to: None,
         deadline: Some(job.timeout.0),
     };
+    let delivery = Delivery::for_app(app);
     let outcome = match bus.submit(submission) {
         Ok(ticket) => ticket.outcome().await,
         Err(error) => Outcome::Failed(error.to_string()),
     };
     let (last_outcome, last_reply) = match outcome {
         Outcome::Done { report, .. } => {
-            log_event(app, "job", &job.name, &report.answer);
+            delivery
+                .deliver(Urgency::Report, "job", &job.name, &report.answer)
+                .await;
             ("ok".to_owned(), Some(report.answer))
         }
         Outcome::Failed(message) => {
-            log_event(app, "job_failed", &job.name, &message);
+            delivery
+                .deliver(Urgency::Report, "job_failed", &job.name, &message)
+                .await;
             (format!("failed: {message}"), None)
         }
         Outcome::TimedOut => {
-            log_event(app, "job_timed_out", &job.name, "stopped at its timeout");
+            delivery
+                .deliver(
+                    Urgency::Report,
+                    "job_timed_out",
+                    &job.name,
+                    "stopped at its timeout",
+                )
+                .await;
             ("timed out".to_owned(), None)
         }
     };
@@ -142,7 +138,9 @@ pub async fn run_loop(app: App, bus: IngressBus, stop: tokio::sync::watch::Recei
                 plan.missed
             );
             tracing::warn!(job = %job.name, "{note}");
-            log_event(&app, "job_missed", &job.name, &note);
+            Delivery::for_app(&app)
+                .deliver(Urgency::LogOnly, "job_missed", &job.name, &note)
+                .await;
         }
         next.push(plan.next);
     }

@@ -4,6 +4,7 @@
 //! returns once the API answers; one lock file keeps two daemons off one home; `stop` asks it to
 //! finish in-flight turns and leave; a stale pid file is noticed and removed.
 
+mod delivery;
 mod heartbeat;
 mod jobs;
 mod process;
@@ -13,3 +14,4 @@ mod runner;
 pub use jobs::list as list_jobs;
 pub use process::{start, status, stop};
 pub use run::{build_plane_with, heartbeat_once, run_foreground, run_job_once};
+pub use runner::Approvals;

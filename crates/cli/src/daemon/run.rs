@@ -8,18 +8,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use localgpt_agent::control::{ArtifactStore, ControlPlane, TrustPolicy, bounded};
-use localgpt_agent::runtime::{Approver, DenyAll};
+use localgpt_agent::control::{ApprovalDesk, ArtifactStore, ControlPlane, TrustPolicy, bounded};
+use localgpt_agent::runtime::DenyAll;
 use localgpt_agent::sessions::SessionStore;
 use localgpt_server::ServerState;
 
 use localgpt_agent::tools::memory::MemoryHandle;
 
 use super::process::{lock_path, pid_path};
-use super::runner::DaemonRunner;
-use super::{heartbeat, jobs};
+use super::runner::{Approvals, DaemonRunner};
+use super::{delivery, heartbeat, jobs};
 use crate::app::App;
-use crate::assistant::{create_model, open_memory};
+use crate::assistant::{create_model_with, open_memory};
 
 /// Inputs that may wait for the control plane before callers are told "busy".
 const QUEUE_CAPACITY: usize = 64;
@@ -57,13 +57,21 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
     writeln!(pid_file, "{}\n{address}", std::process::id())?;
     drop(pid_file);
 
-    let (plane, model_name, memory) = build_plane(app)?;
+    let desk = Arc::new(ApprovalDesk::default());
+    let (plane, model_name, memory) = build_plane_with(
+        app,
+        None,
+        Approvals::Desk(Arc::clone(&desk)),
+        Some(app.config.providers.local.keep_alive.0),
+    )?;
     let _watcher = watch_memory(app, &memory);
     let (bus, queue) = bounded(QUEUE_CAPACITY);
     let heartbeat_app = app.clone();
     let state = ServerState {
         bus,
         sessions: Arc::new(SessionStore::new(app.paths.sessions_dir())),
+        approvals: Some(desk),
+        events: Some(delivery::event_log(app)),
         memory: Some(memory),
         artifacts: Some(ArtifactStore::new(state_dir.join("artifacts"))),
         model: model_name.clone(),
@@ -111,24 +119,26 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
 /// The control plane of this home: trust policy, the default model loaded once, the memory
 /// index, artifacts in `state/artifacts/`.
 pub fn build_plane(app: &App) -> anyhow::Result<(Arc<ControlPlane>, String, MemoryHandle)> {
-    build_plane_with(app, None, Arc::new(DenyAll))
+    build_plane_with(app, None, Approvals::Fixed(Arc::new(DenyAll)), None)
 }
 
 /// A control plane whose default model is `model` (or the configured one) and whose tools ask
-/// `approver` before running those that need approval.
+/// `approvals` before running those that need approval. A local default model is unloaded after
+/// `idle_unload` without use.
 pub fn build_plane_with(
     app: &App,
     model: Option<&str>,
-    approver: Arc<dyn Approver>,
+    approvals: Approvals,
+    idle_unload: Option<std::time::Duration>,
 ) -> anyhow::Result<(Arc<ControlPlane>, String, MemoryHandle)> {
     let memory = open_memory(app)?;
-    let model = create_model(app, model)?;
+    let model = create_model_with(app, model, idle_unload)?;
     let model_name = model.name().to_owned();
     let runner = Arc::new(DaemonRunner::new(
         app.clone(),
         model,
         memory.clone(),
-        approver,
+        approvals,
     ));
     let plane = ControlPlane::new(TrustPolicy::from_config(&app.config), runner, TURN_DEADLINE)
         .with_artifacts(ArtifactStore::new(app.paths.state_dir().join("artifacts")));

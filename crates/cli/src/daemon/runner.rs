@@ -1,13 +1,13 @@
 //! The binary's [`TurnRunner`], for the daemon and for `ask`: each input becomes a turn of an
 //! agent built for its persona — tools limited to the persona's scope, the session named in the
-//! request resumed (or a new one), approvals through the given approver (the terminal for `ask`;
-//! denied in the daemon until the web UI can answer them), the default model loaded once and shared.
+//! request resumed (or a new one), approvals through the terminal (`ask`, `chat`) or the daemon's
+//! approval desk (answered over the API), the default model loaded once and shared.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use localgpt_agent::control::{Persona, TurnResult, TurnRunner};
+use localgpt_agent::control::{ApprovalDesk, Persona, TurnResult, TurnRunner};
 use localgpt_agent::runtime::{AgentEvent, Approver};
 use localgpt_agent::tools::memory::MemoryHandle;
 use localgpt_core::chat::{CancelToken, ChatModel};
@@ -17,12 +17,36 @@ use tokio::sync::mpsc;
 use crate::app::App;
 use crate::assistant::{SessionChoice, build_scoped_agent, create_model};
 
+/// Who decides about tool calls that need the owner's consent.
+#[derive(Clone)]
+pub enum Approvals {
+    /// One approver for every turn (the terminal; or nobody, denying).
+    Fixed(Arc<dyn Approver>),
+    /// Each turn announces its requests on its event stream and waits at the desk.
+    Desk(Arc<ApprovalDesk>),
+}
+
+impl Approvals {
+    fn for_turn(
+        &self,
+        message: &IngressMessage,
+        events: &mpsc::UnboundedSender<AgentEvent>,
+    ) -> Arc<dyn Approver> {
+        match self {
+            Self::Fixed(approver) => Arc::clone(approver),
+            Self::Desk(desk) => {
+                Arc::new(desk.approver_for(message.payload.session_id.clone(), events.clone()))
+            }
+        }
+    }
+}
+
 /// Runs turns for the control plane.
 pub struct DaemonRunner {
     app: App,
     default_model: Arc<dyn ChatModel>,
     memory: MemoryHandle,
-    approver: Arc<dyn Approver>,
+    approvals: Approvals,
 }
 
 impl DaemonRunner {
@@ -31,13 +55,13 @@ impl DaemonRunner {
         app: App,
         default_model: Arc<dyn ChatModel>,
         memory: MemoryHandle,
-        approver: Arc<dyn Approver>,
+        approvals: Approvals,
     ) -> Self {
         Self {
             app,
             default_model,
             memory,
-            approver,
+            approvals,
         }
     }
 
@@ -69,7 +93,7 @@ impl TurnRunner for DaemonRunner {
                 &self.app,
                 model,
                 &session,
-                Arc::clone(&self.approver),
+                self.approvals.for_turn(message, &events),
                 persona.tool_scope(),
                 Some(&self.memory),
             )

@@ -246,13 +246,25 @@ impl Default for ServerConfig {
 }
 
 /// `[telegram]`
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TelegramConfig {
     /// Bot token from @BotFather; the gateway is off without it.
     pub bot_token: Option<Secret>,
     /// Telegram user ids treated as the owner. Default none.
     pub owner_ids: Vec<i64>,
+    /// The Bot API server (a self-hosted `telegram-bot-api` works too).
+    pub api_url: String,
+}
+
+impl Default for TelegramConfig {
+    fn default() -> Self {
+        Self {
+            bot_token: None,
+            owner_ids: Vec::new(),
+            api_url: "https://api.telegram.org".to_owned(),
+        }
+    }
 }
 
 /// How strictly tools are confined.

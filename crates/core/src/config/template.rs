@@ -74,6 +74,7 @@ default_model = {DEFAULT_MODEL}
 [telegram]
 # bot_token = "${TELEGRAM_BOT_TOKEN}"
 # owner_ids = []                # Telegram user ids whose messages are yours
+# api_url = "https://api.telegram.org"   # or a self-hosted Bot API server
 
 [sandbox]
 # level = "auto"                # auto | strict | off

@@ -4,6 +4,7 @@
 //! follow-up question only processes its new tokens.
 
 mod grammar;
+mod keep_alive;
 mod template;
 mod text_stream;
 mod tool_parse;
@@ -18,6 +19,7 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 use localgpt_core::chat::{ChatError, ChatEvent, ChatModel, ChatRequest, ChatStream};
 
+pub use keep_alive::KeepAliveModel;
 pub use template::ChatTemplate;
 pub use tool_parse::{ParsedCall, extract as extract_tool_calls};
 pub use worker::ReplyStats;
@@ -223,13 +225,16 @@ impl ChatModel for LocalChatModel {
     }
 
     fn stream(&self, request: ChatRequest) -> ChatStream {
-        let (events, receiver) = futures_channel::mpsc::unbounded();
-        let cancel = Arc::new(AtomicBool::new(false));
-        let job = worker::Job {
-            request,
-            events: events.clone(),
-            cancel: Arc::clone(&cancel),
-        };
+        let (job, stream) = new_job(request);
+        self.submit(job);
+        Box::pin(stream)
+    }
+}
+
+impl LocalChatModel {
+    /// Hands `job` to the generation thread, or answers it with an error when that has stopped.
+    fn submit(&self, job: worker::Job) {
+        let events = job.events.clone();
         let sent = self
             .jobs
             .as_ref()
@@ -240,9 +245,19 @@ impl ChatModel for LocalChatModel {
                 message: "the generation thread has stopped".to_owned(),
             }));
         }
-        drop(events);
-        Box::pin(CancelOnDrop { receiver, cancel })
     }
+}
+
+/// A job for `request` and the stream its reply arrives on.
+fn new_job(request: ChatRequest) -> (worker::Job, CancelOnDrop) {
+    let (events, receiver) = futures_channel::mpsc::unbounded();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let job = worker::Job {
+        request,
+        events,
+        cancel: Arc::clone(&cancel),
+    };
+    (job, CancelOnDrop { receiver, cancel })
 }
 
 /// The reply stream; dropping it stops generation at the next token.

@@ -1,6 +1,7 @@
 //! `POST /api/chat`: `{message, session_id?, model?}` through the ingress bus. Answers
 //! `{reply, session_id, usage, tool_calls}`, or with `Accept: text/event-stream` a stream of
-//! `delta`, `tool_start`, `tool_end` and `notice` events and a final `done` (or `error`).
+//! `delta`, `tool_start`, `tool_end`, `approval` (answer with `POST /api/approvals/{id}`) and
+//! `notice` events and a final `done` (or `error`).
 
 use std::convert::Infallible;
 
@@ -119,6 +120,14 @@ fn event_of(event: AgentEvent) -> Event {
             json!({"name": name, "preview": preview, "is_error": is_error}),
         ),
         AgentEvent::Notice(text) => ("notice", json!({"text": text})),
+        AgentEvent::ApprovalRequested {
+            id,
+            tool,
+            arguments,
+        } => (
+            "approval",
+            json!({"id": id, "tool": tool, "arguments": arguments}),
+        ),
     };
     Event::default().event(name).data(data.to_string())
 }

@@ -1,7 +1,9 @@
 //! The endpoints, one module per area.
 
+mod approvals;
 mod artifacts;
 mod chat;
+mod events;
 mod memory;
 mod openai;
 mod sessions;
@@ -21,6 +23,9 @@ pub fn router() -> Router<ServerState> {
         .route("/api/memory/search", get(memory::search))
         .route("/api/memory/stats", get(memory::stats))
         .route("/api/sessions", get(sessions::list))
+        .route("/api/approvals", get(approvals::list))
+        .route("/api/approvals/{id}", post(approvals::answer))
+        .route("/api/events", get(events::list))
         .route("/api/artifacts", get(artifacts::list))
         .route("/api/artifacts/{id}", get(artifacts::show))
         .route("/v1/models", get(openai::models))
