@@ -54,6 +54,10 @@ pub enum Command {
         model: Option<String>,
     },
 
+    /// What untrusted inputs produced, kept for you to review.
+    #[command(subcommand)]
+    Artifacts(ArtifactsCommand),
+
     /// Create, inspect and change the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -119,6 +123,24 @@ pub enum ConfigCommand {
         key: String,
         /// New value, read as the key's type (lists may be comma-separated).
         value: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactsCommand {
+    /// List stored artifacts, newest first: id, source, trust, size, title.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one artifact's content.
+    Show {
+        /// Its id, or a unique prefix of it.
+        id: String,
     },
 }
 

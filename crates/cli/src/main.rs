@@ -76,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Memory(command) => commands::memory::run(command, &App::load(paths)?),
         Command::Models(command) => commands::models::run(command, &App::load(paths)?),
         Command::Sessions(command) => commands::sessions::run(command, &App::load(paths)?),
+        Command::Artifacts(command) => commands::artifacts::run(command, &App::load(paths)?),
         Command::Skills(command) => commands::skills::run(command, &App::load(paths)?),
         Command::Completion { shell } => {
             commands::completion::run(shell);

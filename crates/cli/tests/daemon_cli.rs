@@ -261,6 +261,25 @@ fn off_loopback_needs_a_token_and_a_token_is_checked() {
         400
     );
     assert_eq!(get(&format!("{base}/api/artifacts"), &[]).0, 401);
+    // And from the command line, by a prefix of the id.
+    let listed = localgpt(guarded.path())
+        .args(["artifacts", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains(&artifact[..12]), "{listed}");
+    assert!(listed.contains("untrusted_event"), "{listed}");
+    let shown = localgpt(guarded.path())
+        .args(["artifacts", "show", &artifact[..8]])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&shown.stdout), "hi\n");
+    let unknown = localgpt(guarded.path())
+        .args(["artifacts", "show", "0000"])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no artifact starts with"));
     // `daemon status` uses the configured token.
     let status = localgpt(guarded.path())
         .args(["daemon", "status"])

@@ -96,7 +96,9 @@ impl Ticket {
     /// Waits for the outcome (the events may be read before or not at all). Events from here on
     /// are not listened to, so the turn knows nobody can answer an approval request.
     pub async fn outcome(self) -> Outcome {
-        let Self { events, outcome, .. } = self;
+        let Self {
+            events, outcome, ..
+        } = self;
         drop(events);
         outcome.await.unwrap_or_else(|_| {
             Outcome::Failed("the control plane stopped before answering".to_owned())

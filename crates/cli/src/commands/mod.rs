@@ -1,5 +1,6 @@
 //! One module per top-level command; each takes what it needs and prints its own output.
 
+pub mod artifacts;
 pub mod ask;
 pub mod chat;
 pub mod completion;
