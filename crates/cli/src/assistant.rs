@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use localgpt_agent::control::Persona;
 use localgpt_agent::runtime::system_prompt::{self, PromptInputs};
 use localgpt_agent::runtime::{Agent, AgentSettings, Approver, transcript};
 use localgpt_agent::sessions::SessionStore;
@@ -100,16 +101,17 @@ pub fn build_agent(
     session: &SessionChoice,
     approver: Arc<dyn Approver>,
 ) -> anyhow::Result<Agent> {
-    build_scoped_agent(app, model, session, approver, ToolScope::All, None)
+    build_scoped_agent(app, model, session, approver, &Persona::Root, None)
 }
 
-/// An agent whose tools are limited to `scope` (the persona's, for inputs from the bus).
+/// An agent for `persona` (for inputs from the bus): its tools limited to the persona's scope,
+/// and the persona's own system prompt where it has one (the sanitizer sees no workspace files).
 pub fn build_scoped_agent(
     app: &App,
     model: Arc<dyn ChatModel>,
     session: &SessionChoice,
     approver: Arc<dyn Approver>,
-    scope: ToolScope,
+    persona: &Persona,
     memory: Option<&MemoryHandle>,
 ) -> anyhow::Result<Agent> {
     let agent_config = &app.config.agent;
@@ -120,18 +122,26 @@ pub fn build_scoped_agent(
         });
     // Models that cannot call tools get none, and a compact prompt they can follow.
     let compact = !model.supports_tools();
-    let tools = owner_tools(app, memory)?.with_scope(if compact { ToolScope::None } else { scope });
+    let scope = if compact {
+        ToolScope::None
+    } else {
+        persona.tool_scope()
+    };
+    let tools = owner_tools(app, memory)?.with_scope(scope);
     let skills = skills::find(app);
     let listing = prompt_listing(&skills);
-    let system = system_prompt::build(&PromptInputs {
-        workspace: &tools.context().workspace,
-        tools: &tools.specs(),
-        skills: listing.as_deref(),
-        model: model.name(),
-        context_window,
-        now: jiff::Zoned::now(),
-        compact,
-    });
+    let system = match persona.fixed_system_prompt() {
+        Some(fixed) => fixed.to_owned(),
+        None => system_prompt::build(&PromptInputs {
+            workspace: &tools.context().workspace,
+            tools: &tools.specs(),
+            skills: listing.as_deref(),
+            model: model.name(),
+            context_window,
+            now: jiff::Zoned::now(),
+            compact,
+        }),
+    };
     let settings = AgentSettings {
         max_tool_rounds: agent_config.max_tool_rounds,
         require_approval: agent_config.require_approval.clone(),

@@ -21,6 +21,7 @@ pub mod chunker;
 mod embedding;
 mod error;
 pub mod fusion;
+mod indexed_file;
 mod indexer;
 mod schema;
 mod search;
@@ -38,6 +39,7 @@ use serde::Serialize;
 
 pub use error::MemoryError;
 pub use fusion::{Fusion, min_max_fusion, reciprocal_rank_fusion};
+pub use indexed_file::IndexedFile;
 pub use indexer::{Progress, ReindexReport};
 pub use schema::SCHEMA_VERSION;
 pub use search::{SearchHit, SearchMode, SearchOptions, SearchResults, query_terms};
@@ -208,6 +210,12 @@ impl MemoryIndex {
             self.fusion,
             &self.vector_side,
         )
+    }
+
+    /// The text of an indexed file, by the path search results give; `None` when the index does
+    /// not list it (or it now resolves outside the workspace and extra paths).
+    pub fn indexed_file(&self, path: &str) -> Result<Option<IndexedFile>, MemoryError> {
+        indexed_file::read(&self.connection, &self.path, &self.settings, path)
     }
 
     /// Counts describing the index.

@@ -483,3 +483,31 @@ fn words_in_most_chunks_do_not_drown_a_rare_one() {
     // A query made only of common words still finds something.
     assert!(top("meeting notes").is_some());
 }
+
+#[test]
+fn only_indexed_files_inside_the_roots_can_be_read_back() {
+    let dir = workspace();
+    let mut index = open(&dir, None);
+    index.reindex(false, &mut |_| {}).unwrap();
+    let file = index.indexed_file("knowledge/rust.md").unwrap().unwrap();
+    assert_eq!(file.path, "knowledge/rust.md");
+    assert!(file.text.contains("## Ownership"));
+    std::fs::write(dir.path().join("secret.md"), "# Secret\n").unwrap();
+    for outside in [
+        "../secret.md",
+        "ws/../secret.md",
+        "/etc/passwd",
+        "missing.md",
+        "",
+    ] {
+        assert_eq!(index.indexed_file(outside).unwrap(), None, "{outside}");
+    }
+    // A file indexed while inside that later becomes a link to the outside is not followed.
+    #[cfg(unix)]
+    {
+        let inside = dir.path().join("ws/knowledge/rust.md");
+        std::fs::remove_file(&inside).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.md"), &inside).unwrap();
+        assert_eq!(index.indexed_file("knowledge/rust.md").unwrap(), None);
+    }
+}

@@ -51,10 +51,75 @@ impl FromRequestParts<ServerState> for Caller {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
-        Ok(Self(if loopback {
+        // A web page elsewhere can make the browser call 127.0.0.1 (through a rebound DNS name,
+        // or a form post): only requests naming a loopback host, from a loopback page or no page
+        // at all, count as the local user.
+        let local_page = header_names_loopback(parts, axum::http::header::HOST, false)
+            && header_names_loopback(parts, axum::http::header::ORIGIN, true);
+        Ok(Self(if loopback && local_page {
             Sender::LoopbackAnonymous
         } else {
             Sender::RemoteAnonymous
         }))
+    }
+}
+
+/// Whether the `name` header names a loopback host (`localhost`, `127.x.x.x`, `[::1]`, any port).
+/// An absent header passes when `absent_ok`.
+fn header_names_loopback(parts: &Parts, name: axum::http::HeaderName, absent_ok: bool) -> bool {
+    let Some(value) = parts.headers.get(&name) else {
+        return absent_ok;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let authority = value
+        .split_once("://")
+        .map_or(value, |(_, rest)| rest)
+        .trim_end_matches('/');
+    is_loopback_authority(authority)
+}
+
+/// `host[:port]` where host is `localhost`, an IPv4 loopback address or `[::1]`.
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((host, _)) => host,
+            None => return false,
+        }
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_hosts_count_as_local() {
+        for local in [
+            "127.0.0.1:31327",
+            "localhost",
+            "LOCALHOST:80",
+            "[::1]:31327",
+            "127.1.2.3",
+        ] {
+            assert!(is_loopback_authority(local), "{local}");
+        }
+        for remote in [
+            "evil.example:31327",
+            "localhost.evil.example",
+            "127.0.0.1.evil.example",
+            "10.0.0.1",
+            "[::2]:80",
+            "",
+        ] {
+            assert!(!is_loopback_authority(remote), "{remote}");
+        }
     }
 }

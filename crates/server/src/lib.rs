@@ -37,6 +37,8 @@ pub struct ServerState {
     pub approvals: Option<Arc<localgpt_agent::control::ApprovalDesk>>,
     /// What the background reported to the owner, when the daemon keeps a log.
     pub events: Option<localgpt_agent::control::EventLog>,
+    /// The daemon's log file, for `GET /api/logs`.
+    pub log_file: Option<std::path::PathBuf>,
     /// The memory index, when the daemon opened one.
     pub memory: Option<MemoryHandle>,
     /// The default model's name, for status.

@@ -95,12 +95,19 @@ impl ControlPlane {
             .map_or(self.deadline, |asked| asked.min(self.deadline));
         let trust = self.policy.decide(submission.source, &submission.sender);
         let persona = Persona::for_trust(trust, &submission.job_tools);
+        let mut payload = submission.payload;
+        if !persona.may_resume_sessions() {
+            // A stranger cannot continue (and so read) the owner's conversations, nor pick the
+            // model the owner pays for.
+            payload.session_id = None;
+            payload.model = None;
+        }
         let message = IngressMessage {
             id: uuid::Uuid::new_v4().to_string(),
             source: submission.source,
             sender: submission.sender,
             trust,
-            payload: submission.payload,
+            payload,
             reply_to: submission.reply_to,
             received_at: jiff::Timestamp::now().to_string(),
         };

@@ -240,6 +240,15 @@ impl SessionStore {
         Ok(self.list()?.into_iter().next().map(|summary| summary.id))
     }
 
+    /// Names a session: appends a `session_info` entry, which lists and titles then show.
+    pub fn rename(&self, id_or_prefix: &str, name: &str) -> Result<(), SessionError> {
+        let (mut writer, _) = self.resume(id_or_prefix)?;
+        writer.append(EntryBody::SessionInfo {
+            name: name.trim().to_owned(),
+        })?;
+        Ok(())
+    }
+
     /// Removes a session's transcript.
     pub fn delete(&self, id_or_prefix: &str) -> Result<(), SessionError> {
         let path = self.find(id_or_prefix)?;

@@ -83,6 +83,43 @@ impl MemoryHandle {
         .await
     }
 
+    /// The text of a file the index lists (for opening a search hit); `None` when it lists no
+    /// such path.
+    pub async fn indexed_file(
+        &self,
+        path: String,
+    ) -> Result<Option<localgpt_memory::IndexedFile>, ToolError> {
+        self.with_fresh_index(move |index| {
+            index
+                .indexed_file(&path)
+                .map_err(|error| ToolError::Failed(error.to_string()))
+        })
+        .await
+    }
+
+    /// Reindexes now (`force` re-chunks every file), reporting progress to `progress` as it goes.
+    pub async fn reindex(
+        &self,
+        force: bool,
+        progress: impl FnMut(localgpt_memory::Progress) + Send + 'static,
+    ) -> Result<localgpt_memory::ReindexReport, ToolError> {
+        let index = Arc::clone(&self.index);
+        let fresh = Arc::clone(&self.fresh);
+        let mut progress = progress;
+        tokio::task::spawn_blocking(move || {
+            let mut index = index
+                .lock()
+                .map_err(|_| ToolError::Failed("the memory index is unavailable".to_owned()))?;
+            let report = index
+                .reindex(force, &mut progress)
+                .map_err(|error| ToolError::Failed(error.to_string()))?;
+            fresh.store(true, Ordering::SeqCst);
+            Ok(report)
+        })
+        .await
+        .map_err(|error| ToolError::Failed(format!("reindex stopped: {error}")))?
+    }
+
     /// Runs `work` on the index on a blocking thread, refreshing it first when stale.
     async fn with_fresh_index<T: Send + 'static>(
         &self,

@@ -72,6 +72,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
         sessions: Arc::new(SessionStore::new(app.paths.sessions_dir())),
         approvals: Some(desk),
         events: Some(delivery::event_log(app)),
+        log_file: Some(app.paths.logs_dir().join("daemon.log")),
         memory: Some(memory),
         artifacts: Some(ArtifactStore::new(state_dir.join("artifacts"))),
         model: model_name.clone(),

@@ -94,7 +94,7 @@ impl TurnRunner for DaemonRunner {
                 model,
                 &session,
                 self.approvals.for_turn(message, &events),
-                persona.tool_scope(),
+                persona,
                 Some(&self.memory),
             )
             .map_err(|error| format!("{error:#}"))?;

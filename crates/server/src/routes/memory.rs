@@ -1,8 +1,13 @@
-//! Memory search and index statistics.
+//! Memory: search, index statistics, reading an indexed file (to open a hit), and reindexing
+//! with progress.
+
+use std::convert::Infallible;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use localgpt_memory::{SearchMode, SearchOptions};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use localgpt_memory::{Progress, SearchMode, SearchOptions};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -62,4 +67,88 @@ pub async fn stats(
         .await
         .map_err(|error| ApiError::internal(error.to_string()))?;
     Ok(Json(json!(stats)))
+}
+
+/// Query of `GET /api/memory/file`.
+#[derive(Debug, Deserialize)]
+pub struct FileQuery {
+    path: String,
+}
+
+/// `GET /api/memory/file?path=`: an indexed file's text, by the path a search result gives.
+/// Paths the index does not list are 404, so nothing outside the memory folders is reachable.
+pub async fn file(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Query(query): Query<FileQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_owner(&state)?;
+    let shown = query.path.clone();
+    let file = memory(&state)?
+        .indexed_file(query.path)
+        .await
+        .map_err(|error| ApiError::bad_request(error.to_string()))?
+        .ok_or_else(|| ApiError::not_found(format!("`{shown}` is not an indexed memory file")))?;
+    Ok(Json(json!(file)))
+}
+
+/// Body of `POST /api/memory/reindex`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReindexBody {
+    #[serde(default)]
+    force: bool,
+}
+
+/// `POST /api/memory/reindex` (`{"force": bool}`): server-sent `progress` events
+/// (`{phase, done, total}`), then `done` with the report (or `error`).
+pub async fn reindex(
+    State(state): State<ServerState>,
+    caller: Caller,
+    body: Option<Json<ReindexBody>>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    caller.require_owner(&state)?;
+    let memory = memory(&state)?.clone();
+    let force = body.map(|Json(body)| body.force).unwrap_or_default();
+    let (events, receiver) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let progress_events = events.clone();
+    tokio::spawn(async move {
+        let result = memory
+            .reindex(force, move |progress| {
+                let _ = progress_events.send(progress_event(&progress));
+            })
+            .await;
+        let last = match result {
+            Ok(report) => Event::default().event("done").data(
+                json!({
+                    "files_seen": report.files_seen,
+                    "files_indexed": report.files_indexed,
+                    "files_removed": report.files_removed,
+                    "chunks_written": report.chunks_written,
+                    "embeddings_computed": report.embeddings_computed,
+                    "embeddings_cached": report.embeddings_cached,
+                    "skipped": report.skipped.len(),
+                })
+                .to_string(),
+            ),
+            Err(error) => Event::default()
+                .event("error")
+                .data(json!({"message": error.to_string()}).to_string()),
+        };
+        let _ = events.send(last);
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|event| (Ok(event), receiver))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn progress_event(progress: &Progress) -> Event {
+    let (phase, done, total) = match *progress {
+        Progress::Scanned { files, changed } => ("scanned", changed, files),
+        Progress::Files { done, total } => ("files", done, total),
+        Progress::Embeddings { done, total } => ("embeddings", done, total),
+    };
+    Event::default()
+        .event("progress")
+        .data(json!({"phase": phase, "done": done, "total": total}).to_string())
 }

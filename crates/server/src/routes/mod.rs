@@ -4,6 +4,7 @@ mod approvals;
 mod artifacts;
 mod chat;
 mod events;
+mod logs;
 mod memory;
 mod openai;
 mod sessions;
@@ -32,6 +33,12 @@ pub fn router() -> Router<ServerState> {
         .route("/v1/chat/completions", post(openai::completions))
         .route(
             "/api/sessions/{id}",
-            get(sessions::show).delete(sessions::remove),
+            get(sessions::show)
+                .patch(sessions::rename)
+                .delete(sessions::remove),
         )
+        .route("/api/sessions/{id}/export", get(sessions::export))
+        .route("/api/memory/file", get(memory::file))
+        .route("/api/memory/reindex", post(memory::reindex))
+        .route("/api/logs", get(logs::recent))
 }
