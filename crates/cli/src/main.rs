@@ -25,7 +25,18 @@ fn main() -> ExitCode {
     if !matches!(cli.command, Command::Daemon(_)) {
         quit_quietly_on_closed_stdout();
     }
-    init_logging(cli.global.verbose);
+    // The daemon's log is a service log: what it did (inputs, heartbeats, jobs, model loads)
+    // at info level, never message text or secrets.
+    let serving = matches!(
+        cli.command,
+        Command::Daemon(cli::DaemonCommand::Start { foreground: true })
+    );
+    let verbose = if serving {
+        cli.global.verbose.max(1)
+    } else {
+        cli.global.verbose
+    };
+    init_logging(verbose, serving);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -97,7 +108,8 @@ fn quit_quietly_on_closed_stdout() {
 }
 
 /// Logs go to stderr: warnings by default, more with `-v`; `LOCALGPT_LOG` takes a full filter.
-fn init_logging(verbose: u8) {
+/// A daemon's stderr is its log file, so it gets no colour codes.
+fn init_logging(verbose: u8, to_file: bool) {
     // llama.cpp's own log lines are kept off the terminal unless asked for with -vv.
     let default = match verbose {
         0 => "warn,llama-cpp-2=off,llama_cpp_2=off",
@@ -110,6 +122,7 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(!to_file)
         .with_target(false)
         .init();
 }

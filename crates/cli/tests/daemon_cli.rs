@@ -813,3 +813,69 @@ fn strangers_see_nothing_of_the_owner_and_other_sites_are_strangers() {
         "{request}"
     );
 }
+
+#[test]
+fn closing_the_event_stream_stops_the_turn() {
+    use std::io::BufRead;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new()
+            .turn(Turn::text(["Counting: one, "]).hang())
+            .turn(Turn::text(["Next."])),
+    ));
+    let home = home_for(&server, "");
+    let started = localgpt(home.path())
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let _running = Running(home.path());
+    let base = format!("http://{}", address(home.path()));
+
+    let mut response = agent()
+        .post(&format!("{base}/api/chat"))
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .send(json!({"message": "Count forever"}).to_string())
+        .unwrap();
+    let mut lines = std::io::BufReader::new(response.body_mut().as_reader()).lines();
+    let first_delta = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .find(|line| line.starts_with("data: {\"text\""))
+        .unwrap();
+    assert!(first_delta.contains("Counting"), "{first_delta}");
+    drop(lines);
+    drop(response);
+
+    // The turn ends as cancelled, its partial answer kept in the session.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let session = loop {
+        let (_, sessions) = get(&format!("{base}/api/sessions"), &[]);
+        if let Some(id) = sessions[0]["id"].as_str() {
+            let (_, transcript) = get(&format!("{base}/api/sessions/{id}"), &[]);
+            let text = transcript.to_string();
+            if text.contains("aborted") {
+                assert!(text.contains("Counting: one"), "{text}");
+                break id.to_owned();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the turn was not stopped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // The session is free for the next turn.
+    let (code, body) = post(
+        &format!("{base}/api/chat"),
+        &json!({"message": "Go on", "session_id": session}),
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("Next."), "{body}");
+}

@@ -49,7 +49,7 @@ pub struct ServerState {
     pub allow_local_unauthenticated: bool,
     /// When the daemon started.
     pub started: Instant,
-    /// More status to report (the daemon's heartbeat), merged into `/api/status` as `heartbeat`.
+    /// More status fields (the daemon's `heartbeat` and `jobs`), merged into `/api/status`.
     pub extra_status: Option<Arc<dyn Fn() -> serde_json::Value + Send + Sync>>,
 }
 

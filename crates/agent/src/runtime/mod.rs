@@ -23,6 +23,9 @@ use crate::sessions::{SessionError, SessionWriter};
 use crate::tools::{ToolBox, ToolError};
 pub use approval::{ApprovalRequest, ApproveAll, Approver, DenyAll};
 
+/// Characters of a tool's output shown in a [`AgentEvent::ToolFinished`] preview.
+pub const TOOL_PREVIEW_CHARS: usize = 600;
+
 /// Something that happened during a turn, for the caller to show.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentEvent {
@@ -333,7 +336,10 @@ impl Agent {
             };
             on_event(AgentEvent::ToolFinished {
                 name: call.name.clone(),
-                preview: content.chars().take(200).collect(),
+                preview: crate::tools::unwrap_output(&content)
+                    .chars()
+                    .take(TOOL_PREVIEW_CHARS)
+                    .collect(),
                 is_error,
             });
             report.tool_calls.push(ToolCallRecord {

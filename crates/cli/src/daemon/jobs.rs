@@ -188,23 +188,7 @@ pub async fn run_loop(app: App, bus: IngressBus, stop: tokio::sync::watch::Recei
 
 /// `localgpt jobs list`.
 pub fn list(app: &App, json: bool) -> anyhow::Result<()> {
-    let states = load_states(app);
-    let tz = time_zone(app);
-    let now = Timestamp::now();
-    let mut rows = Vec::new();
-    for job in &app.config.jobs {
-        let schedule = JobSchedule::parse(&job.schedule);
-        let state = states.get(&job.name).cloned().unwrap_or_default();
-        rows.push(serde_json::json!({
-            "name": job.name,
-            "schedule": job.schedule,
-            "describe": schedule.as_ref().map(JobSchedule::describe).unwrap_or_else(|error| error.clone()),
-            "next_run": schedule.ok().and_then(|s| s.next_after(now, &tz)).map(|at| at.to_string()),
-            "tools": job.tools,
-            "last_run": state.last_run.map(|at| at.to_string()),
-            "last_outcome": state.last_outcome,
-        }));
-    }
+    let rows = rows(app);
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
@@ -223,4 +207,26 @@ pub fn list(app: &App, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Each job with its schedule, next and last run (for `jobs list` and `/api/status`).
+pub fn rows(app: &App) -> Vec<serde_json::Value> {
+    let states = load_states(app);
+    let tz = time_zone(app);
+    let now = Timestamp::now();
+    let mut rows = Vec::new();
+    for job in &app.config.jobs {
+        let schedule = JobSchedule::parse(&job.schedule);
+        let state = states.get(&job.name).cloned().unwrap_or_default();
+        rows.push(serde_json::json!({
+            "name": job.name,
+            "schedule": job.schedule,
+            "describe": schedule.as_ref().map(JobSchedule::describe).unwrap_or_else(|error| error.clone()),
+            "next_run": schedule.ok().and_then(|s| s.next_after(now, &tz)).map(|at| at.to_string()),
+            "tools": job.tools,
+            "last_run": state.last_run.map(|at| at.to_string()),
+            "last_outcome": state.last_outcome,
+        }));
+    }
+    rows
 }

@@ -79,7 +79,12 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
         auth_token: server.auth_token.clone(),
         allow_local_unauthenticated: server.allow_local_unauthenticated,
         started: Instant::now(),
-        extra_status: Some(Arc::new(move || heartbeat_status(&heartbeat_app))),
+        extra_status: Some(Arc::new(move || {
+            serde_json::json!({
+                "heartbeat": heartbeat_status(&heartbeat_app),
+                "jobs": jobs::rows(&heartbeat_app),
+            })
+        })),
     };
     let heartbeat_bus = state.bus.clone();
     tracing::info!(%address, model = %model_name, "daemon ready");

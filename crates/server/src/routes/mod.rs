@@ -9,6 +9,7 @@ mod memory;
 mod openai;
 mod sessions;
 mod status;
+mod ui;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -18,6 +19,8 @@ use crate::ServerState;
 /// Every route of the API.
 pub fn router() -> Router<ServerState> {
     Router::new()
+        .route("/", get(ui::index))
+        .route("/assets/{*path}", get(ui::asset))
         .route("/health", get(status::health))
         .route("/api/status", get(status::status))
         .route("/api/chat", post(chat::chat))

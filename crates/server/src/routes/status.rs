@@ -22,13 +22,18 @@ pub async fn status(
         Some(memory) => memory.stats().await.ok().map(|stats| json!(stats)),
         None => None,
     };
-    Ok(Json(json!({
+    let mut status = json!({
         "version": env!("CARGO_PKG_VERSION"),
         "model": state.model,
         "uptime_seconds": state.started.elapsed().as_secs(),
         "pid": std::process::id(),
         "queue_depth": state.bus.depth(),
         "index": index,
-        "heartbeat": state.extra_status.as_ref().map(|status| status()),
-    })))
+    });
+    if let (Some(extra), Some(fields)) = (&state.extra_status, status.as_object_mut())
+        && let Value::Object(more) = extra()
+    {
+        fields.extend(more);
+    }
+    Ok(Json(status))
 }

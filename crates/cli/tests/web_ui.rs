@@ -1,0 +1,159 @@
+//! The web UI in a real browser: two real daemons (one open on loopback, one that requires its
+//! token) answering through the scripted provider server, driven by `tests/web/ui.mjs` in
+//! headless Chromium with playwright-core (installed by `scripts/setup.sh`). Afterwards this
+//! checks what the daemon and the provider saw: the approved command ran, the stopped turn was
+//! cut, the deleted session is gone.
+//!
+//! `SCREENSHOTS=docs/screenshots cargo nextest run -p localgpt --test web_ui` refreshes the
+//! README's screenshots.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::localgpt;
+use localgpt_provider_script::{Script, ScriptedServer, Turn};
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn home_for(server: &ScriptedServer, server_section: &str) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "[agent]\ndefault_model = \"openai/gpt-test\"\n\n[providers.openai]\nbase_url = \"{}\"\napi_key = \"sk-test\"\n\n[memory]\nembedding = \"none\"\n\n[heartbeat]\nenabled = false\n\n[server]\nport = 0\n{server_section}\n[[jobs]]\nname = \"digest\"\nschedule = \"0 8 * * *\"\nprompt = \"Summarise yesterday\"\ntools = [\"memory_search\"]\n",
+            server.url("v1")
+        ),
+    )
+    .unwrap();
+    let workspace = home.path().join("workspace");
+    std::fs::create_dir_all(&workspace).unwrap();
+    std::fs::write(
+        workspace.join("MEMORY.md"),
+        "# Memory\n\n## Outdoors\n\nThe canoe is in the boathouse.\n\n## Garden\n\nWater the tomatoes on Tuesdays.\n",
+    )
+    .unwrap();
+    home
+}
+
+fn start(home: &Path) -> String {
+    let started = localgpt(home).args(["daemon", "start"]).output().unwrap();
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let pid_file = std::fs::read_to_string(home.join("state/daemon.pid")).unwrap();
+    format!("http://{}", pid_file.lines().nth(1).unwrap())
+}
+
+/// Stops the daemon even when an assertion fails.
+struct Running<'a>(&'a Path);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let _ = localgpt(self.0).args(["daemon", "stop"]).output();
+    }
+}
+
+#[test]
+fn the_web_ui_works_in_headless_chromium() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let streamed = [
+        "Here is a **plan**:\n\n",
+        "```rust\nfn main() {\n",
+        "    println!(\"hi\");\n}\n```\n",
+    ];
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new()
+            .turn(Turn::text(streamed).delay(Duration::from_millis(40)))
+            .turn(Turn::tool_call("memory_search", r#"{"query":"canoe"}"#))
+            .turn(Turn::text(["The canoe is in the boathouse."]))
+            .turn(Turn::tool_call(
+                "bash",
+                r#"{"command":"echo approved > approved.txt"}"#,
+            ))
+            .turn(Turn::text(["Done: wrote approved.txt."]))
+            .turn(Turn::text(["Counting: one, "]).hang()),
+    ));
+    let open = home_for(&server, "");
+    let guarded = home_for(
+        &server,
+        "auth_token = \"web-test-token\"\nallow_local_unauthenticated = false\n",
+    );
+    let open_url = start(open.path());
+    let _open_running = Running(open.path());
+    let guarded_url = start(guarded.path());
+    let _guarded_running = Running(guarded.path());
+
+    let screenshots = std::env::var_os("SCREENSHOTS")
+        .map(|dir| {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                repository().join(dir)
+            }
+        })
+        .unwrap_or_else(|| open.path().join("screenshots"));
+    let web_tests = repository().join("tests/web");
+    assert!(
+        web_tests.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed in {}: run scripts/setup.sh",
+        web_tests.display()
+    );
+    let run = std::process::Command::new("node")
+        .arg("ui.mjs")
+        .current_dir(&web_tests)
+        .env("LOCALGPT_URL", &open_url)
+        .env("LOCALGPT_GUARDED_URL", &guarded_url)
+        .env("LOCALGPT_TOKEN", "web-test-token")
+        .env("SCREENSHOTS", &screenshots)
+        .output()
+        .expect("node is needed for the web UI test: run scripts/setup.sh");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{stderr}\nscreenshots in {}",
+        screenshots.display()
+    );
+    assert!(stdout.contains("web UI: all steps passed"), "{stdout}");
+
+    // What happened behind the page.
+    let workspace = open.path().join("workspace");
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("approved.txt")).unwrap(),
+        "approved\n"
+    );
+    let requests = server.requests();
+    assert_eq!(requests.len(), 6, "one model call per scripted turn");
+    // The second question continued the first session; the approval's chat started a new one.
+    let second = requests[1].body.to_string();
+    assert!(second.contains("Write hello world in Rust"), "{second}");
+    let approval_chat = requests[3].body.to_string();
+    assert!(
+        !approval_chat.contains("Write hello world"),
+        "{approval_chat}"
+    );
+    // Two sessions remain (one was deleted), one of them renamed.
+    let sessions = localgpt(open.path())
+        .args(["sessions", "list", "--json"])
+        .output()
+        .unwrap();
+    let sessions: serde_json::Value = serde_json::from_slice(&sessions.stdout).unwrap();
+    let titles: Vec<&str> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|session| session["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert!(titles.contains(&"Rust and canoes"), "{titles:?}");
+    assert!(titles.contains(&"Count slowly"), "{titles:?}");
+}

@@ -1,0 +1,181 @@
+// The status view: the daemon (model, uptime, queue, index), the heartbeat (last run, outcome,
+// next run, tokens spent), jobs and their last runs, tool calls waiting for approval, what
+// untrusted sources produced, the reports of the heartbeat and jobs, and the log's last lines.
+// It refreshes itself while it is shown.
+
+import { api } from "./api.js";
+import { escapeHtml } from "./markdown.js";
+import { when } from "./chat.js";
+import { facts } from "./memory.js";
+
+const $ = (id) => document.getElementById(id);
+const REFRESH_MS = 10000;
+
+function duration(seconds) {
+  const days = Math.floor(seconds / 86400);
+  const hours = Math.floor((seconds % 86400) / 3600);
+  const minutes = Math.floor((seconds % 3600) / 60);
+  if (days) return `${days} d ${hours} h`;
+  if (hours) return `${hours} h ${minutes} min`;
+  if (minutes) return `${minutes} min`;
+  return `${seconds} s`;
+}
+
+function outcome(value) {
+  if (!value) return "–";
+  if (typeof value === "string") return value;
+  switch (value.kind) {
+    case "skipped":
+      return `skipped: ${value.reason}`;
+    case "ok":
+      return "HEARTBEAT_OK (nothing to report)";
+    case "delivered":
+      return `reported: ${value.reply}`;
+    case "duplicate":
+      return "same report as before; not repeated";
+    case "failed":
+      return `failed: ${value.message}`;
+    default:
+      return value.kind || JSON.stringify(value);
+  }
+}
+
+function rows(list, items, render, empty) {
+  list.replaceChildren();
+  if (!items.length) {
+    const item = document.createElement("li");
+    item.className = "muted";
+    item.textContent = empty;
+    list.append(item);
+    return;
+  }
+  for (const entry of items) {
+    const item = document.createElement("li");
+    item.innerHTML = render(entry);
+    list.append(item);
+  }
+}
+
+export class Status {
+  constructor() {
+    this.timer = null;
+    $("status-artifacts").addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-artifact]");
+      if (button) this.showArtifact(button.dataset.artifact);
+    });
+    $("status-approvals").addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-approve]");
+      if (button) this.answer(button.dataset.id, button.dataset.approve === "true");
+    });
+  }
+
+  show() {
+    this.refresh();
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.refresh(), REFRESH_MS);
+  }
+
+  hide() {
+    clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async refresh() {
+    await Promise.allSettled([this.daemon(), this.approvals(), this.artifacts(), this.reports(), this.log()]);
+  }
+
+  async daemon() {
+    const status = await api("/api/status");
+    const index = status.index || {};
+    facts($("status-daemon"), [
+      ["Model", status.model],
+      ["Version", status.version],
+      ["Up for", duration(status.uptime_seconds)],
+      ["Process", status.pid],
+      ["Queued turns", status.queue_depth],
+      ["Memory", index.files != null ? `${index.files} files, ${index.chunks} chunks` : "–"],
+    ]);
+    const heartbeat = status.heartbeat || {};
+    facts($("status-heartbeat"), [
+      ["Enabled", heartbeat.enabled ? "yes" : "no"],
+      ["Last run", heartbeat.last_run ? when(heartbeat.last_run) : "never"],
+      ["Outcome", outcome(heartbeat.last_outcome)],
+      ["Next run", heartbeat.enabled ? when(heartbeat.next_run) : "–"],
+      ["Tokens", `${heartbeat.last_tokens ?? 0} last run, ${heartbeat.total_tokens ?? 0} in all`],
+    ]);
+    rows(
+      $("status-jobs"),
+      status.jobs || [],
+      (job) =>
+        `<strong>${escapeHtml(job.name)}</strong> <span class="muted">${escapeHtml(job.describe || job.schedule)}</span>` +
+        `<br><span class="small">last ${escapeHtml(job.last_run ? when(job.last_run) : "never")}` +
+        `${job.last_outcome ? " · " + escapeHtml(job.last_outcome) : ""}` +
+        ` · next ${escapeHtml(job.next_run ? when(job.next_run) : "–")}</span>`,
+      "No jobs. Add [[jobs]] to config.toml.",
+    );
+  }
+
+  async approvals() {
+    const pending = await api("/api/approvals");
+    rows(
+      $("status-approvals"),
+      pending,
+      (request) =>
+        `<strong>${escapeHtml(request.tool)}</strong> <span class="muted small">${escapeHtml(when(request.asked_at))}</span>` +
+        `<pre>${escapeHtml(JSON.stringify(request.arguments, null, 2))}</pre>` +
+        `<button type="button" class="primary" data-id="${escapeHtml(request.id)}" data-approve="true">Approve</button> ` +
+        `<button type="button" data-id="${escapeHtml(request.id)}" data-approve="false">Deny</button>`,
+      "Nothing is waiting for approval.",
+    );
+  }
+
+  async answer(id, approve) {
+    try {
+      await api(`/api/approvals/${encodeURIComponent(id)}`, { method: "POST", body: { approve } });
+    } finally {
+      this.approvals();
+    }
+  }
+
+  async artifacts() {
+    const records = await api("/api/artifacts?limit=20");
+    rows(
+      $("status-artifacts"),
+      records,
+      (record) =>
+        `<button type="button" class="link" data-artifact="${escapeHtml(record.id)}">${escapeHtml(record.title || record.id.slice(0, 12))}</button>` +
+        `<br><span class="small muted">${escapeHtml(record.source)} · ${escapeHtml(when(record.stored_at))} · ${record.bytes} B</span>`,
+      "Nothing from untrusted sources.",
+    );
+  }
+
+  async showArtifact(id) {
+    const view = $("artifact-view");
+    view.hidden = false;
+    try {
+      const artifact = await api(`/api/artifacts/${encodeURIComponent(id)}`);
+      view.textContent = artifact.content;
+    } catch (error) {
+      view.textContent = error.message;
+    }
+  }
+
+  async reports() {
+    const events = await api("/api/events?limit=20");
+    rows(
+      $("status-events"),
+      events,
+      (event) =>
+        `<span class="small muted">${escapeHtml(when(event.at))} · ${escapeHtml(event.source)} · ${escapeHtml(event.kind)}</span>` +
+        `<br>${escapeHtml(event.text)}`,
+      "No reports yet.",
+    );
+  }
+
+  async log() {
+    const { lines } = await api("/api/logs?lines=60");
+    const box = $("status-log");
+    box.textContent = lines.length ? lines.join("\n") : "(the log is empty)";
+    box.scrollTop = box.scrollHeight;
+  }
+}
