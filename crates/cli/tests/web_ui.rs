@@ -1,4 +1,4 @@
-//! The web UI in a real browser: two real daemons (one open on loopback, one that requires its
+//! The web UI in a real browser (and its markdown renderer's own tests under Node): two real daemons (one open on loopback, one that requires its
 //! token) answering through the scripted provider server, driven by `tests/web/ui.mjs` in
 //! headless Chromium with playwright-core (installed by `scripts/setup.sh`). Afterwards this
 //! checks what the daemon and the provider saw: the approved command ran, the stopped turn was
@@ -59,6 +59,21 @@ impl Drop for Running<'_> {
     fn drop(&mut self) {
         let _ = localgpt(self.0).args(["daemon", "stop"]).output();
     }
+}
+
+#[test]
+fn the_markdown_renderer_passes_its_tests() {
+    let run = std::process::Command::new("node")
+        .args(["--test", "markdown.test.mjs"])
+        .current_dir(repository().join("tests/web"))
+        .output()
+        .expect("node is needed for the web UI tests: run scripts/setup.sh");
+    assert!(
+        run.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
 }
 
 #[test]
