@@ -5,6 +5,7 @@
 //   2. a memory_search tool call, 3. its answer
 //   4. a bash tool call (needs approval), 5. the answer after it ran
 //   6. a slow answer that never ends (stopped with Esc)
+//   7. a provider error (shown with Retry), 8. the answer to the retry
 //
 // Environment: LOCALGPT_URL, LOCALGPT_GUARDED_URL and LOCALGPT_TOKEN (a daemon that requires
 // the token), SCREENSHOTS (folder for the screenshots of each view; optional).
@@ -144,6 +145,26 @@ async function desktop() {
     await page.keyboard.press("Escape");
     await page.waitForSelector(".msg.assistant .note >> text=Stopped.");
     await page.waitForSelector("#send:not([hidden])");
+
+    step("a failed turn shows the error with Retry; the model picked for the chat is used");
+    await page.click("#new-chat");
+    await page.waitForSelector(".welcome");
+    await page.selectOption("#model-select", "openai/gpt-other");
+    await send(page, "Fail once");
+    const failure = page.locator(".msg.error");
+    await failure.waitFor();
+    assert.match(await failure.textContent(), /scripted refusal/);
+    // The failed turn's session is named in the URL already; the retry continues it.
+    await page.waitForFunction(() => location.hash.startsWith("#/chat/"));
+    const failedSession = await page.evaluate(() => location.hash);
+    await shoot(page, "error-desktop");
+    await failure.locator("button >> text=Retry").click();
+    await page.waitForSelector(".msg.assistant >> text=Recovered.");
+    assert.equal(await page.locator(".msg.error").count(), 0);
+    assert.equal(await page.locator(".msg.user >> text=Fail once").count(), 1, "a retry does not repeat the question");
+    await page.waitForSelector("#send:not([hidden])");
+    assert.equal(await page.inputValue("#model-select"), "openai/gpt-other");
+    assert.equal(await page.evaluate(() => location.hash), failedSession);
 
     step("delete a session");
     await page.click(`.session-link[data-id="${secondSession}"]`);

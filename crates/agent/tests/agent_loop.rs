@@ -230,6 +230,38 @@ async fn a_provider_error_fails_the_turn_with_its_reason() {
 }
 
 #[tokio::test]
+async fn retrying_after_a_failed_reply_asks_the_question_once() {
+    let dir = workspace();
+    let server = ScriptedServer::start(
+        Script::new()
+            .turn(Turn::status(400))
+            .turn(Turn::text(["Answered."])),
+    )
+    .await;
+    let mut agent = agent(openai(&server), toolbox(dir.path()), Arc::new(DenyAll));
+    let cancel = CancelToken::new();
+    assert!(
+        agent
+            .turn("Same question", &cancel, &mut |_| {})
+            .await
+            .is_err()
+    );
+    let report = agent
+        .turn("Same question", &cancel, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.answer, "Answered.");
+    let retried = &server.requests()[1].body;
+    let questions = retried["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|message| message["role"] == "user")
+        .count();
+    assert_eq!(questions, 1, "{retried}");
+}
+
+#[tokio::test]
 async fn the_round_limit_stops_a_tool_loop_and_keeps_the_conversation_valid() {
     let dir = workspace();
     let mut script = Script::new();

@@ -54,7 +54,7 @@ impl EventPrinter {
                 eprintln!("note: {note}");
             }
             // The terminal asks through its own approver; requests from a desk do not reach it.
-            AgentEvent::ApprovalRequested { .. } => {}
+            AgentEvent::ApprovalRequested { .. } | AgentEvent::Session(_) => {}
         }
     }
 

@@ -26,7 +26,7 @@ fn home_for(server: &ScriptedServer, server_section: &str) -> tempfile::TempDir 
     std::fs::write(
         home.path().join("config.toml"),
         format!(
-            "[agent]\ndefault_model = \"openai/gpt-test\"\n\n[providers.openai]\nbase_url = \"{}\"\napi_key = \"sk-test\"\n\n[memory]\nembedding = \"none\"\n\n[heartbeat]\nenabled = false\n\n[server]\nport = 0\n{server_section}\n[[jobs]]\nname = \"digest\"\nschedule = \"0 8 * * *\"\nprompt = \"Summarise yesterday\"\ntools = [\"memory_search\"]\n",
+            "[agent]\ndefault_model = \"openai/gpt-test\"\n\n[agent.aliases]\nother = \"openai/gpt-other\"\n\n[providers.openai]\nbase_url = \"{}\"\napi_key = \"sk-test\"\n\n[memory]\nembedding = \"none\"\n\n[heartbeat]\nenabled = false\n\n[server]\nport = 0\n{server_section}\n[[jobs]]\nname = \"digest\"\nschedule = \"0 8 * * *\"\nprompt = \"Summarise yesterday\"\ntools = [\"memory_search\"]\n",
             server.url("v1")
         ),
     )
@@ -94,7 +94,9 @@ fn the_web_ui_works_in_headless_chromium() {
                 r#"{"command":"echo approved > approved.txt"}"#,
             ))
             .turn(Turn::text(["Done: wrote approved.txt."]))
-            .turn(Turn::text(["Counting: one, "]).hang()),
+            .turn(Turn::text(["Counting: one, "]).hang())
+            .turn(Turn::status(400).message("scripted refusal"))
+            .turn(Turn::text(["Recovered."])),
     ));
     let open = home_for(&server, "");
     let guarded = home_for(
@@ -147,7 +149,18 @@ fn the_web_ui_works_in_headless_chromium() {
         "approved\n"
     );
     let requests = server.requests();
-    assert_eq!(requests.len(), 6, "one model call per scripted turn");
+    assert_eq!(requests.len(), 8, "one model call per scripted turn");
+    // The model picked in the page was the one asked for, on the failed try and the retry.
+    assert_eq!(requests[6].body["model"], "gpt-other");
+    assert_eq!(requests[7].body["model"], "gpt-other");
+    // The retry continued the failed turn's session without asking the question twice.
+    let asked = requests[7].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|message| message["role"] == "user")
+        .count();
+    assert_eq!(asked, 1, "{}", requests[7].body);
     // The second question continued the first session; the approval's chat started a new one.
     let second = requests[1].body.to_string();
     assert!(second.contains("Write hello world in Rust"), "{second}");
@@ -168,7 +181,8 @@ fn the_web_ui_works_in_headless_chromium() {
         .iter()
         .map(|session| session["title"].as_str().unwrap())
         .collect();
-    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    assert!(titles.contains(&"Fail once"), "{titles:?}");
     assert!(titles.contains(&"Rust and canoes"), "{titles:?}");
     assert!(titles.contains(&"Count slowly"), "{titles:?}");
 }

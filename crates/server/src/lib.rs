@@ -43,6 +43,8 @@ pub struct ServerState {
     pub memory: Option<MemoryHandle>,
     /// The default model's name, for status.
     pub model: String,
+    /// Models a client may pick (the default first), for `GET /v1/models` and the web UI.
+    pub models: Vec<String>,
     /// Bearer token that identifies the owner.
     pub auth_token: Option<Secret>,
     /// Whether token-less loopback requests are the owner's.

@@ -58,6 +58,9 @@ pub enum AgentEvent {
         /// Its arguments.
         arguments: Value,
     },
+    /// The turn belongs to this saved session (sent first, so a client can name the session
+    /// even when the turn then fails or is stopped).
+    Session(String),
 }
 
 /// A tool call made during a turn.
@@ -213,7 +216,10 @@ impl Agent {
         self.compact_if_needed(cancel, on_event).await?;
         let user = ChatMessage::user(input);
         let entry = self.record(transcript::user_message(input))?;
-        self.push(user, entry);
+        // A retry after a failed reply asks the same question again: the model sees it once.
+        if self.history.last() != Some(&user) {
+            self.push(user, entry);
+        }
         let mut report = TurnReport::default();
         let mut malformed_seen = false;
         let mut rounds = 0;

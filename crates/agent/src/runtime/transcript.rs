@@ -134,7 +134,11 @@ pub fn summary_text(summary: &str) -> String {
 fn push_transcript_message(messages: &mut Vec<ChatMessage>, message: &TranscriptMessage) {
     match message {
         TranscriptMessage::User { .. } => {
-            messages.push(ChatMessage::user(message.text()));
+            let question = ChatMessage::user(message.text());
+            // A question asked again after a failed reply (a retry) is kept once.
+            if messages.last() != Some(&question) {
+                messages.push(question);
+            }
         }
         TranscriptMessage::Assistant {
             content,

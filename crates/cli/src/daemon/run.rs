@@ -76,6 +76,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
         memory: Some(memory),
         artifacts: Some(ArtifactStore::new(state_dir.join("artifacts"))),
         model: model_name.clone(),
+        models: model_choices(app, &model_name),
         auth_token: server.auth_token.clone(),
         allow_local_unauthenticated: server.allow_local_unauthenticated,
         started: Instant::now(),
@@ -183,6 +184,25 @@ fn watch_memory(
             None
         }
     }
+}
+
+/// Models a client may pick: the default, the targets of `[agent.aliases]`, installed local chat
+/// models.
+fn model_choices(app: &App, default: &str) -> Vec<String> {
+    let mut names = vec![default.to_owned()];
+    names.extend(app.config.agent.aliases.values().cloned());
+    match localgpt_inference::ModelStore::new(app.paths.models_dir()).list() {
+        Ok(installed) => names.extend(
+            installed
+                .into_iter()
+                .filter(|model| model.kind == localgpt_inference::ModelKind::Chat)
+                .map(|model| format!("local/{}", model.name)),
+        ),
+        Err(error) => tracing::warn!("listing local models: {error}"),
+    }
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|name| seen.insert(name.clone()));
+    names
 }
 
 /// The heartbeat part of `/api/status`.

@@ -98,6 +98,9 @@ impl TurnRunner for DaemonRunner {
                 Some(&self.memory),
             )
             .map_err(|error| format!("{error:#}"))?;
+            if let Some(id) = agent.session_id() {
+                let _ = events.send(AgentEvent::Session(id.to_owned()));
+            }
             let report = agent
                 .turn(&message.payload.text, &cancel, &mut |event| {
                     // A client that went away stops listening; the turn still completes.

@@ -1,6 +1,6 @@
 //! `POST /api/chat`: `{message, session_id?, model?}` through the ingress bus. Answers
 //! `{reply, session_id, usage, tool_calls}`, or with `Accept: text/event-stream` a stream of
-//! `delta`, `tool_start`, `tool_end`, `approval` (answer with `POST /api/approvals/{id}`) and
+//! `session` (first), `delta`, `tool_start`, `tool_end`, `approval` (answer with `POST /api/approvals/{id}`) and
 //! `notice` events and a final `done` (or `error`). Closing the stream early stops the turn.
 
 use std::convert::Infallible;
@@ -121,6 +121,7 @@ fn event_of(event: AgentEvent) -> Event {
             json!({"name": name, "preview": preview, "is_error": is_error}),
         ),
         AgentEvent::Notice(text) => ("notice", json!({"text": text})),
+        AgentEvent::Session(id) => ("session", json!({"session_id": id})),
         AgentEvent::ApprovalRequested {
             id,
             tool,

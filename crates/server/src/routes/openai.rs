@@ -73,10 +73,19 @@ pub async fn models(
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner(&state)?;
-    Ok(Json(json!({
-        "object": "list",
-        "data": [{"id": state.model, "object": "model", "created": 0, "owned_by": "localgpt"}],
-    })))
+    let mut names = vec![state.model.as_str()];
+    names.extend(
+        state
+            .models
+            .iter()
+            .map(String::as_str)
+            .filter(|name| *name != state.model),
+    );
+    let data: Vec<Value> = names
+        .into_iter()
+        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "localgpt"}))
+        .collect();
+    Ok(Json(json!({"object": "list", "data": data})))
 }
 
 /// `POST /v1/chat/completions`.

@@ -285,7 +285,9 @@ export class Chat {
     let finished = false;
     try {
       for await (const { event, data } of events("/api/chat", body, controller.signal)) {
-        if (event === "delta") reply.addText(data.text || "");
+        if (event === "session") {
+          if (data.session_id !== this.sessionId) this.adopt(data.session_id, model);
+        } else if (event === "delta") reply.addText(data.text || "");
         else if (event === "tool_start") reply.addTool(data.name, data.arguments);
         else if (event === "tool_end") reply.finishTool(data.name, data.preview, data.is_error);
         else if (event === "approval") reply.addApproval(data);
