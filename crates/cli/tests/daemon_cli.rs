@@ -6,29 +6,9 @@
 
 mod common;
 
-use common::localgpt;
+use common::{Running, daemon_home as home_for, localgpt, start_daemon};
 use localgpt_provider_script::{Script, ScriptedServer, Turn};
 use serde_json::{Value, json};
-
-fn home_for(server: &ScriptedServer, extra: &str) -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join("config.toml"),
-        format!(
-            "[agent]\ndefault_model = \"openai/gpt-test\"\n\n[providers.openai]\nbase_url = \"{}\"\napi_key = \"sk-test\"\n\n[memory]\nembedding = \"none\"\n\n[server]\nport = 0\n{extra}",
-            server.url("v1")
-        ),
-    )
-    .unwrap();
-    let workspace = home.path().join("workspace");
-    std::fs::create_dir_all(&workspace).unwrap();
-    std::fs::write(
-        workspace.join("MEMORY.md"),
-        "# Memory\n\nThe canoe is in the boathouse.\n",
-    )
-    .unwrap();
-    home
-}
 
 fn address(home: &std::path::Path) -> String {
     let pid_file = std::fs::read_to_string(home.join("state/daemon.pid")).unwrap();
@@ -63,15 +43,6 @@ fn get(url: &str, headers: &[(&str, &str)]) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-/// Stops the daemon even when an assertion fails.
-struct Running<'a>(&'a std::path::Path);
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        let _ = localgpt(self.0).args(["daemon", "stop"]).output();
-    }
-}
-
 #[test]
 fn the_daemon_serves_chat_search_and_sessions_and_stops_cleanly() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -82,16 +53,7 @@ fn the_daemon_serves_chat_search_and_sessions_and_stops_cleanly() {
             .turn(Turn::text(["Streaming ", "works."])),
     ));
     let home = home_for(&server, "");
-    let started = localgpt(home.path())
-        .args(["daemon", "start"])
-        .output()
-        .unwrap();
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let _running = Running(home.path());
+    let _running = start_daemon(home.path());
     let base = format!("http://{}", address(home.path()));
     assert!(address(home.path()).starts_with("127.0.0.1:"));
 
@@ -212,16 +174,7 @@ fn off_loopback_needs_a_token_and_a_token_is_checked() {
         &server,
         "auth_token = \"s3cret-token\"\nallow_local_unauthenticated = false\n",
     );
-    let started = localgpt(guarded.path())
-        .args(["daemon", "start"])
-        .output()
-        .unwrap();
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let _running = Running(guarded.path());
+    let _running = start_daemon(guarded.path());
     let base = format!("http://{}", address(guarded.path()));
     assert_eq!(get(&format!("{base}/api/sessions"), &[]).0, 401);
     assert_eq!(
@@ -390,16 +343,7 @@ fn a_heartbeat_works_open_tasks_and_costs_nothing_when_none_are_due() {
     assert_eq!(telegram.lock().unwrap().len(), 1);
 
     // The daemon serves the log.
-    let started = localgpt(home.path())
-        .args(["daemon", "start"])
-        .output()
-        .unwrap();
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let _running = Running(home.path());
+    let _running = start_daemon(home.path());
     let (code, events) = get(&format!("http://{}/api/events", address(home.path())), &[]);
     assert_eq!(code, 200);
     assert_eq!(events[0]["kind"], "heartbeat");
@@ -702,16 +646,7 @@ fn tool_calls_needing_consent_wait_for_an_answer_over_the_api() {
             .turn(Turn::text(["Nobody asked."])),
     ));
     let home = home_for(&server, "");
-    let started = localgpt(home.path())
-        .args(["daemon", "start"])
-        .output()
-        .unwrap();
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let _running = Running(home.path());
+    let _running = start_daemon(home.path());
     let base = format!("http://{}", address(home.path()));
     let workspace = home.path().join("workspace");
 
@@ -758,16 +693,7 @@ fn strangers_see_nothing_of_the_owner_and_other_sites_are_strangers() {
             .turn(Turn::text(["Someone asks for a PIN."])),
     ));
     let home = home_for(&server, "");
-    let started = localgpt(home.path())
-        .args(["daemon", "start"])
-        .output()
-        .unwrap();
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let _running = Running(home.path());
+    let _running = start_daemon(home.path());
     let base = format!("http://{}", address(home.path()));
 
     let (code, body) = post(
@@ -824,16 +750,7 @@ fn closing_the_event_stream_stops_the_turn() {
             .turn(Turn::text(["Next."])),
     ));
     let home = home_for(&server, "");
-    let started = localgpt(home.path())
-        .args(["daemon", "start"])
-        .output()
-        .unwrap();
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let _running = Running(home.path());
+    let _running = start_daemon(home.path());
     let base = format!("http://{}", address(home.path()));
 
     let mut response = agent()

@@ -14,7 +14,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::localgpt;
+use common::{daemon_home, daemon_url, localgpt, start_daemon};
 use localgpt_provider_script::{Script, ScriptedServer, Turn};
 
 fn repository() -> PathBuf {
@@ -22,43 +22,12 @@ fn repository() -> PathBuf {
 }
 
 fn home_for(server: &ScriptedServer, server_section: &str) -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join("config.toml"),
-        format!(
-            "[agent]\ndefault_model = \"openai/gpt-test\"\n\n[agent.aliases]\nother = \"openai/gpt-other\"\n\n[providers.openai]\nbase_url = \"{}\"\napi_key = \"sk-test\"\n\n[memory]\nembedding = \"none\"\n\n[heartbeat]\nenabled = false\n\n[server]\nport = 0\n{server_section}\n[[jobs]]\nname = \"digest\"\nschedule = \"0 8 * * *\"\nprompt = \"Summarise yesterday\"\ntools = [\"memory_search\"]\n",
-            server.url("v1")
+    daemon_home(
+        server,
+        &format!(
+            "{server_section}\n[agent.aliases]\nother = \"openai/gpt-other\"\n\n[heartbeat]\nenabled = false\n\n[[jobs]]\nname = \"digest\"\nschedule = \"0 8 * * *\"\nprompt = \"Summarise yesterday\"\ntools = [\"memory_search\"]\n"
         ),
     )
-    .unwrap();
-    let workspace = home.path().join("workspace");
-    std::fs::create_dir_all(&workspace).unwrap();
-    std::fs::write(
-        workspace.join("MEMORY.md"),
-        "# Memory\n\n## Outdoors\n\nThe canoe is in the boathouse.\n\n## Garden\n\nWater the tomatoes on Tuesdays.\n",
-    )
-    .unwrap();
-    home
-}
-
-fn start(home: &Path) -> String {
-    let started = localgpt(home).args(["daemon", "start"]).output().unwrap();
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let pid_file = std::fs::read_to_string(home.join("state/daemon.pid")).unwrap();
-    format!("http://{}", pid_file.lines().nth(1).unwrap())
-}
-
-/// Stops the daemon even when an assertion fails.
-struct Running<'a>(&'a Path);
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        let _ = localgpt(self.0).args(["daemon", "stop"]).output();
-    }
 }
 
 #[test]
@@ -103,10 +72,10 @@ fn the_web_ui_works_in_headless_chromium() {
         &server,
         "auth_token = \"web-test-token\"\nallow_local_unauthenticated = false\n",
     );
-    let open_url = start(open.path());
-    let _open_running = Running(open.path());
-    let guarded_url = start(guarded.path());
-    let _guarded_running = Running(guarded.path());
+    let _open_running = start_daemon(open.path());
+    let open_url = daemon_url(open.path());
+    let _guarded_running = start_daemon(guarded.path());
+    let guarded_url = daemon_url(guarded.path());
 
     let screenshots = std::env::var_os("SCREENSHOTS")
         .map(|dir| {

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
+use localgpt_provider_script::ScriptedServer;
 
 /// The `localgpt` binary with a clean environment: a temp home, no API keys, no `claude` on PATH
 /// and an Ollama address where nothing listens, so tests never depend on the machine they run on.
@@ -19,4 +20,53 @@ pub fn localgpt(home: &Path) -> Command {
         .env_remove("OPENAI_API_KEY")
         .env_remove("LOCALGPT_LOG");
     command
+}
+
+/// Stops the daemon of a home when dropped, even when an assertion failed.
+pub struct Running<'a>(pub &'a Path);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let _ = localgpt(self.0).args(["daemon", "stop"]).output();
+    }
+}
+
+/// Starts the daemon of `home` in the background (it returns once the API answers).
+pub fn start_daemon(home: &Path) -> Running<'_> {
+    let started = localgpt(home).args(["daemon", "start"]).output().unwrap();
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    Running(home)
+}
+
+/// The base URL of the running daemon of `home`, from its pid file.
+pub fn daemon_url(home: &Path) -> String {
+    let pid_file = std::fs::read_to_string(home.join("state/daemon.pid")).unwrap();
+    format!("http://{}", pid_file.lines().nth(1).unwrap())
+}
+
+/// A temp home whose default model is `openai/gpt-test` on the scripted `server`, with no
+/// embeddings, the API on a free port, `extra` appended to the config (right after `[server]`),
+/// and a MEMORY.md that knows where the canoe is.
+pub fn daemon_home(server: &ScriptedServer, extra: &str) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "[agent]\ndefault_model = \"openai/gpt-test\"\n\n[providers.openai]\nbase_url = \"{}\"\napi_key = \"sk-test\"\n\n[memory]\nembedding = \"none\"\n\n[server]\nport = 0\n{extra}",
+            server.url("v1")
+        ),
+    )
+    .unwrap();
+    let workspace = home.path().join("workspace");
+    std::fs::create_dir_all(&workspace).unwrap();
+    std::fs::write(
+        workspace.join("MEMORY.md"),
+        "# Memory\n\n## Outdoors\n\nThe canoe is in the boathouse.\n\n## Garden\n\nWater the tomatoes on Tuesdays.\n",
+    )
+    .unwrap();
+    home
 }

@@ -19,53 +19,33 @@ struct Asset {
     body: &'static str,
 }
 
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const SVG: &str = "image/svg+xml";
+
+/// An [`Asset`] for a file under `crates/server/web/`.
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            body: include_str!(concat!("../../web/", $name)),
+        }
+    };
+}
+
 /// Every file of the UI.
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "index.html",
-        content_type: "text/html; charset=utf-8",
-        body: include_str!("../../web/index.html"),
-    },
-    Asset {
-        name: "app.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_str!("../../web/app.css"),
-    },
-    Asset {
-        name: "icon.svg",
-        content_type: "image/svg+xml",
-        body: include_str!("../../web/icon.svg"),
-    },
-    Asset {
-        name: "js/app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../web/js/app.js"),
-    },
-    Asset {
-        name: "js/api.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../web/js/api.js"),
-    },
-    Asset {
-        name: "js/markdown.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../web/js/markdown.js"),
-    },
-    Asset {
-        name: "js/chat.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../web/js/chat.js"),
-    },
-    Asset {
-        name: "js/memory.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../web/js/memory.js"),
-    },
-    Asset {
-        name: "js/status.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../web/js/status.js"),
-    },
+    asset!("index.html", HTML),
+    asset!("app.css", CSS),
+    asset!("icon.svg", SVG),
+    asset!("js/app.js", JS),
+    asset!("js/api.js", JS),
+    asset!("js/markdown.js", JS),
+    asset!("js/chat.js", JS),
+    asset!("js/memory.js", JS),
+    asset!("js/status.js", JS),
 ];
 
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \

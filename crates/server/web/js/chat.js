@@ -547,6 +547,8 @@ class AssistantMessage {
   finish() {
     this.clearThinking();
     this.flushText();
+    // An answer that produced nothing (it failed at once) leaves no empty box behind.
+    if (!this.element.hasChildNodes()) this.element.remove();
     for (const card of this.element.querySelectorAll(".approval")) {
       for (const button of card.querySelectorAll("button")) button.disabled = true;
       const state = card.querySelector(".approval-state");
