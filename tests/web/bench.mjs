@@ -74,7 +74,7 @@ try {
     cdp.on("Network.loadingFinished", (event) => (transferred += event.encodedDataLength));
     await page.goto(base);
     await page.waitForSelector("body[data-ready=true]");
-    ready.push(await page.evaluate(() => performance.now()));
+    ready.push(await page.evaluate(() => performance.getEntriesByName("localgpt-ready")[0].startTime));
     await page.waitForLoadState("networkidle");
     weights.push(transferred);
     await page.close();

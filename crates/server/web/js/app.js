@@ -2,7 +2,7 @@
 // `#/status`), so reload and back/forward keep the place; asks for the API token when the daemon
 // requires one.
 
-import { api, onTokenNeeded, setToken } from "./api.js";
+import { onTokenNeeded, setToken } from "./api.js";
 import { Chat } from "./chat.js";
 import { Memory } from "./memory.js";
 import { Status } from "./status.js";
@@ -95,19 +95,17 @@ $("session-list").addEventListener("click", (event) => {
 
 async function start() {
   onTokenNeeded(askForToken);
-  let defaultModel = "";
-  try {
-    const current = await api("/api/status");
-    defaultModel = current.model || "";
-    $("model-badge").textContent = defaultModel;
-  } catch (error) {
-    $("model-badge").textContent = "daemon unreachable";
-    console.warn("status", error);
-  }
-  await Promise.all([chat.loadModels(defaultModel), chat.refreshSessions()]);
+  // Everything the first view needs, at once.
+  await Promise.all([
+    chat.loadModels().then((defaultModel) => {
+      $("model-badge").textContent = defaultModel || "daemon unreachable";
+    }),
+    chat.refreshSessions(),
+  ]);
   window.addEventListener("hashchange", route);
   await route();
   document.body.dataset.ready = "true";
+  performance.mark("localgpt-ready");
 }
 
 start();

@@ -101,17 +101,18 @@ export class Chat {
     return `localgpt.model.${this.sessionId || "new"}`;
   }
 
-  /** Fills the model menu: the default, then every model the daemon lists. */
-  async loadModels(defaultModel) {
-    this.defaultModel = defaultModel;
+  /** Fills the model menu with the models the daemon lists (the default first); returns the default. */
+  async loadModels() {
     const select = $("model-select");
     let names = [];
     try {
       const listed = await api("/v1/models");
       names = (listed.data || []).map((model) => model.id);
-    } catch {
-      // The default alone still works.
+    } catch (error) {
+      console.warn("models", error);
     }
+    const defaultModel = names[0] || "";
+    this.defaultModel = defaultModel;
     select.replaceChildren();
     const add = (value, label) => {
       const option = document.createElement("option");
@@ -122,6 +123,7 @@ export class Chat {
     add("", `${defaultModel || "default model"} (default)`);
     for (const name of names) if (name !== defaultModel) add(name, name);
     this.showModelChoice();
+    return defaultModel;
   }
 
   showModelChoice() {
@@ -474,12 +476,14 @@ class AssistantMessage {
       this.element.append(node);
       this.text = { node, source: "" };
     }
+    const first = this.text.source === "";
     this.text.source += delta;
-    this.render();
+    if (first) this.text.node.innerHTML = renderMarkdown(this.text.source);
+    else this.render();
   }
 
   render() {
-    // Stream quickly but repaint at most once a frame.
+    // The first words show at once; after that, repaint at most once a frame.
     if (this.pending) return;
     this.pending = true;
     requestAnimationFrame(() => {
