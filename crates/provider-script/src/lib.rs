@@ -8,6 +8,9 @@
 //! never), or an HTTP failure (429 with `retry-after`, 500, 401). Every request is recorded with
 //! its headers and JSON body so tests can assert on what the client sent.
 //!
+//! [`FakeTelegram`] stands in for Telegram's Bot API (long-polled `getUpdates`, recorded
+//! `sendMessage` and friends) for the Telegram gateway's tests.
+//!
 //! ```no_run
 //! # async fn example() {
 //! use localgpt_provider_script::{Script, ScriptedServer, Turn};
@@ -30,9 +33,11 @@
 mod claude;
 mod script;
 mod server;
+pub mod telegram;
 pub mod wire;
 
 #[cfg(unix)]
 pub use claude::{FakeClaude, InstalledFakeClaude};
 pub use script::{Block, Ending, Script, StopKind, Turn, split_in_three};
 pub use server::{RecordedRequest, ScriptedServer};
+pub use telegram::{BotCall, FakeTelegram};

@@ -7,6 +7,7 @@
 mod auth;
 mod error;
 mod routes;
+pub mod telegram;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

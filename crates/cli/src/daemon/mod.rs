@@ -10,6 +10,7 @@ mod jobs;
 mod process;
 mod run;
 mod runner;
+mod telegram;
 
 pub use jobs::list as list_jobs;
 pub use process::{start, status, stop};

@@ -17,7 +17,7 @@ use localgpt_agent::tools::memory::MemoryHandle;
 
 use super::process::{lock_path, pid_path};
 use super::runner::{Approvals, DaemonRunner};
-use super::{delivery, heartbeat, jobs};
+use super::{delivery, heartbeat, jobs, telegram};
 use crate::app::App;
 use crate::assistant::{create_model_with, open_memory};
 
@@ -66,6 +66,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
     )?;
     let _watcher = watch_memory(app, &memory);
     let (bus, queue) = bounded(QUEUE_CAPACITY);
+    let telegram = telegram::gateway(app, &bus, &desk)?;
     let heartbeat_app = app.clone();
     let state = ServerState {
         bus,
@@ -103,6 +104,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
             heartbeat_bus.clone(),
             stopped.clone(),
         ));
+        let telegram = telegram.map(|gateway| tokio::spawn(gateway.run(stopped.clone())));
         let heartbeat = heartbeat_enabled
             .then(|| tokio::spawn(heartbeat::run_loop(heartbeat_app, heartbeat_bus, stopped)));
         let served = localgpt_server::serve(listener, state, shutdown_signal()).await;
@@ -111,6 +113,9 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
             let _ = heartbeat.await;
         }
         let _ = jobs.await;
+        if let Some(telegram) = telegram {
+            let _ = telegram.await;
+        }
         // The bus closes with the server's state; turns in flight get a grace period.
         if tokio::time::timeout(STOP_GRACE, plane).await.is_err() {
             tracing::warn!("turns still running after {STOP_GRACE:?}; stopping anyway");

@@ -1,0 +1,290 @@
+//! The gateway loop: long-polls for updates and submits every text message to the ingress bus as a
+//! Telegram input from its sender's user id — the control plane decides the trust (owner ids are
+//! the owner; anyone else is untrusted). The owner's chat continues one session until `/new`;
+//! approval requests arrive as Approve/Deny buttons; answers go back to the chat. A stranger's
+//! message is answered with a fixed note, never with the model's words, and its summary goes to
+//! the owner. Messages of one chat are handled in order; chats proceed side by side.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use localgpt_agent::control::{ApprovalDesk, EventLog, IngressBus, Outcome, Submission};
+use localgpt_agent::runtime::AgentEvent;
+use localgpt_core::ingress::{Payload, Sender, Source};
+
+use super::api::{BotApi, CallbackQuery, MAX_MESSAGE_CHARS, Message, split_message};
+use super::state::ChatState;
+
+/// What a stranger is told.
+const STRANGER_REPLY: &str =
+    "This assistant answers its owner only. Your message was passed on to them.";
+const HELP: &str = "Send a message and I answer it here. /new starts a new conversation. \
+                    Tools that need your consent ask with Approve/Deny buttons.";
+/// Pause after the Bot API could not be reached.
+const RETRY_PAUSE: Duration = Duration::from_secs(5);
+
+/// The Telegram gateway of the daemon.
+pub struct TelegramGateway {
+    api: BotApi,
+    bus: IngressBus,
+    owners: Vec<i64>,
+    state: ChatState,
+    approvals: Option<Arc<ApprovalDesk>>,
+    events: Option<EventLog>,
+    poll_wait: Duration,
+    chats: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for TelegramGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramGateway")
+            .field("owners", &self.owners)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TelegramGateway {
+    /// A gateway submitting to `bus`, treating `owners` as the owner, keeping its offset and the
+    /// owner chats' sessions in `state`.
+    pub fn new(api: BotApi, bus: IngressBus, owners: Vec<i64>, state: ChatState) -> Self {
+        Self {
+            api,
+            bus,
+            owners,
+            state,
+            approvals: None,
+            events: None,
+            poll_wait: Duration::from_secs(25),
+            chats: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Answers approval buttons at `desk` (the one the daemon's turns wait at).
+    pub fn with_approvals(mut self, desk: Arc<ApprovalDesk>) -> Self {
+        self.approvals = Some(desk);
+        self
+    }
+
+    /// Records strangers' messages for the owner in `log`.
+    pub fn with_event_log(mut self, log: EventLog) -> Self {
+        self.events = Some(log);
+        self
+    }
+
+    /// How long one poll waits for updates (Telegram allows up to 50 s).
+    pub fn with_poll_wait(mut self, wait: Duration) -> Self {
+        self.poll_wait = wait;
+        self
+    }
+
+    /// Polls until `stop` changes; handles each update on a task of its own.
+    pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut offset = self.state.offset();
+        tracing::info!(owners = self.owners.len(), "telegram gateway polling");
+        loop {
+            let polled = tokio::select! {
+                polled = self.api.get_updates(offset, self.poll_wait) => polled,
+                _ = stop.changed() => return,
+            };
+            match polled {
+                Ok(updates) => {
+                    for update in updates {
+                        offset = offset.max(update.update_id + 1);
+                        if let Some(message) = update.message {
+                            tokio::spawn(Arc::clone(&self).on_message(message));
+                        } else if let Some(query) = update.callback_query {
+                            tokio::spawn(Arc::clone(&self).on_button(query));
+                        }
+                    }
+                    self.state.set_offset(offset);
+                }
+                Err(error) => {
+                    tracing::warn!("{error}; polling again in {RETRY_PAUSE:?}");
+                    tokio::select! {
+                        () = tokio::time::sleep(RETRY_PAUSE) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
+            }
+        }
+    }
+
+    fn chat_lock(&self, chat: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut chats = self
+            .chats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        chats.retain(|_, lock| Arc::strong_count(lock) > 1);
+        Arc::clone(chats.entry(chat).or_default())
+    }
+
+    async fn say(&self, chat: i64, text: &str) {
+        let text = if text.trim().is_empty() {
+            "(no answer)"
+        } else {
+            text
+        };
+        for piece in split_message(text, MAX_MESSAGE_CHARS) {
+            if let Err(error) = self.api.send_message(chat, &piece, &[]).await {
+                tracing::warn!(chat, "could not answer: {error}");
+                return;
+            }
+        }
+    }
+
+    async fn on_message(self: Arc<Self>, message: Message) {
+        let Some(user) = message.from.clone() else {
+            return;
+        };
+        let chat = message.chat.id;
+        let owner = self.owners.contains(&user.id);
+        let lock = self.chat_lock(chat);
+        let _in_order = lock.lock().await;
+        let Some(text) = message.text.filter(|text| !text.trim().is_empty()) else {
+            if owner {
+                self.say(chat, "I can read text messages only.").await;
+            }
+            return;
+        };
+        if owner {
+            match text.trim() {
+                "/start" | "/help" => return self.say(chat, HELP).await,
+                "/new" => {
+                    self.state.forget_session(chat);
+                    return self.say(chat, "Started a new conversation.").await;
+                }
+                _ => {}
+            }
+        }
+        if let Err(error) = self.api.send_typing(chat).await {
+            tracing::debug!("typing indicator: {error}");
+        }
+        let submission = Submission {
+            source: Source::Telegram,
+            sender: Sender::TelegramUser { id: user.id },
+            payload: Payload {
+                text: text.clone(),
+                session_id: if owner {
+                    self.state.session(chat)
+                } else {
+                    None
+                },
+                model: None,
+            },
+            job_tools: Vec::new(),
+            reply_to: Some(format!("telegram:{chat}")),
+            deadline: None,
+        };
+        let mut ticket = match self.bus.submit(submission) {
+            Ok(ticket) => ticket,
+            Err(error) => {
+                if owner {
+                    self.say(chat, &format!("Not now: {error}")).await;
+                }
+                return;
+            }
+        };
+        while let Some(event) = ticket.events.recv().await {
+            match event {
+                AgentEvent::Session(id) if owner => self.state.remember_session(chat, &id),
+                AgentEvent::ApprovalRequested {
+                    id,
+                    tool,
+                    arguments,
+                } if owner => {
+                    let question = format!(
+                        "{tool} needs your approval to run:\n{}",
+                        serde_json::to_string_pretty(&arguments).unwrap_or_default()
+                    );
+                    let buttons = [vec![
+                        ("Approve", format!("a:{id}")),
+                        ("Deny", format!("d:{id}")),
+                    ]];
+                    if let Err(error) = self.api.send_message(chat, &question, &buttons).await {
+                        tracing::warn!(chat, "could not ask for approval: {error}");
+                    }
+                }
+                _ => {}
+            }
+        }
+        match ticket.outcome().await {
+            Outcome::Done {
+                report, artifact, ..
+            } => {
+                if owner {
+                    self.say(chat, &report.answer).await;
+                } else {
+                    self.say(chat, STRANGER_REPLY).await;
+                    self.tell_owners(&user.label(), artifact.as_deref(), &report.answer)
+                        .await;
+                }
+            }
+            Outcome::Failed(error) if owner => {
+                self.say(chat, &format!("That failed: {error}")).await;
+            }
+            Outcome::TimedOut if owner => {
+                self.say(chat, "That took too long and was stopped.").await;
+            }
+            Outcome::Failed(error) => tracing::warn!("a stranger's message failed: {error}"),
+            Outcome::TimedOut => tracing::warn!("a stranger's message timed out"),
+        }
+    }
+
+    /// A stranger wrote: the sanitizer's summary goes to every owner chat and the event log.
+    async fn tell_owners(&self, sender: &str, artifact: Option<&str>, summary: &str) {
+        let kept = artifact.map_or_else(String::new, |id| {
+            format!(" (kept as artifact {})", id.get(..12).unwrap_or(id))
+        });
+        let note = format!("Telegram message from {sender}{kept}:\n{summary}");
+        if let Some(log) = &self.events
+            && let Err(error) = log.record("untrusted_message", "telegram", &note)
+        {
+            tracing::warn!("{error}");
+        }
+        for owner in &self.owners {
+            self.say(*owner, &note).await;
+        }
+    }
+
+    async fn on_button(self: Arc<Self>, query: CallbackQuery) {
+        let data = query.data.clone().unwrap_or_default();
+        let (approve, id) = match data.split_once(':') {
+            Some(("a", id)) => (true, id),
+            Some(("d", id)) => (false, id),
+            _ => return,
+        };
+        let reply = if !self.owners.contains(&query.from.id) {
+            "Only the owner can answer this.".to_owned()
+        } else {
+            match self
+                .approvals
+                .as_deref()
+                .map(|desk| desk.answer(id, approve))
+            {
+                Some(Ok(request)) => {
+                    let verdict = if approve { "approved" } else { "denied" };
+                    if let Some(message) = &query.message {
+                        let text = format!(
+                            "{}\n\n{} {verdict}.",
+                            message.text.as_deref().unwrap_or_default(),
+                            request.tool
+                        );
+                        if let Err(error) = self
+                            .api
+                            .edit_message_text(message.chat.id, message.message_id, &text)
+                            .await
+                        {
+                            tracing::debug!("marking the approval: {error}");
+                        }
+                    }
+                    format!("{} {verdict}", request.tool)
+                }
+                _ => "This request is no longer waiting.".to_owned(),
+            }
+        };
+        if let Err(error) = self.api.answer_callback_query(&query.id, &reply).await {
+            tracing::debug!("acknowledging the button: {error}");
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The Telegram gateway (SPEC §10): Telegram messages enter the ingress bus like every other
+//! input, with the sender's Telegram user id as their authenticated identity.
+
+mod api;
+mod gateway;
+mod state;
+
+pub use api::{BotApi, TelegramError};
+pub use gateway::TelegramGateway;
+pub use state::ChatState;
