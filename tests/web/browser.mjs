@@ -8,7 +8,7 @@ import { chromium } from "playwright-core";
 export const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
 /** A browser context with a fresh `--user-data-dir`; `close()` removes the profile. */
-export async function launch({ width = 1280, height = 800, mobile = false, colorScheme = "light" } = {}) {
+export async function launch({ width = 1280, height = 800, mobile = false, colorScheme = "light", bypassCSP = false } = {}) {
   const profile = mkdtempSync(join(tmpdir(), "localgpt-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -27,6 +27,7 @@ export async function launch({ width = 1280, height = 800, mobile = false, color
     isMobile: mobile,
     hasTouch: mobile,
     colorScheme,
+    bypassCSP,
   });
   const close = async () => {
     await context.close();

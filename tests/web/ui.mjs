@@ -12,6 +12,7 @@
 
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { launch, watch } from "./browser.mjs";
 
@@ -265,6 +266,50 @@ async function dark() {
   }
 }
 
+/** axe-core's WCAG 2 A/AA and best-practice rules on each view, with content in it. */
+async function accessibility(colorScheme) {
+  const axe = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+  // axe is injected as a script, which the page's content security policy would refuse.
+  const { context, close } = await launch({ width: 1280, height: 820, bypassCSP: true, colorScheme });
+  const page = context.pages()[0] || (await context.newPage());
+  page.setDefaultTimeout(TIMEOUT);
+  const audit = async (view) => {
+    await page.addScriptTag({ path: axe });
+    const result = await page.evaluate(() =>
+      window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "best-practice"] }),
+    );
+    const found = result.violations.map(
+      (violation) =>
+        `${view} (${colorScheme}): ${violation.id} (${violation.impact}) ${violation.help}: ` +
+        violation.nodes.map((node) => node.target.join(" ")).join(", "),
+    );
+    assert.deepEqual(found, [], "accessibility problems");
+  };
+  try {
+    step(`the views pass axe-core's WCAG 2 A/AA and best-practice checks (${colorScheme} theme)`);
+    await page.goto(base);
+    await ready(page);
+    await page.click(".session-link >> text=Rust and canoes");
+    await page.waitForSelector(".msg.assistant .code");
+    await page.locator("details.tool summary").first().click();
+    await audit("chat");
+    await page.click('nav a[data-view="memory"]');
+    await page.fill("#search-input", "canoe");
+    await page.keyboard.press("Enter");
+    await page.locator("button.hit").first().waitFor();
+    await audit("memory results");
+    await page.locator("button.hit").first().click();
+    await page.waitForSelector("#viewer-lines li.hit-line");
+    await audit("memory file");
+    await page.click('nav a[data-view="status"]');
+    await page.waitForSelector("#status-daemon dd");
+    await page.waitForFunction(() => document.querySelector("#status-log").textContent.length > 20);
+    await audit("status");
+  } finally {
+    await close();
+  }
+}
+
 async function tokenPrompt() {
   const { context, close } = await launch({ width: 1024, height: 700 });
   const page = context.pages()[0] || (await context.newPage());
@@ -299,6 +344,8 @@ try {
   await desktop();
   await phone();
   await dark();
+  await accessibility("light");
+  await accessibility("dark");
   await tokenPrompt();
   const problems = log.filter((line) => !line.includes("401 (Unauthorized)"));
   assert.deepEqual(problems, [], "the pages logged errors");

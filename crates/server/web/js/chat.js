@@ -507,7 +507,7 @@ class AssistantMessage {
       `<summary><span class="tool-name">${escapeHtml(name)}</span>` +
       `<span class="tool-state">running…</span></summary>` +
       `<div class="tool-body"><div class="tool-label">Arguments</div>` +
-      `<pre class="tool-args">${escapeHtml(pretty(args))}</pre></div>`;
+      `<pre class="tool-args" tabindex="0">${escapeHtml(pretty(args))}</pre></div>`;
     this.element.append(details);
     return {
       finish: (preview, isError) => finishTool(details, preview, isError),
@@ -531,7 +531,7 @@ class AssistantMessage {
     card.setAttribute("aria-label", `Approval needed for ${tool}`);
     card.innerHTML =
       `<p><strong>${escapeHtml(tool)}</strong> needs your approval to run:</p>` +
-      `<pre>${escapeHtml(pretty(args))}</pre>` +
+      `<pre tabindex="0">${escapeHtml(pretty(args))}</pre>` +
       `<div class="approval-actions"><button type="button" class="primary" data-approval="approve">Approve</button>` +
       `<button type="button" data-approval="deny">Deny</button>` +
       `<span class="approval-state" role="status"></span></div>`;
@@ -568,6 +568,6 @@ function finishTool(details, preview, isError) {
   const body = details.querySelector(".tool-body");
   body.insertAdjacentHTML(
     "beforeend",
-    `<div class="tool-label">Result</div><pre class="tool-result">${escapeHtml(preview || "(no output)")}</pre>`,
+    `<div class="tool-label">Result</div><pre class="tool-result" tabindex="0">${escapeHtml(preview || "(no output)")}</pre>`,
   );
 }

@@ -157,7 +157,7 @@ function codeBlock(code, language) {
   return (
     `<div class="code"><div class="code-head"><span>${label}</span>` +
     `<button type="button" class="copy" aria-label="Copy code">Copy</button></div>` +
-    `<pre><code>${highlight(code, language)}</code></pre></div>`
+    `<pre tabindex="0"><code>${highlight(code, language)}</code></pre></div>`
   );
 }
 
