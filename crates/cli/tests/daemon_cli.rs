@@ -7,7 +7,7 @@
 mod common;
 
 use common::{Running, daemon_home as home_for, localgpt, start_daemon};
-use localgpt_provider_script::{Script, ScriptedServer, Turn};
+use localgpt_provider_script::{FakeTelegram, Script, ScriptedServer, Turn};
 use serde_json::{Value, json};
 
 fn address(home: &std::path::Path) -> String {
@@ -263,11 +263,12 @@ fn a_heartbeat_works_open_tasks_and_costs_nothing_when_none_are_due() {
             .turn(Turn::text(["The backup task needs you: I may not run commands."]))
             .turn(Turn::text(["The backup task needs you: I may not run commands."])),
     ));
-    let (telegram_url, telegram) = telegram_stand_in();
+    let telegram = runtime.block_on(FakeTelegram::start()).unwrap();
     let home = home_for(
         &server,
         &format!(
-            "\n[telegram]\nbot_token = \"123:SECRET\"\nowner_ids = [42]\napi_url = \"{telegram_url}\"\n"
+            "\n[telegram]\nbot_token = \"123:SECRET\"\nowner_ids = [42]\napi_url = \"{}\"\n",
+            telegram.url()
         ),
     );
     let heartbeat_file = home.path().join("workspace/HEARTBEAT.md");
@@ -324,15 +325,18 @@ fn a_heartbeat_works_open_tasks_and_costs_nothing_when_none_are_due() {
     assert!(!offered.contains(&"bash".to_owned()), "{offered:?}");
     assert!(requests[3].body.to_string().contains("not available"));
     // Delivered to the owner's Telegram chat, and kept in the event log.
-    let sent = telegram.lock().unwrap().clone();
+    let sent = telegram.calls();
     assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].method, "sendMessage");
+    assert_eq!(sent[0].token, "123:SECRET");
+    assert_eq!(sent[0].body["chat_id"], 42);
     assert!(
-        sent[0].starts_with("POST /bot123:SECRET/sendMessage "),
-        "{}",
-        sent[0]
+        sent[0].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("The backup task needs you"),
+        "{sent:?}"
     );
-    assert!(sent[0].contains("\"chat_id\":42"), "{}", sent[0]);
-    assert!(sent[0].contains("The backup task needs you"), "{}", sent[0]);
     let events = std::fs::read_to_string(home.path().join("state/events.jsonl")).unwrap();
     assert_eq!(events.lines().count(), 1);
     let again = localgpt(home.path())
@@ -340,7 +344,7 @@ fn a_heartbeat_works_open_tasks_and_costs_nothing_when_none_are_due() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("already reported"));
-    assert_eq!(telegram.lock().unwrap().len(), 1);
+    assert_eq!(telegram.count("sendMessage"), 1);
 
     // The daemon serves the log.
     let _running = start_daemon(home.path());
@@ -356,51 +360,6 @@ fn a_heartbeat_works_open_tasks_and_costs_nothing_when_none_are_due() {
     );
     let log = std::fs::read_to_string(home.path().join("state/logs/daemon.log")).unwrap();
     assert!(!log.contains("SECRET"), "{log}");
-}
-
-/// A stand-in for Telegram's Bot API: answers every request `{"ok":true}` and keeps each one's
-/// request line and body.
-fn telegram_stand_in() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{BufRead, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let recorded = std::sync::Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let mut stream = stream.unwrap();
-            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            reader.read_line(&mut request_line).unwrap();
-            let mut length = 0;
-            loop {
-                let mut header = String::new();
-                reader.read_line(&mut header).unwrap();
-                if header.trim().is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = header.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            recorded.lock().unwrap().push(format!(
-                "{}{}",
-                request_line.trim_end().to_owned() + " ",
-                String::from_utf8_lossy(&body)
-            ));
-            let answer = r#"{"ok":true,"result":{"message_id":1}}"#;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        }
-    });
-    (url, seen)
 }
 
 #[test]

@@ -168,3 +168,38 @@ fn the_owner_chats_approves_and_hears_about_strangers() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(!home.path().join("state/daemon.pid").exists());
 }
+
+#[test]
+fn a_refused_bot_token_turns_the_gateway_off_with_a_clear_log_line() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(Script::new()));
+    let telegram = runtime.block_on(FakeTelegram::start()).unwrap();
+    telegram.require_token("123:RIGHT");
+    let home = daemon_home(
+        &server,
+        &format!(
+            "\n[heartbeat]\nenabled = false\n\n[telegram]\nbot_token = \"123:WRONG\"\nowner_ids = [{OWNER}]\napi_url = \"{}\"\n",
+            telegram.url()
+        ),
+    );
+    let _running = start_daemon(home.path());
+    let log_path = home.path().join("state/logs/daemon.log");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.contains("telegram.bot_token was refused") {
+            assert!(!log.contains("WRONG"), "the token is never logged: {log}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // It stopped asking instead of retrying forever; the API still serves.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(telegram.count("getUpdates"), 1);
+    let status = localgpt(home.path())
+        .args(["daemon", "status"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&status.stdout).contains("running"));
+}

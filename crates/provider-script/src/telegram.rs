@@ -1,6 +1,7 @@
 //! A stand-in for Telegram's Bot API on loopback, for testing the gateway: tests queue incoming
 //! messages and button presses; `getUpdates` hands them out the way Telegram does (long polling,
-//! `offset` confirms what was handled); every other method is recorded and answered `ok`.
+//! `offset` confirms what was handled); every call is recorded, and all but `getUpdates` are
+//! answered `ok` at once. It can be told to refuse a wrong token.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Json;
 use axum::routing::post;
 use serde_json::{Value, json};
@@ -26,6 +28,8 @@ pub struct BotCall {
 
 #[derive(Default)]
 struct Shared {
+    /// When set, calls with another token are refused like Telegram does (401).
+    token: Option<String>,
     pending: VecDeque<Value>,
     next_update: i64,
     next_message: i64,
@@ -66,15 +70,27 @@ impl FakeTelegram {
         })
     }
 
+    /// Refuses calls that do not carry `token` (HTTP 401, as Telegram answers a revoked token).
+    pub fn require_token(&self, token: &str) {
+        self.lock().token = Some(token.to_owned());
+    }
+
+    /// How many times `method` was called.
+    pub fn count(&self, method: &str) -> usize {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|call| call.method == method)
+            .count()
+    }
+
     /// The API address (`telegram.api_url`).
     pub fn url(&self) -> &str {
         &self.url
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
-        self.shared
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.shared)
     }
 
     fn queue(&self, update: impl FnOnce(i64, i64) -> Value) {
@@ -178,9 +194,25 @@ async fn handle(
     State((shared, arrived)): State<AppState>,
     Path((bot, method)): Path<(String, String)>,
     body: String,
-) -> Json<Value> {
+) -> (StatusCode, Json<Value>) {
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let token = bot.strip_prefix("bot").unwrap_or(&bot).to_owned();
+    let call = {
+        let mut shared = lock(&shared);
+        let refused = shared.token.as_ref().is_some_and(|wanted| *wanted != token);
+        shared.calls.push(BotCall {
+            token,
+            method: method.clone(),
+            body: body.clone(),
+        });
+        if refused {
+            return (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"})),
+            );
+        }
+        shared.calls.len() - 1
+    };
     if method == "getUpdates" {
         let offset = body["offset"].as_i64().unwrap_or(0);
         let wait =
@@ -189,9 +221,7 @@ async fn handle(
         loop {
             let notified = arrived.notified();
             let updates: Vec<Value> = {
-                let mut shared = shared
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut shared = lock(&shared);
                 // Like Telegram: asking from `offset` confirms (forgets) every update before it.
                 shared
                     .pending
@@ -199,29 +229,25 @@ async fn handle(
                 shared.pending.iter().cloned().collect()
             };
             if !updates.is_empty() || tokio::time::Instant::now() >= deadline {
-                return Json(json!({"ok": true, "result": updates}));
+                return (StatusCode::OK, Json(json!({"ok": true, "result": updates})));
             }
             let _ = tokio::time::timeout_at(deadline, notified).await;
         }
     }
-    let mut shared = shared
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut shared = lock(&shared);
     let message_id = shared.next_message;
     shared.next_message += 1;
-    let mut recorded = body.clone();
-    if method == "sendMessage" {
-        recorded["message_id_sent"] = json!(message_id);
-    }
-    shared.calls.push(BotCall {
-        token,
-        method: method.clone(),
-        body: recorded,
-    });
     let result = if method == "sendMessage" {
+        shared.calls[call].body["message_id_sent"] = json!(message_id);
         json!({"message_id": message_id, "chat": {"id": body["chat_id"]}, "date": 0})
     } else {
         json!(true)
     };
-    Json(json!({"ok": true, "result": result}))
+    (StatusCode::OK, Json(json!({"ok": true, "result": result})))
+}
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -32,6 +32,19 @@ pub enum TelegramError {
     },
 }
 
+impl TelegramError {
+    /// Whether Telegram refused the bot token (revoked or mistyped): retrying cannot help.
+    pub fn is_refused_token(&self) -> bool {
+        matches!(
+            self,
+            Self::Api {
+                status: 401 | 404,
+                ..
+            }
+        )
+    }
+}
+
 /// One incoming update: a message or a button press.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Update {

@@ -99,6 +99,13 @@ impl TelegramGateway {
                     }
                     self.state.set_offset(offset);
                 }
+                Err(error) if error.is_refused_token() => {
+                    tracing::error!(
+                        "{error}: telegram.bot_token was refused, so the Telegram gateway is off \
+                         until the daemon restarts (check the token with @BotFather)"
+                    );
+                    return;
+                }
                 Err(error) => {
                     tracing::warn!("{error}; polling again in {RETRY_PAUSE:?}");
                     tokio::select! {
