@@ -152,3 +152,30 @@ fn openclaw_transcripts_load_and_bad_lines_are_skipped() {
         Err(SessionError::NotATranscript(_))
     ));
 }
+
+#[test]
+fn a_recorded_origin_and_a_rename_show_in_the_list_but_not_in_the_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SessionStore::new(dir.path().join("sessions"));
+    let mut writer = store.create(Path::new("/work")).unwrap();
+    writer.append_origin("job digest").unwrap();
+    writer.append_message(user("Summarise yesterday")).unwrap();
+    writer.append_message(assistant("Three notes.")).unwrap();
+    let id = writer.id().to_owned();
+    store.rename(&id, "  Daily digest ").unwrap();
+    let listed = store.list().unwrap();
+    assert_eq!(listed[0].origin.as_deref(), Some("job digest"));
+    assert_eq!(listed[0].title, "Daily digest");
+    assert_eq!(listed[0].messages, 2);
+    let transcript = store.load(&id).unwrap();
+    assert_eq!(transcript.messages().len(), 2);
+    // The origin is a Pi `custom` entry, which OpenClaw keeps out of the model's context.
+    let raw = std::fs::read_to_string(store.find(&id).unwrap()).unwrap();
+    let custom: serde_json::Value = serde_json::from_str(raw.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(custom["type"], "custom");
+    assert_eq!(custom["customType"], "localgpt.origin");
+    // The conversation continues after the rename.
+    let (mut resumed, _) = store.resume(&id).unwrap();
+    resumed.append_message(user("And today?")).unwrap();
+    assert_eq!(store.load(&id).unwrap().messages().len(), 3);
+}

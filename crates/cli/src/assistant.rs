@@ -27,6 +27,8 @@ use crate::commands::skills;
 pub enum SessionChoice {
     /// A new session.
     New,
+    /// A new session that records where its input came from (`heartbeat`, `telegram`, …).
+    NewFrom(String),
     /// The session with this id (or unique prefix).
     Resume(String),
     /// The most recent session.
@@ -154,6 +156,11 @@ pub fn build_scoped_agent(
     let store = SessionStore::new(app.paths.sessions_dir());
     let (writer, history) = match session {
         SessionChoice::New => (store.create(&workspace)?, Vec::new()),
+        SessionChoice::NewFrom(origin) => {
+            let mut writer = store.create(&workspace)?;
+            writer.append_origin(origin)?;
+            (writer, Vec::new())
+        }
         SessionChoice::Resume(id) => {
             let (writer, saved) = store.resume(id)?;
             (writer, transcript::conversation(&saved))

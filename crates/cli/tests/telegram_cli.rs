@@ -143,6 +143,21 @@ fn the_owner_chats_approves_and_hears_about_strangers() {
     let fresh = server.requests()[4].body.to_string();
     assert!(!fresh.contains("Where is the canoe?"), "{fresh}");
 
+    // The sessions say where they came from.
+    let sessions = localgpt(home.path())
+        .args(["sessions", "list", "--json"])
+        .output()
+        .unwrap();
+    let sessions: Value = serde_json::from_slice(&sessions.stdout).unwrap();
+    let mut origins: Vec<&str> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|session| session["origin"].as_str().unwrap())
+        .collect();
+    origins.sort_unstable();
+    assert_eq!(origins, ["telegram", "telegram", "untrusted telegram"]);
+
     // Every call carried the configured token, and the log never shows it.
     assert!(
         telegram

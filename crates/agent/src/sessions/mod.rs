@@ -8,5 +8,6 @@ pub use format::{
     Entry, EntryBody, FORMAT_VERSION, SessionHeader, TranscriptMessage, TranscriptUsage,
 };
 pub use store::{
-    SessionError, SessionStore, SessionSummary, SessionWriter, Transcript, read_transcript,
+    ORIGIN_ENTRY, SessionError, SessionStore, SessionSummary, SessionWriter, Transcript,
+    read_transcript,
 };

@@ -6,6 +6,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
 use super::format::{Entry, EntryBody, FORMAT_VERSION, SessionHeader, TranscriptMessage};
 
 /// Why a session could not be read or written.
@@ -59,7 +61,13 @@ pub struct SessionSummary {
     pub messages: usize,
     /// Model of the last assistant message.
     pub model: Option<String>,
+    /// Where its first input came from, when not from the owner directly (`heartbeat`,
+    /// `job digest`, `telegram`, `untrusted api`…), from a `localgpt.origin` custom entry.
+    pub origin: Option<String>,
 }
+
+/// `customType` of the entry that records where a session's input came from.
+pub const ORIGIN_ENTRY: &str = "localgpt.origin";
 
 /// A transcript read from disk.
 #[derive(Debug, Clone)]
@@ -350,6 +358,16 @@ impl SessionWriter {
         Ok(id)
     }
 
+    /// Records where the session's input came from (a Pi `custom` entry, not part of the
+    /// conversation the model sees).
+    pub fn append_origin(&mut self, label: &str) -> Result<String, SessionError> {
+        let mut entry = serde_json::Map::new();
+        entry.insert("type".to_owned(), "custom".into());
+        entry.insert("customType".to_owned(), ORIGIN_ENTRY.into());
+        entry.insert("data".to_owned(), serde_json::json!({ "label": label }));
+        self.append(EntryBody::Other(entry))
+    }
+
     /// Appends a message entry.
     pub fn append_message(&mut self, message: TranscriptMessage) -> Result<String, SessionError> {
         self.append(EntryBody::Message { message })
@@ -419,6 +437,22 @@ fn summarize(path: &Path) -> Result<SessionSummary, SessionError> {
             EntryBody::SessionInfo { name } => Some(name.clone()),
             _ => None,
         });
+    let origin = transcript
+        .entries
+        .iter()
+        .find_map(|entry| match &entry.body {
+            EntryBody::Other(custom)
+                if custom.get("type").and_then(Value::as_str) == Some("custom")
+                    && custom.get("customType").and_then(Value::as_str) == Some(ORIGIN_ENTRY) =>
+            {
+                custom
+                    .get("data")
+                    .and_then(|data| data.get("label"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            }
+            _ => None,
+        });
     let messages = transcript.messages();
     let first_user = messages
         .iter()
@@ -447,6 +481,7 @@ fn summarize(path: &Path) -> Result<SessionSummary, SessionError> {
         started: transcript.header.timestamp,
         modified,
         messages: count,
+        origin,
         model,
     })
 }

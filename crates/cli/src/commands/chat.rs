@@ -53,7 +53,7 @@ pub fn run(app: &App, session: SessionChoice, model: Option<&str>) -> anyhow::Re
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let store = SessionStore::new(app.paths.sessions_dir());
     let session = match session {
-        SessionChoice::New => None,
+        SessionChoice::New | SessionChoice::NewFrom(_) => None,
         SessionChoice::Resume(id) => Some(id_of(&store, &id)?),
         SessionChoice::Latest => store.latest()?,
     };

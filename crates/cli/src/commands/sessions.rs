@@ -19,7 +19,7 @@ pub fn run(command: SessionsCommand, app: &App) -> anyhow::Result<()> {
                     .map(|s| {
                         serde_json::json!({
                             "id": s.id, "title": s.title, "started": s.started,
-                            "messages": s.messages, "model": s.model,
+                            "messages": s.messages, "model": s.model, "origin": s.origin,
                         })
                     })
                     .collect();
@@ -29,8 +29,12 @@ pub fn run(command: SessionsCommand, app: &App) -> anyhow::Result<()> {
             } else {
                 for s in sessions {
                     let started = s.started.get(..16).unwrap_or(&s.started).replace('T', " ");
+                    let origin = s
+                        .origin
+                        .as_deref()
+                        .map_or_else(String::new, |origin| format!("[{origin}] "));
                     println!(
-                        "{}  {started}  {:>4} msgs  {}",
+                        "{}  {started}  {:>4} msgs  {origin}{}",
                         &s.id[..s.id.len().min(8)],
                         s.messages,
                         s.title

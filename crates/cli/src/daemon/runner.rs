@@ -11,7 +11,7 @@ use localgpt_agent::control::{ApprovalDesk, Persona, TurnResult, TurnRunner};
 use localgpt_agent::runtime::{AgentEvent, Approver};
 use localgpt_agent::tools::memory::MemoryHandle;
 use localgpt_core::chat::{CancelToken, ChatModel};
-use localgpt_core::ingress::IngressMessage;
+use localgpt_core::ingress::{IngressMessage, Sender, TrustLevel};
 use tokio::sync::mpsc;
 
 use crate::app::App;
@@ -85,9 +85,10 @@ impl TurnRunner for DaemonRunner {
     ) -> Pin<Box<dyn Future<Output = TurnResult> + Send + 'a>> {
         Box::pin(async move {
             let model = self.model_for(message.payload.model.as_deref())?;
-            let session = match &message.payload.session_id {
-                Some(id) => SessionChoice::Resume(id.clone()),
-                None => SessionChoice::New,
+            let session = match (&message.payload.session_id, origin_label(message)) {
+                (Some(id), _) => SessionChoice::Resume(id.clone()),
+                (None, Some(origin)) => SessionChoice::NewFrom(origin),
+                (None, None) => SessionChoice::New,
             };
             let mut agent = build_scoped_agent(
                 &self.app,
@@ -110,5 +111,21 @@ impl TurnRunner for DaemonRunner {
                 .map_err(|error| error.to_string())?;
             Ok((report, agent.session_id().map(str::to_owned)))
         })
+    }
+}
+
+/// How a session started by `message` is labelled in lists: by what sent it, unless it is the
+/// owner at the keyboard or on the API.
+fn origin_label(message: &IngressMessage) -> Option<String> {
+    let source = serde_json::to_value(message.source)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    match (&message.trust, &message.sender) {
+        (TrustLevel::UntrustedEvent, _) => Some(format!("untrusted {source}")),
+        (_, Sender::Heartbeat) => Some("heartbeat".to_owned()),
+        (_, Sender::Job { name }) => Some(format!("job {name}")),
+        (_, Sender::TelegramUser { .. }) => Some("telegram".to_owned()),
+        _ => None,
     }
 }

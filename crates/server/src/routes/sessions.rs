@@ -38,6 +38,7 @@ pub async fn list(
                 "started": summary.started,
                 "messages": summary.messages,
                 "model": summary.model,
+                "origin": summary.origin,
             }))
             .collect::<Vec<_>>()
     )))

@@ -148,10 +148,12 @@ export class Chat {
       link.className = "session-link";
       link.dataset.id = session.id;
       if (session.id === this.sessionId) link.setAttribute("aria-current", "page");
+      if (session.origin) link.classList.add("background");
       link.innerHTML =
         `<span class="session-title">${escapeHtml(session.title)}</span>` +
         `<span class="session-meta">${escapeHtml(when(session.started))}` +
-        `${session.model ? " · " + escapeHtml(session.model) : ""}</span>`;
+        `${session.model ? " · " + escapeHtml(session.model) : ""}` +
+        `${session.origin ? ` <span class="origin">${escapeHtml(session.origin)}</span>` : ""}</span>`;
       item.append(link);
       list.append(item);
     }
