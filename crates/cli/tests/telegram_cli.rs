@@ -158,6 +158,14 @@ fn the_owner_chats_approves_and_hears_about_strangers() {
     origins.sort_unstable();
     assert_eq!(origins, ["telegram", "telegram", "untrusted telegram"]);
 
+    let status = localgpt(home.path())
+        .args(["daemon", "status", "--json"])
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["telegram"]["state"], "polling", "{status}");
+    assert_eq!(status["telegram"]["owners"], 1);
+
     // Every call carried the configured token, and the log never shows it.
     assert!(
         telegram
@@ -209,12 +217,17 @@ fn a_refused_bot_token_turns_the_gateway_off_with_a_clear_log_line() {
         assert!(std::time::Instant::now() < deadline, "{log}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    // It stopped asking instead of retrying forever; the API still serves.
+    // It stopped asking instead of retrying forever; the API still serves and says why.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(telegram.count("getUpdates"), 1);
     let status = localgpt(home.path())
         .args(["daemon", "status"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&status.stdout).contains("running"));
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains("running"), "{status}");
+    assert!(
+        status.contains("telegram: off (telegram getUpdates: Unauthorized (HTTP 401))"),
+        "{status}"
+    );
 }

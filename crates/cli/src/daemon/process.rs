@@ -174,6 +174,13 @@ pub fn status(app: &App, json: bool) -> anyhow::Result<()> {
             heartbeat["total_tokens"]
         );
     }
+    if let Some(telegram) = status.get("telegram").filter(|value| !value.is_null()) {
+        let state = telegram["state"].as_str().unwrap_or("?");
+        match telegram["error"].as_str() {
+            Some(error) => println!("telegram: {state} ({error})"),
+            None => println!("telegram: {state}, {} owner id(s)", telegram["owners"]),
+        }
+    }
     if let Some(index) = status.get("index").filter(|index| !index.is_null()) {
         println!(
             "index: {} files, {} chunks ({} with vectors)",

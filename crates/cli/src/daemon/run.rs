@@ -68,6 +68,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
     let (bus, queue) = bounded(QUEUE_CAPACITY);
     let telegram = telegram::gateway(app, &bus, &desk)?;
     let heartbeat_app = app.clone();
+    let telegram_status = telegram.clone();
     let state = ServerState {
         bus,
         sessions: Arc::new(SessionStore::new(app.paths.sessions_dir())),
@@ -85,6 +86,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
             serde_json::json!({
                 "heartbeat": heartbeat_status(&heartbeat_app),
                 "jobs": jobs::rows(&heartbeat_app),
+                "telegram": telegram_status.as_ref().map(|gateway| gateway.status()),
             })
         })),
     };

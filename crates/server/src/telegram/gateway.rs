@@ -34,6 +34,27 @@ pub struct TelegramGateway {
     events: Option<EventLog>,
     poll_wait: Duration,
     chats: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    health: Mutex<Health>,
+}
+
+/// How the gateway is doing, for `daemon status` and `/api/status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Health {
+    /// Not polled yet.
+    Starting,
+    /// The last poll worked.
+    Polling,
+    /// The last poll failed; polling again soon.
+    Retrying {
+        /// Why (without the token).
+        error: String,
+    },
+    /// Telegram refused the token; the gateway stopped.
+    Off {
+        /// Why.
+        error: String,
+    },
 }
 
 impl std::fmt::Debug for TelegramGateway {
@@ -57,7 +78,27 @@ impl TelegramGateway {
             events: None,
             poll_wait: Duration::from_secs(25),
             chats: Mutex::new(HashMap::new()),
+            health: Mutex::new(Health::Starting),
         }
+    }
+
+    /// How the gateway is doing, with the number of owner ids, as JSON.
+    pub fn status(&self) -> serde_json::Value {
+        let health = self
+            .health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let mut status = serde_json::to_value(health).unwrap_or_default();
+        status["owners"] = self.owners.len().into();
+        status
+    }
+
+    fn set_health(&self, health: Health) {
+        *self
+            .health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = health;
     }
 
     /// Answers approval buttons at `desk` (the one the daemon's turns wait at).
@@ -89,6 +130,7 @@ impl TelegramGateway {
             };
             match polled {
                 Ok(updates) => {
+                    self.set_health(Health::Polling);
                     for update in updates {
                         offset = offset.max(update.update_id + 1);
                         if let Some(message) = update.message {
@@ -100,6 +142,9 @@ impl TelegramGateway {
                     self.state.set_offset(offset);
                 }
                 Err(error) if error.is_refused_token() => {
+                    self.set_health(Health::Off {
+                        error: error.to_string(),
+                    });
                     tracing::error!(
                         "{error}: telegram.bot_token was refused, so the Telegram gateway is off \
                          until the daemon restarts (check the token with @BotFather)"
@@ -107,6 +152,9 @@ impl TelegramGateway {
                     return;
                 }
                 Err(error) => {
+                    self.set_health(Health::Retrying {
+                        error: error.to_string(),
+                    });
                     tracing::warn!("{error}; polling again in {RETRY_PAUSE:?}");
                     tokio::select! {
                         () = tokio::time::sleep(RETRY_PAUSE) => {}

@@ -6,5 +6,5 @@ mod gateway;
 mod state;
 
 pub use api::{BotApi, TelegramError};
-pub use gateway::TelegramGateway;
+pub use gateway::{Health, TelegramGateway};
 pub use state::ChatState;

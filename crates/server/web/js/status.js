@@ -40,6 +40,12 @@ function outcome(value) {
   }
 }
 
+function telegramState(telegram) {
+  if (!telegram) return "not set up";
+  const owners = `${telegram.owners} owner id${telegram.owners === 1 ? "" : "s"}`;
+  return telegram.error ? `${telegram.state}: ${telegram.error}` : `${telegram.state}, ${owners}`;
+}
+
 function rows(list, items, render, empty) {
   list.replaceChildren();
   if (!items.length) {
@@ -94,6 +100,7 @@ export class Status {
       ["Process", status.pid],
       ["Queued turns", status.queue_depth],
       ["Memory", index.files != null ? `${index.files} files, ${index.chunks} chunks` : "–"],
+      ["Telegram", telegramState(status.telegram)],
     ]);
     const heartbeat = status.heartbeat || {};
     facts($("status-heartbeat"), [
