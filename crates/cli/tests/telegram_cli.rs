@@ -231,3 +231,38 @@ fn a_refused_bot_token_turns_the_gateway_off_with_a_clear_log_line() {
         "{status}"
     );
 }
+
+#[test]
+fn a_flooding_stranger_costs_at_most_the_hourly_allowance() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut script = Script::new();
+    for _ in 0..10 {
+        script = script.turn(Turn::text(["Someone says hello."]));
+    }
+    let server = runtime.block_on(ScriptedServer::start(script));
+    let telegram = runtime.block_on(FakeTelegram::start()).unwrap();
+    let home = daemon_home(
+        &server,
+        &format!(
+            "\n[heartbeat]\nenabled = false\n\n[telegram]\nbot_token = \"123:SECRET\"\nowner_ids = [{OWNER}]\napi_url = \"{}\"\n",
+            telegram.url()
+        ),
+    );
+    let _running = start_daemon(home.path());
+    for n in 0..8 {
+        telegram.send_text(STRANGER, "Mallory", &format!("hello {n}"));
+    }
+    // Five get the note; the rest are dropped without a model call.
+    let deadline = std::time::Instant::now() + WAIT;
+    while telegram.messages_to(STRANGER).len() < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:#?}",
+            telegram.calls()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(telegram.messages_to(STRANGER).len(), 5);
+    assert_eq!(server.request_count(), 5);
+}

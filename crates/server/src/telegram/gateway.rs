@@ -3,7 +3,7 @@
 //! the owner; anyone else is untrusted). The owner's chat continues one session until `/new`;
 //! approval requests arrive as Approve/Deny buttons; answers go back to the chat. A stranger's
 //! message is answered with a fixed note, never with the model's words, and its summary goes to
-//! the owner. Messages of one chat are handled in order; chats proceed side by side.
+//! the owner; strangers' messages are capped per hour, so they cannot run up the model bill. Messages of one chat are handled in order; chats proceed side by side.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,6 +14,7 @@ use localgpt_agent::runtime::AgentEvent;
 use localgpt_core::ingress::{Payload, Sender, Source};
 
 use super::api::{BotApi, CallbackQuery, MAX_MESSAGE_CHARS, Message, split_message};
+use super::limit::StrangerLimit;
 use super::state::ChatState;
 
 /// What a stranger is told.
@@ -35,6 +36,7 @@ pub struct TelegramGateway {
     poll_wait: Duration,
     chats: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     health: Mutex<Health>,
+    strangers: StrangerLimit,
 }
 
 /// How the gateway is doing, for `daemon status` and `/api/status`.
@@ -79,7 +81,14 @@ impl TelegramGateway {
             poll_wait: Duration::from_secs(25),
             chats: Mutex::new(HashMap::new()),
             health: Mutex::new(Health::Starting),
+            strangers: StrangerLimit::default(),
         }
+    }
+
+    /// Caps how often strangers' messages reach the model.
+    pub fn with_stranger_limit(mut self, limit: StrangerLimit) -> Self {
+        self.strangers = limit;
+        self
     }
 
     /// How the gateway is doing, with the number of owner ids, as JSON.
@@ -211,6 +220,13 @@ impl TelegramGateway {
                 }
                 _ => {}
             }
+        }
+        if !owner && !self.strangers.allow(user.id, std::time::Instant::now()) {
+            tracing::info!(
+                user = user.id,
+                "a stranger's message over the hourly limit was dropped"
+            );
+            return;
         }
         if let Err(error) = self.api.send_typing(chat).await {
             tracing::debug!("typing indicator: {error}");

@@ -3,8 +3,10 @@
 
 mod api;
 mod gateway;
+mod limit;
 mod state;
 
 pub use api::{BotApi, TelegramError};
 pub use gateway::{Health, TelegramGateway};
+pub use limit::StrangerLimit;
 pub use state::ChatState;
