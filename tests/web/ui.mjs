@@ -55,6 +55,7 @@ async function desktop() {
     await ready(page);
     assert.match(await page.textContent("#model-badge"), /openai\/gpt-test/);
     assert.equal(await page.getAttribute('nav a[data-view="chat"]', "aria-current"), "page");
+    assert.equal(await page.getAttribute('nav a[data-view="status"]', "aria-label"), "Status (new reports)");
 
     step("a streamed answer renders as markdown with a highlighted code block");
     await send(page, "Write hello world in Rust");
@@ -200,8 +201,14 @@ async function desktop() {
     await page.waitForSelector("#status-daemon dd >> text=openai/gpt-test");
     await page.waitForSelector("#status-heartbeat dt >> text=Next run");
     await page.waitForSelector("#status-jobs >> text=digest");
+    await page.waitForSelector("#status-events >> text=The milk is low.");
+    assert.equal(await page.getAttribute('nav a[data-view="status"]', "aria-label"), "Status");
     await page.waitForFunction(() => document.querySelector("#status-log").textContent.length > 20);
     await shoot(page, "status-desktop");
+    await page.click('nav a[data-view="chat"]');
+    await page.reload();
+    await ready(page);
+    assert.equal(await page.getAttribute('nav a[data-view="status"]', "aria-label"), "Status", "seen reports stay seen");
   } catch (error) {
     if (screenshots) await page.screenshot({ path: join(screenshots, "failure.png") }).catch(() => {});
     throw error;

@@ -72,6 +72,13 @@ fn the_web_ui_works_in_headless_chromium() {
         &server,
         "auth_token = \"web-test-token\"\nallow_local_unauthenticated = false\n",
     );
+    // A report of the heartbeat waiting for the owner (the UI marks the Status link).
+    std::fs::create_dir_all(open.path().join("state")).unwrap();
+    std::fs::write(
+        open.path().join("state/events.jsonl"),
+        "{\"at\":\"2026-11-25T06:00:00Z\",\"kind\":\"heartbeat\",\"source\":\"heartbeat\",\"text\":\"The milk is low.\"}\n",
+    )
+    .unwrap();
     let _open_running = start_daemon(open.path());
     let open_url = daemon_url(open.path());
     let _guarded_running = start_daemon(guarded.path());

@@ -2,7 +2,7 @@
 // `#/status`), so reload and back/forward keep the place; asks for the API token when the daemon
 // requires one.
 
-import { onTokenNeeded, setToken } from "./api.js";
+import { api, onTokenNeeded, setToken } from "./api.js";
 import { Chat } from "./chat.js";
 import { Memory } from "./memory.js";
 import { Status } from "./status.js";
@@ -49,6 +49,31 @@ const chat = new Chat({ onNavigate: navigate });
 const memory = new Memory({ onNavigate: navigate });
 const status = new Status();
 
+const REPORTS_SEEN = "localgpt.reportsSeen";
+let newestReport = null;
+
+/** Marks the Status link when the heartbeat or a job reported something not yet seen. */
+async function checkReports() {
+  try {
+    const [newest] = await api("/api/events?limit=1");
+    newestReport = newest ? newest.at : null;
+  } catch {
+    return;
+  }
+  if (document.body.dataset.view === "status") markReportsSeen();
+  const link = document.querySelector('nav a[data-view="status"]');
+  const unseen = newestReport && newestReport !== localStorage.getItem(REPORTS_SEEN);
+  link.classList.toggle("has-news", Boolean(unseen));
+  link.setAttribute("aria-label", unseen ? "Status (new reports)" : "Status");
+}
+
+function markReportsSeen() {
+  if (newestReport) localStorage.setItem(REPORTS_SEEN, newestReport);
+  const link = document.querySelector('nav a[data-view="status"]');
+  link.classList.remove("has-news");
+  link.setAttribute("aria-label", "Status");
+}
+
 function showView(name) {
   for (const view of ["chat", "memory", "status"]) {
     $(`view-${view}`).hidden = view !== name;
@@ -59,6 +84,7 @@ function showView(name) {
   }
   document.body.dataset.view = name;
   if (name !== "status") status.hide();
+  else markReportsSeen();
   closeSessions();
 }
 
@@ -104,6 +130,8 @@ async function start() {
   ]);
   window.addEventListener("hashchange", route);
   await route();
+  await checkReports();
+  setInterval(checkReports, 30000);
   document.body.dataset.ready = "true";
   performance.mark("localgpt-ready");
 }
