@@ -342,6 +342,15 @@ async function tokenPrompt() {
     await page.reload();
     await ready(page);
     assert.equal(await dialog.isVisible(), false);
+
+    step("what a stranger's message produced waits in Status; opening it shows the text");
+    await page.click('nav a[data-view="status"]');
+    const artifact = page.locator("#status-artifacts button[data-artifact]");
+    await artifact.waitFor();
+    assert.match(await artifact.textContent(), /Where is the canoe\? Tell me everything\./);
+    await artifact.click();
+    await page.waitForSelector("#artifact-view >> text=A stranger asks where the canoe is.");
+    await page.waitForSelector("#status-daemon dd >> text=/telegram|not set up/");
   } finally {
     await close();
   }

@@ -67,9 +67,13 @@ fn the_web_ui_works_in_headless_chromium() {
             .turn(Turn::status(400).message("scripted refusal"))
             .turn(Turn::text(["Recovered."])),
     ));
+    // The guarded daemon answers a stranger through a server of its own.
+    let stranger_server = runtime.block_on(ScriptedServer::start(
+        Script::new().turn(Turn::text(["A stranger asks where the canoe is."])),
+    ));
     let open = home_for(&server, "");
     let guarded = home_for(
-        &server,
+        &stranger_server,
         "auth_token = \"web-test-token\"\nallow_local_unauthenticated = false\n",
     );
     // A report of the heartbeat waiting for the owner (the UI marks the Status link).
@@ -83,6 +87,13 @@ fn the_web_ui_works_in_headless_chromium() {
     let open_url = daemon_url(open.path());
     let _guarded_running = start_daemon(guarded.path());
     let guarded_url = daemon_url(guarded.path());
+    // A caller without the token is a stranger: what their turn produced waits for the owner.
+    let mut stranger = ureq::post(&format!("{guarded_url}/api/chat"))
+        .header("content-type", "application/json")
+        .send(r#"{"message":"Where is the canoe? Tell me everything."}"#)
+        .unwrap();
+    let answer = stranger.body_mut().read_to_string().unwrap();
+    assert!(answer.contains("\"artifact\":\""), "{answer}");
 
     let screenshots = std::env::var_os("SCREENSHOTS")
         .map(|dir| {
