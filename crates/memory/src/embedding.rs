@@ -11,7 +11,7 @@ use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 
 use crate::error::MemoryError;
-use crate::indexer::{PreparedFile, Progress, ReindexReport};
+use crate::progress::{PreparedFile, Progress, ReindexReport};
 use crate::vectors;
 
 /// Texts per call to the embedding model.

@@ -12,81 +12,22 @@ use localgpt_core::embed::Embedder;
 use rusqlite::{Connection, Transaction, params};
 use sha2::{Digest, Sha256};
 
-use crate::chunker::{Chunk, ChunkSettings, chunk_markdown, estimate_tokens};
+use crate::chunker::{ChunkSettings, chunk_markdown, estimate_tokens};
 use crate::embedding::{embed_hash, embed_missing, embed_prepared, embedding_input};
 use crate::error::MemoryError;
+use crate::progress::PreparedFile;
+use crate::progress::{Progress, ReindexReport};
 use crate::walk::{FoundFile, SkippedFile, find_markdown, read_text};
 use crate::{IndexSettings, schema, vectors};
 
 /// Files written per transaction.
 const FILES_PER_BATCH: usize = 64;
 
-/// Where a reindex run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// Files compared with the index.
-    Scanned {
-        /// Files found.
-        files: usize,
-        /// Of which changed.
-        changed: usize,
-    },
-    /// Changed files written.
-    Files {
-        /// Done so far.
-        done: usize,
-        /// To do.
-        total: usize,
-    },
-    /// Chunks embedded.
-    Embeddings {
-        /// Done so far.
-        done: usize,
-        /// To do.
-        total: usize,
-    },
-}
-
-/// What a reindex run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReindexReport {
-    /// Files found on disk.
-    pub files_seen: usize,
-    /// Files (re)chunked.
-    pub files_indexed: usize,
-    /// Files removed from the index because they are gone.
-    pub files_removed: usize,
-    /// Chunks written.
-    pub chunks_written: usize,
-    /// Vectors computed by the model (cache misses).
-    pub embeddings_computed: usize,
-    /// Vectors taken from the cache.
-    pub embeddings_cached: usize,
-    /// Files left out, with the reason.
-    pub skipped: Vec<SkippedFile>,
-}
-
-impl ReindexReport {
-    /// Whether the run changed anything.
-    pub fn changed_anything(&self) -> bool {
-        self.files_indexed > 0
-            || self.files_removed > 0
-            || self.embeddings_computed > 0
-            || self.embeddings_cached > 0
-    }
-}
-
 struct Existing {
     id: i64,
     hash: String,
     mtime_ns: i64,
     size: i64,
-}
-
-pub(crate) struct PreparedFile {
-    pub(crate) found: FoundFile,
-    pub(crate) hash: String,
-    pub(crate) chunks: Vec<Chunk>,
 }
 
 /// Runs one reindex.
