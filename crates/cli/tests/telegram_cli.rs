@@ -17,6 +17,21 @@ const OWNER: i64 = 42;
 const STRANGER: i64 = 99;
 const WAIT: Duration = Duration::from_secs(20);
 
+/// A home whose bot (with `token`) talks to `telegram`, with the heartbeat off.
+fn telegram_home(
+    server: &ScriptedServer,
+    telegram: &FakeTelegram,
+    token: &str,
+) -> tempfile::TempDir {
+    daemon_home(
+        server,
+        &format!(
+            "\n[heartbeat]\nenabled = false\n\n[telegram]\nbot_token = \"{token}\"\nowner_ids = [{OWNER}]\napi_url = \"{}\"\n",
+            telegram.url()
+        ),
+    )
+}
+
 #[test]
 fn the_owner_chats_approves_and_hears_about_strangers() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -32,13 +47,7 @@ fn the_owner_chats_approves_and_hears_about_strangers() {
             .turn(Turn::text(["Yes, a fresh start."])),
     ));
     let telegram = runtime.block_on(FakeTelegram::start()).unwrap();
-    let home = daemon_home(
-        &server,
-        &format!(
-            "\n[heartbeat]\nenabled = false\n\n[telegram]\nbot_token = \"123:SECRET\"\nowner_ids = [{OWNER}]\napi_url = \"{}\"\n",
-            telegram.url()
-        ),
-    );
+    let home = telegram_home(&server, &telegram, "123:SECRET");
     let _running = start_daemon(home.path());
     let wait_for = |chat: i64, needle: &str| -> Value {
         runtime
@@ -198,13 +207,7 @@ fn a_refused_bot_token_turns_the_gateway_off_with_a_clear_log_line() {
     let server = runtime.block_on(ScriptedServer::start(Script::new()));
     let telegram = runtime.block_on(FakeTelegram::start()).unwrap();
     telegram.require_token("123:RIGHT");
-    let home = daemon_home(
-        &server,
-        &format!(
-            "\n[heartbeat]\nenabled = false\n\n[telegram]\nbot_token = \"123:WRONG\"\nowner_ids = [{OWNER}]\napi_url = \"{}\"\n",
-            telegram.url()
-        ),
-    );
+    let home = telegram_home(&server, &telegram, "123:WRONG");
     let _running = start_daemon(home.path());
     let log_path = home.path().join("state/logs/daemon.log");
     let deadline = std::time::Instant::now() + WAIT;
@@ -241,13 +244,7 @@ fn a_flooding_stranger_costs_at_most_the_hourly_allowance() {
     }
     let server = runtime.block_on(ScriptedServer::start(script));
     let telegram = runtime.block_on(FakeTelegram::start()).unwrap();
-    let home = daemon_home(
-        &server,
-        &format!(
-            "\n[heartbeat]\nenabled = false\n\n[telegram]\nbot_token = \"123:SECRET\"\nowner_ids = [{OWNER}]\napi_url = \"{}\"\n",
-            telegram.url()
-        ),
-    );
+    let home = telegram_home(&server, &telegram, "123:SECRET");
     let _running = start_daemon(home.path());
     for n in 0..8 {
         telegram.send_text(STRANGER, "Mallory", &format!("hello {n}"));
