@@ -70,6 +70,10 @@ pub enum Command {
     #[command(subcommand)]
     Jobs(JobsCommand),
 
+    /// Bring in what another assistant kept: `migrate openclaw [PATH]`.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+
     /// Search and maintain the memory index of your workspace.
     #[command(subcommand)]
     Memory(MemoryCommand),
@@ -141,6 +145,24 @@ pub enum ArtifactsCommand {
     Show {
         /// Its id, or a unique prefix of it.
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Copy an OpenClaw home's workspace, skills, sessions and settings into LocalGPT.
+    ///
+    /// The OpenClaw home is only read; files LocalGPT already has are never overwritten, and
+    /// settings you have set are kept.
+    Openclaw {
+        /// The OpenClaw home (default: $OPENCLAW_STATE_DIR, ~/.openclaw or ~/.clawdbot).
+        path: Option<std::path::PathBuf>,
+        /// Show what would be copied and set, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -9,6 +9,7 @@ mod daemon;
 mod detect;
 mod embedding;
 mod local_model;
+mod migrate;
 mod progress;
 mod terminal;
 
@@ -88,6 +89,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(command) => commands::models::run(command, &App::load(paths)?),
         Command::Sessions(command) => commands::sessions::run(command, &App::load(paths)?),
         Command::Artifacts(command) => commands::artifacts::run(command, &App::load(paths)?),
+        Command::Migrate(cli::MigrateCommand::Openclaw {
+            path,
+            dry_run,
+            json,
+        }) => migrate::openclaw(&App::load(paths)?, path.as_deref(), dry_run, json),
         Command::Skills(command) => commands::skills::run(command, &App::load(paths)?),
         Command::Completion { shell } => {
             commands::completion::run(shell);

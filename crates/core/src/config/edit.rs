@@ -169,6 +169,13 @@ pub fn set(
     Ok(edited)
 }
 
+/// Whether the config text sets `key` itself (not only a commented example of it).
+pub fn is_set(text: &str, key: &str) -> bool {
+    let parts: Vec<&str> = key.split('.').collect();
+    text.parse::<DocumentMut>()
+        .is_ok_and(|document| key_is_set(&document, &parts))
+}
+
 fn key_is_set(document: &DocumentMut, parts: &[&str]) -> bool {
     let mut item: &Item = document.as_item();
     for part in parts {

@@ -1,0 +1,137 @@
+//! OpenClaw settings that have a LocalGPT equivalent, written into `config.toml` with the same
+//! editor as `localgpt config set` (comments kept, the result must load). A key the user already
+//! set is left alone; a value LocalGPT cannot take is reported, not guessed.
+
+use localgpt_core::config::{self, edit};
+use localgpt_core::fs::write_atomic;
+use serde::Serialize;
+
+use super::source::OpenClawHome;
+use crate::app::App;
+
+/// Providers LocalGPT speaks, as the first part of a model reference.
+const PROVIDERS: &[&str] = &["anthropic", "openai", "ollama", "claude-cli", "local"];
+
+/// What happened to one setting.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingStep {
+    /// The LocalGPT key.
+    pub key: String,
+    /// The value (secrets shown masked).
+    pub value: String,
+    /// `set`, `kept` (you had set it) or `skipped`.
+    pub action: &'static str,
+    /// Why it was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl std::fmt::Display for SettingStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} = {} ({}", self.key, self.value, self.action)?;
+        match &self.reason {
+            Some(reason) => write!(f, ": {reason})"),
+            None => write!(f, ")"),
+        }
+    }
+}
+
+/// The settings to carry over, as (key, value, shown value).
+fn candidates(home: &OpenClawHome) -> Vec<(String, String, Option<String>)> {
+    let mut wanted = Vec::new();
+    if let Some(model) = &home.model {
+        let supported = model
+            .split_once('/')
+            .is_some_and(|(provider, _)| PROVIDERS.contains(&provider));
+        let reason = (!supported).then(|| {
+            format!(
+                "LocalGPT has no provider for `{model}` (it speaks {})",
+                PROVIDERS.join(", ")
+            )
+        });
+        wanted.push(("agent.default_model".to_owned(), model.clone(), reason));
+    }
+    match home.heartbeat_every.as_deref().map(str::trim) {
+        Some("0" | "0m" | "0s" | "0h") => {
+            wanted.push(("heartbeat.enabled".to_owned(), "false".to_owned(), None));
+        }
+        Some(every) => wanted.push(("heartbeat.interval".to_owned(), every.to_owned(), None)),
+        None => {}
+    }
+    if let Some((start, end)) = &home.active_hours {
+        wanted.push((
+            "heartbeat.active_hours".to_owned(),
+            format!("{{ start = \"{start}\", end = \"{end}\" }}"),
+            None,
+        ));
+    }
+    if let Some(zone) = &home.timezone {
+        wanted.push(("heartbeat.timezone".to_owned(), zone.clone(), None));
+    }
+    if let Some(token) = &home.telegram_token {
+        wanted.push(("telegram.bot_token".to_owned(), token.clone(), None));
+    }
+    if !home.telegram_owner_ids.is_empty() {
+        let ids: Vec<String> = home.telegram_owner_ids.iter().map(i64::to_string).collect();
+        wanted.push((
+            "telegram.owner_ids".to_owned(),
+            format!("[{}]", ids.join(", ")),
+            None,
+        ));
+    }
+    wanted
+}
+
+/// Shows a value, masking a literal secret (a `${VAR}` reference is not one).
+fn shown(key: &str, value: &str) -> String {
+    if key.ends_with("token") && !value.starts_with("${") {
+        "****".to_owned()
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Writes the settings LocalGPT does not have yet; returns what happened to each.
+pub fn apply(app: &App, home: &OpenClawHome, dry_run: bool) -> anyhow::Result<Vec<SettingStep>> {
+    let wanted = candidates(home);
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let path = &app.paths.config_file;
+    let mut text = super::require_config(app)?;
+    let mut steps = Vec::new();
+    for (key, value, unsupported) in wanted {
+        let mut step = SettingStep {
+            value: shown(&key, &value),
+            key: key.clone(),
+            action: "set",
+            reason: None,
+        };
+        if let Some(reason) = unsupported {
+            step.action = "skipped";
+            step.reason = Some(reason);
+        } else if edit::is_set(&text, &key) {
+            step.action = "kept";
+            step.reason = Some(format!(
+                "you had set it; `localgpt config set {key} '{}'` takes OpenClaw's",
+                step.value
+            ));
+        } else {
+            // Checked against the real loader: a `${VAR}` that is not set here would stop every
+            // command, so it is reported instead.
+            match edit::set(&text, path, &key, &value, &config::process_env) {
+                Ok(edited) => text = edited,
+                Err(error) => {
+                    step.action = "skipped";
+                    step.reason = Some(error.to_string());
+                }
+            }
+        }
+        steps.push(step);
+    }
+    if !dry_run && steps.iter().any(|step| step.action == "set") {
+        write_atomic(path, text.as_bytes())
+            .map_err(|error| anyhow::anyhow!("writing {}: {error}", path.display()))?;
+    }
+    Ok(steps)
+}
