@@ -93,6 +93,22 @@ fn openclaw_home(root: &Path) {
         r#"{"agent:main:main":{"sessionId":"0b1c2d3e-aaaa-bbbb-cccc-000000000001"}}"#,
     )
     .unwrap();
+    std::fs::create_dir_all(root.join("cron")).unwrap();
+    std::fs::write(
+        root.join("cron/jobs.json"),
+        r#"{"version": 1, "jobs": [
+  {"id": "j1", "name": "digest", "enabled": true, "createdAtMs": 1, "updatedAtMs": 1,
+   "schedule": {"kind": "cron", "expr": "0 8 * * *", "tz": "Europe/Berlin"},
+   "sessionTarget": "isolated", "wakeMode": "now",
+   "payload": {"kind": "agentTurn", "message": "Summarise yesterday.", "toolsAllow": ["memory_search", "memory_get"], "timeoutSeconds": 300},
+   "state": {}},
+  {"id": "j2", "name": "reminder", "enabled": true, "schedule": {"kind": "at", "at": "2026-02-01T09:00:00Z"},
+   "sessionTarget": "main", "wakeMode": "now", "payload": {"kind": "systemEvent", "text": "Call mum"}, "state": {}},
+  {"id": "j3", "name": "old", "enabled": false, "schedule": {"kind": "cron", "expr": "0 9 * * 1"},
+   "sessionTarget": "isolated", "wakeMode": "now", "payload": {"kind": "agentTurn", "message": "x"}, "state": {}}
+]}"#,
+    )
+    .unwrap();
     std::fs::write(
         root.join("openclaw.json"),
         r#"{
@@ -279,6 +295,37 @@ fn an_openclaw_home_is_brought_in_without_touching_it_or_overwriting_anything() 
         "{model}"
     );
     assert_eq!(get("heartbeat.interval"), "1h");
+    // The recurring agent-turn job came over with its tools; the others are reported.
+    let jobs = localgpt(home.path())
+        .args(["jobs", "list", "--json"])
+        .output()
+        .unwrap();
+    let jobs: Value = serde_json::from_slice(&jobs.stdout).unwrap();
+    assert_eq!(jobs.as_array().unwrap().len(), 1, "{jobs}");
+    assert_eq!(jobs[0]["name"], "digest");
+    assert_eq!(jobs[0]["schedule"], "0 8 * * *");
+    assert_eq!(
+        jobs[0]["tools"],
+        serde_json::json!(["memory_search", "memory_get"])
+    );
+    let job_step = |name: &str| {
+        report["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|step| step["key"] == format!("[[jobs]] {name}"))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(job_step("digest")["action"], "set");
+    assert_eq!(job_step("reminder")["action"], "skipped");
+    assert!(
+        job_step("reminder")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("`at` schedule")
+    );
+    assert_eq!(job_step("old")["reason"], "disabled in OpenClaw");
     assert_eq!(get("heartbeat.timezone"), "Europe/Berlin");
     assert_eq!(get("telegram.owner_ids"), "[123456789]");
 
@@ -290,6 +337,10 @@ fn an_openclaw_home_is_brought_in_without_touching_it_or_overwriting_anything() 
         .unwrap();
     let again = String::from_utf8_lossy(&again.stdout);
     assert!(again.contains("workspace files: 0 copied"), "{again}");
+    assert!(
+        again.contains("[[jobs]] digest = 0 8 * * * (kept"),
+        "{again}"
+    );
     assert!(
         again.contains("heartbeat.interval = 1h (kept: you had set it"),
         "{again}"

@@ -1,11 +1,12 @@
 //! `localgpt migrate openclaw [PATH]`: brings an OpenClaw home into LocalGPT — the workspace
 //! (AGENTS.md, SOUL.md, MEMORY.md, daily logs, skills, everything else in it), the shared skills,
-//! the session transcripts (the same Pi JSONL format), and the settings that have a LocalGPT
-//! equivalent (model, heartbeat timing, Telegram bot and owners). Nothing in the OpenClaw home is
+//! the session transcripts (the same Pi JSONL format), the settings that have a LocalGPT
+//! equivalent (model, heartbeat timing, Telegram bot and owners), and recurring cron jobs. Nothing in the OpenClaw home is
 //! changed; nothing LocalGPT already has is overwritten; `--dry-run` shows the same report
 //! without writing.
 
 mod copy;
+mod jobs;
 mod settings;
 mod source;
 
@@ -54,7 +55,7 @@ pub fn openclaw(app: &App, path: Option<&Path>, dry_run: bool, json: bool) -> an
             &mut files,
         )?;
     }
-    let settings = settings::apply(app, &home, dry_run)?;
+    let settings = settings::apply(app, &root, &home, dry_run)?;
     if json {
         let report = serde_json::json!({
             "source": root,

@@ -40,10 +40,7 @@ impl std::fmt::Display for SettingStep {
 fn candidates(home: &OpenClawHome) -> Vec<(String, String, Option<String>)> {
     let mut wanted = Vec::new();
     if let Some(model) = &home.model {
-        let supported = model
-            .split_once('/')
-            .is_some_and(|(provider, _)| PROVIDERS.contains(&provider));
-        let reason = (!supported).then(|| {
+        let reason = (!supported_model(model)).then(|| {
             format!(
                 "LocalGPT has no provider for `{model}` (it speaks {})",
                 PROVIDERS.join(", ")
@@ -91,10 +88,22 @@ fn shown(key: &str, value: &str) -> String {
     }
 }
 
-/// Writes the settings LocalGPT does not have yet; returns what happened to each.
-pub fn apply(app: &App, home: &OpenClawHome, dry_run: bool) -> anyhow::Result<Vec<SettingStep>> {
+/// Whether LocalGPT speaks the provider of a `provider/model` reference.
+pub fn supported_model(model: &str) -> bool {
+    model
+        .split_once('/')
+        .is_some_and(|(provider, _)| PROVIDERS.contains(&provider))
+}
+
+/// Writes the settings and cron jobs LocalGPT does not have yet; returns what happened to each.
+pub fn apply(
+    app: &App,
+    root: &std::path::Path,
+    home: &OpenClawHome,
+    dry_run: bool,
+) -> anyhow::Result<Vec<SettingStep>> {
     let wanted = candidates(home);
-    if wanted.is_empty() {
+    if wanted.is_empty() && !root.join("cron/jobs.json").exists() {
         return Ok(Vec::new());
     }
     let path = &app.paths.config_file;
@@ -129,6 +138,15 @@ pub fn apply(app: &App, home: &OpenClawHome, dry_run: bool) -> anyhow::Result<Ve
         }
         steps.push(step);
     }
+    let existing: Vec<&str> = app
+        .config
+        .jobs
+        .iter()
+        .map(|job| job.name.as_str())
+        .collect();
+    let (edited, job_steps) = super::jobs::import(root, &text, path, &existing, &supported_model)?;
+    text = edited;
+    steps.extend(job_steps);
     if !dry_run && steps.iter().any(|step| step.action == "set") {
         write_atomic(path, text.as_bytes())
             .map_err(|error| anyhow::anyhow!("writing {}: {error}", path.display()))?;

@@ -7,7 +7,7 @@ use toml_edit::{DocumentMut, Item, Table, Value};
 
 use super::keys::{self, ValueKind};
 use super::load::{ConfigError, EnvLookup, parse};
-use super::schema::Config;
+use super::schema::{Config, JobConfig};
 
 /// Why a `config get` or `config set` could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +169,47 @@ pub fn set(
     Ok(edited)
 }
 
+/// Appends a `[[jobs]]` entry to the config text; the result must load, or nothing changes.
+pub fn append_job(
+    text: &str,
+    path: &Path,
+    job: &JobConfig,
+    env: EnvLookup<'_>,
+) -> Result<String, EditError> {
+    parse(text, path, env)?;
+    let not_a_table = |parent: &str| EditError::NotATable {
+        key: "jobs".to_owned(),
+        parent: parent.to_owned(),
+    };
+    let mut document: DocumentMut = text.parse().map_err(|_| not_a_table("(file)"))?;
+    let mut table = Table::new();
+    table.insert("name", toml_edit::value(job.name.as_str()));
+    table.insert("schedule", toml_edit::value(job.schedule.as_str()));
+    table.insert("prompt", toml_edit::value(job.prompt.as_str()));
+    table.insert(
+        "tools",
+        toml_edit::value(
+            job.tools
+                .iter()
+                .map(String::as_str)
+                .collect::<toml_edit::Array>(),
+        ),
+    );
+    if let Some(model) = &job.model {
+        table.insert("model", toml_edit::value(model.as_str()));
+    }
+    table.insert("timeout", toml_edit::value(job.timeout.to_string()));
+    let jobs = document
+        .entry("jobs")
+        .or_insert(Item::ArrayOfTables(toml_edit::ArrayOfTables::new()));
+    jobs.as_array_of_tables_mut()
+        .ok_or_else(|| not_a_table("jobs"))?
+        .push(table);
+    let edited = document.to_string();
+    parse(&edited, path, env)?;
+    Ok(edited)
+}
+
 /// Whether the config text sets `key` itself (not only a commented example of it).
 pub fn is_set(text: &str, key: &str) -> bool {
     let parts: Vec<&str> = key.split('.').collect();
@@ -294,6 +335,38 @@ mod tests {
 
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    #[test]
+    fn jobs_are_appended_and_must_load() {
+        let text = starter_config("local/smollm2-135m", "test");
+        let job = JobConfig {
+            name: "digest".to_owned(),
+            schedule: "0 8 * * *".to_owned(),
+            prompt: "Summarise \"yesterday\"".to_owned(),
+            tools: vec!["memory_search".to_owned()],
+            model: None,
+            timeout: crate::config::values::Duration::from_minutes(5),
+        };
+        let once = append_job(&text, Path::new("c.toml"), &job, &no_env).unwrap();
+        let other = JobConfig {
+            name: "weekly".to_owned(),
+            ..job.clone()
+        };
+        let twice = append_job(&once, Path::new("c.toml"), &other, &no_env).unwrap();
+        let (config, _) = parse(&twice, Path::new("c.toml"), &no_env).unwrap();
+        assert_eq!(config.jobs.len(), 2);
+        assert_eq!(config.jobs[0].prompt, "Summarise \"yesterday\"");
+        assert_eq!(config.jobs[1].tools, ["memory_search"]);
+        for line in text.lines() {
+            assert!(once.contains(line), "the rest of the file is kept: {line}");
+        }
+        // A result that would not load is refused: two jobs of one name.
+        let error = append_job(&twice, Path::new("c.toml"), &job, &no_env).unwrap_err();
+        assert!(
+            error.to_string().contains("already named `digest`"),
+            "{error}"
+        );
     }
 
     #[test]
