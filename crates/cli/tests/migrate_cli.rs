@@ -370,3 +370,76 @@ fn a_missing_openclaw_home_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/openclaw is not a folder"));
 }
+
+#[test]
+fn sessions_kept_in_openclaws_sqlite_database_come_over_and_the_database_is_untouched() {
+    let source = tempfile::tempdir().unwrap();
+    let agent = source.path().join("agents/main/agent");
+    std::fs::create_dir_all(&agent).unwrap();
+    let database = agent.join("openclaw-agent.sqlite");
+    {
+        let connection = rusqlite::Connection::open(&database).unwrap();
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 CREATE TABLE transcript_events (session_id TEXT, seq INTEGER, event_json TEXT, created_at INTEGER);",
+            )
+            .unwrap();
+        let events = [
+            (
+                2,
+                r#"{"type":"message","id":"b2","parentId":"b1","timestamp":"2026-08-02T10:00:02.000Z","message":{"role":"assistant","content":[{"type":"text","text":"Tuesday."}],"timestamp":2}}"#,
+            ),
+            (
+                1,
+                r#"{"type":"message","id":"b1","parentId":null,"timestamp":"2026-08-02T10:00:01.000Z","message":{"role":"user","content":[{"type":"text","text":"When is the market?"}],"timestamp":1}}"#,
+            ),
+        ];
+        for (seq, event) in events {
+            connection
+                .execute(
+                    "INSERT INTO transcript_events VALUES ('7f3e0000-1111-2222-3333-444455556666', ?1, ?2, 0)",
+                    rusqlite::params![seq, event],
+                )
+                .unwrap();
+        }
+    }
+    let before = snapshot(source.path());
+    let home = tempfile::tempdir().unwrap();
+    assert!(
+        localgpt(home.path())
+            .args(["config", "init"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let run = localgpt(home.path())
+        .args(["migrate", "openclaw", source.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("session files: 1 copied"),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let shown = localgpt(home.path())
+        .args(["sessions", "show", "7f3e0000"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    // Events in their order, under a session header made for them.
+    let question = shown.find("When is the market?").unwrap();
+    let answer = shown.find("Tuesday.").unwrap();
+    assert!(question < answer, "{shown}");
+    assert_eq!(
+        snapshot(source.path()),
+        before,
+        "the database was not touched"
+    );
+}

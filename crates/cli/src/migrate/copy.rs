@@ -31,34 +31,26 @@ pub struct FileStep {
     pub action: FileAction,
 }
 
-/// Copies one file unless `to` exists; records the step.
-pub fn copy_file(
+/// Writes `bytes` to `to` unless it exists; records the step (from `from`).
+pub fn write_file(
     kind: &'static str,
     from: &Path,
+    bytes: &[u8],
     to: &Path,
     dry_run: bool,
     steps: &mut Vec<FileStep>,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
     let action = match std::fs::read(to) {
-        Ok(existing) => {
-            let incoming =
-                std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
-            if existing == incoming {
-                FileAction::Same
-            } else {
-                FileAction::Kept
-            }
-        }
+        Ok(existing) if existing == bytes => FileAction::Same,
+        Ok(_) => FileAction::Kept,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             if !dry_run {
-                let bytes =
-                    std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
                 if let Some(parent) = to.parent() {
                     std::fs::create_dir_all(parent)
                         .with_context(|| format!("creating {}", parent.display()))?;
                 }
-                localgpt_core::fs::write_new(to, &bytes)
+                localgpt_core::fs::write_new(to, bytes)
                     .with_context(|| format!("writing {}", to.display()))?;
             }
             FileAction::Copied
@@ -72,6 +64,19 @@ pub fn copy_file(
         action,
     });
     Ok(())
+}
+
+/// Copies one file unless `to` exists; records the step.
+pub fn copy_file(
+    kind: &'static str,
+    from: &Path,
+    to: &Path,
+    dry_run: bool,
+    steps: &mut Vec<FileStep>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+    write_file(kind, from, &bytes, to, dry_run, steps)
 }
 
 /// Copies every file under `from` to the same place under `to`, leaving out hidden entries,

@@ -9,6 +9,7 @@ mod copy;
 mod jobs;
 mod settings;
 mod source;
+mod sqlite_sessions;
 
 use std::path::Path;
 
@@ -55,6 +56,18 @@ pub fn openclaw(app: &App, path: Option<&Path>, dry_run: bool, json: bool) -> an
             &mut files,
         )?;
     }
+    for database in sqlite_sessions::databases(&root) {
+        for session in sqlite_sessions::read(&database)? {
+            copy::write_file(
+                "session",
+                &session.database,
+                session.text.as_bytes(),
+                &sessions.join(format!("{}.jsonl", session.id)),
+                dry_run,
+                &mut files,
+            )?;
+        }
+    }
     let settings = settings::apply(app, &root, &home, dry_run)?;
     if json {
         let report = serde_json::json!({
@@ -71,7 +84,8 @@ pub fn openclaw(app: &App, path: Option<&Path>, dry_run: bool, json: bool) -> an
     Ok(())
 }
 
-/// Session transcripts: `agents/*/sessions/*.jsonl` and the legacy `sessions/*.jsonl`, without
+/// Session transcripts of the file era: `agents/*/sessions/*.jsonl` and the legacy
+/// `sessions/*.jsonl` (later ones live in SQLite: `sqlite_sessions`), without
 /// the archives OpenClaw keeps of reset, deleted or repaired sessions.
 fn transcripts(root: &Path) -> Vec<std::path::PathBuf> {
     let mut folders = vec![root.join("sessions")];
