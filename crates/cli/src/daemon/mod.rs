@@ -2,7 +2,9 @@
 //! every input through the ingress bus and control plane. `start` launches the same binary with
 //! `--foreground` (what service managers run), writes its output to `state/logs/daemon.log` and
 //! returns once the API answers; one lock file keeps two daemons off one home; `stop` asks it to
-//! finish in-flight turns and leave; a stale pid file is noticed and removed.
+//! finish in-flight turns and leave; a stale pid file is noticed and removed. While it runs it
+//! also works the heartbeat and jobs (delivering their reports), serves the web UI, and runs the
+//! Telegram gateway when a bot token is set.
 
 mod delivery;
 mod heartbeat;
