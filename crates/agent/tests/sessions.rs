@@ -179,3 +179,22 @@ fn a_recorded_origin_and_a_rename_show_in_the_list_but_not_in_the_conversation()
     resumed.append_message(user("And today?")).unwrap();
     assert_eq!(store.load(&id).unwrap().messages().len(), 3);
 }
+
+#[test]
+fn listing_again_sees_every_change_to_a_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SessionStore::new(dir.path().join("sessions"));
+    let mut writer = store.create(Path::new("/work")).unwrap();
+    writer.append_message(user("First question")).unwrap();
+    let id = writer.id().to_owned();
+    let shared = store.clone();
+    assert_eq!(store.list().unwrap()[0].messages, 1);
+    // Unchanged: the same answer (from the cache the clones share).
+    assert_eq!(shared.list().unwrap(), store.list().unwrap());
+    writer.append_message(assistant("An answer")).unwrap();
+    assert_eq!(shared.list().unwrap()[0].messages, 2);
+    store.rename(&id, "Renamed").unwrap();
+    assert_eq!(shared.list().unwrap()[0].title, "Renamed");
+    store.delete(&id).unwrap();
+    assert!(shared.list().unwrap().is_empty());
+}

@@ -2,6 +2,7 @@
 //! with owner-only permissions and only ever appended to, one line per event, so a crash loses at
 //! most the line being written and never rewrites what is there.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -44,6 +45,16 @@ pub enum SessionError {
 #[derive(Debug, Clone)]
 pub struct SessionStore {
     dir: PathBuf,
+    /// Summaries by file, reused while the file's size and modification time are unchanged
+    /// (transcripts only grow, so either changes with every new line). Clones share it.
+    summaries: std::sync::Arc<std::sync::Mutex<HashMap<PathBuf, CachedSummary>>>,
+}
+
+#[derive(Debug, Clone)]
+struct CachedSummary {
+    len: u64,
+    modified: std::time::SystemTime,
+    summary: SessionSummary,
 }
 
 /// A line-level summary of a saved session, for listings.
@@ -86,7 +97,7 @@ impl Transcript {
         let Some(last) = self.entries.last() else {
             return Vec::new();
         };
-        let by_id: std::collections::HashMap<&str, &Entry> = self
+        let by_id: HashMap<&str, &Entry> = self
             .entries
             .iter()
             .map(|entry| (entry.id.as_str(), entry))
@@ -166,7 +177,10 @@ pub struct SessionWriter {
 impl SessionStore {
     /// A store over `dir` (created on first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            summaries: std::sync::Arc::default(),
+        }
     }
 
     /// The folder.
@@ -275,17 +289,49 @@ impl SessionStore {
                 });
             }
         };
+        let mut cache = self
+            .summaries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = std::collections::HashSet::new();
         let mut summaries = Vec::new();
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().is_none_or(|ext| ext != "jsonl") {
                 continue;
             }
+            let stamp = entry
+                .metadata()
+                .ok()
+                .and_then(|meta| Some((meta.len(), meta.modified().ok()?)));
+            if let (Some((len, modified)), Some(cached)) = (stamp, cache.get(&path))
+                && cached.len == len
+                && cached.modified == modified
+            {
+                summaries.push(cached.summary.clone());
+                seen.insert(path);
+                continue;
+            }
             match summarize(&path) {
-                Ok(summary) => summaries.push(summary),
+                Ok(summary) => {
+                    if let Some((len, modified)) = stamp {
+                        cache.insert(
+                            path.clone(),
+                            CachedSummary {
+                                len,
+                                modified,
+                                summary: summary.clone(),
+                            },
+                        );
+                    }
+                    seen.insert(path);
+                    summaries.push(summary);
+                }
                 Err(error) => tracing::warn!("skipping {}: {error}", path.display()),
             }
         }
+        // Forget deleted sessions.
+        cache.retain(|path, _| seen.contains(path));
         summaries.sort_by_key(|summary| std::cmp::Reverse(summary.modified));
         Ok(summaries)
     }
