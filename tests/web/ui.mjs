@@ -88,6 +88,8 @@ async function desktop() {
     assert.match(await tool.locator(".tool-result").textContent(), /boathouse/);
     await page.waitForSelector(".msg.assistant >> text=The canoe is in the boathouse.");
     await page.waitForSelector("#send:not([hidden])");
+    // What the turn cost: both model calls of it.
+    assert.match(await page.locator(".msg.assistant .usage").last().textContent(), /1,2\d\d tokens \(1,2\d\d in, 3\d out\)/);
     await shoot(page, "chat-desktop");
 
     step("a new chat asks for approval before running bash; approving runs it");
@@ -123,6 +125,7 @@ async function desktop() {
     await page.waitForSelector(".msg.user >> text=Where is the canoe?");
     await page.waitForSelector(".msg.assistant .code code .tok-keyword");
     await page.locator("details.tool .tool-name >> text=memory_search").waitFor();
+    assert.match(await page.locator(".msg.assistant .usage").last().textContent(), /1,2\d\d tokens/, "usage from the transcript");
     assert.equal(decodeURIComponent(await page.evaluate(() => location.hash)), `#/chat/${firstSession}`);
 
     step("rename the session");

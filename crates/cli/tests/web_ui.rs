@@ -57,7 +57,7 @@ fn the_web_ui_works_in_headless_chromium() {
         Script::new()
             .turn(Turn::text(streamed).delay(Duration::from_millis(40)))
             .turn(Turn::tool_call("memory_search", r#"{"query":"canoe"}"#))
-            .turn(Turn::text(["The canoe is in the boathouse."]))
+            .turn(Turn::text(["The canoe is in the boathouse."]).usage(1200, 34))
             .turn(Turn::tool_call(
                 "bash",
                 r#"{"command":"echo approved > approved.txt"}"#,

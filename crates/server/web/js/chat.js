@@ -198,12 +198,20 @@ export class Chat {
   renderTranscript(messages) {
     const tools = new Map();
     let turn = null;
+    let spent = { input_tokens: 0, output_tokens: 0 };
+    const closeTurn = () => {
+      if (turn) turn.usage(spent);
+      spent = { input_tokens: 0, output_tokens: 0 };
+    };
     for (const message of messages) {
       if (message.role === "user") {
+        closeTurn();
         this.addUser(textOf(message.content));
         turn = null;
       } else if (message.role === "assistant") {
         turn = turn || this.addAssistant();
+        spent.input_tokens += message.usage?.input || 0;
+        spent.output_tokens += message.usage?.output || 0;
         for (const part of message.content || []) {
           if (part.type === "text" && part.text) turn.addText(part.text);
           if (part.type === "toolCall") tools.set(part.id, turn.addTool(part.name, part.arguments));
@@ -216,6 +224,7 @@ export class Chat {
         if (tool) tool.finish(unwrapOutput(textOf(message.content)), message.isError);
       }
     }
+    closeTurn();
   }
 
   addUser(text) {
@@ -300,6 +309,7 @@ export class Chat {
           finished = true;
           reply.finish();
           if (data.artifact) reply.note("Kept for the owner's review.");
+          reply.usage(data.usage);
           if (data.session_id && data.session_id !== this.sessionId) this.adopt(data.session_id, model);
         } else if (event === "error") {
           finished = true;
@@ -548,6 +558,18 @@ class AssistantMessage {
     note.className = isError ? "note error-text" : "note";
     note.textContent = text;
     this.element.append(note);
+  }
+
+  /** The turn's token cost, under the answer. */
+  usage(usage) {
+    if (!usage || !(usage.input_tokens || usage.output_tokens)) return;
+    const line = document.createElement("p");
+    line.className = "usage";
+    const format = (count) => Number(count).toLocaleString();
+    line.textContent =
+      `${format(usage.input_tokens + usage.output_tokens)} tokens ` +
+      `(${format(usage.input_tokens)} in, ${format(usage.output_tokens)} out)`;
+    this.element.append(line);
   }
 
   finish() {
