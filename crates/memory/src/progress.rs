@@ -30,8 +30,8 @@ pub enum Progress {
     },
 }
 
-/// What a reindex run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a reindex run did (serialized as the `--json` report and the API's `done` event).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ReindexReport {
     /// Files found on disk.
     pub files_seen: usize,

@@ -19,7 +19,7 @@ pub struct FoundFile {
 }
 
 /// A file that was left out, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SkippedFile {
     /// The file.
     pub path: PathBuf,

@@ -95,16 +95,11 @@ pub fn run(command: MemoryCommand, app: &App) -> anyhow::Result<()> {
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "files_seen": report.files_seen,
-                        "files_indexed": report.files_indexed,
-                        "files_removed": report.files_removed,
-                        "chunks_written": report.chunks_written,
-                        "embeddings_computed": report.embeddings_computed,
-                        "embeddings_cached": report.embeddings_cached,
-                        "skipped": report.skipped.iter().map(|s| serde_json::json!({"path": s.path, "reason": s.reason})).collect::<Vec<_>>(),
-                        "seconds": elapsed.as_secs_f64(),
-                    }))?
+                    serde_json::to_string_pretty(&{
+                        let mut value = serde_json::json!(report);
+                        value["seconds"] = elapsed.as_secs_f64().into();
+                        value
+                    })?
                 );
                 return Ok(());
             }

@@ -100,7 +100,8 @@ pub struct ReindexBody {
 }
 
 /// `POST /api/memory/reindex` (`{"force": bool}`): server-sent `progress` events
-/// (`{phase, done, total}`), then `done` with the report (or `error`).
+/// (`{phase, done, total}`), then `done` with the report as `memory reindex --json` prints it
+/// (or `error`).
 pub async fn reindex(
     State(state): State<ServerState>,
     caller: Caller,
@@ -118,18 +119,9 @@ pub async fn reindex(
             })
             .await;
         let last = match result {
-            Ok(report) => Event::default().event("done").data(
-                json!({
-                    "files_seen": report.files_seen,
-                    "files_indexed": report.files_indexed,
-                    "files_removed": report.files_removed,
-                    "chunks_written": report.chunks_written,
-                    "embeddings_computed": report.embeddings_computed,
-                    "embeddings_cached": report.embeddings_cached,
-                    "skipped": report.skipped.len(),
-                })
-                .to_string(),
-            ),
+            Ok(report) => Event::default()
+                .event("done")
+                .data(json!(report).to_string()),
             Err(error) => Event::default()
                 .event("error")
                 .data(json!({"message": error.to_string()}).to_string()),
