@@ -54,13 +54,9 @@ impl Delivery {
         if let Err(error) = self.log.record(kind, source, text) {
             tracing::warn!("{error}");
         }
-        let Some(telegram) = self.telegram.clone() else {
-            return;
-        };
-        if urgency == Urgency::LogOnly {
-            return;
+        if let (Urgency::Report, Some(telegram)) = (urgency, &self.telegram) {
+            telegram.send_to_owners(&format!("{source}: {text}")).await;
         }
-        telegram.send_to_owners(&format!("{source}: {text}")).await;
     }
 }
 

@@ -114,7 +114,7 @@ pub fn next_due(app: &App, state: &HeartbeatState) -> Timestamp {
 }
 
 /// Runs one cycle now through the bus, records it and returns what happened.
-pub async fn run_cycle(app: &App, bus: &IngressBus) -> CycleOutcome {
+pub async fn run_cycle(app: &App, bus: &IngressBus, delivery: &Delivery) -> CycleOutcome {
     let mut state = load_state(app);
     let workspace = app.paths.workspace(&app.config);
     let text = std::fs::read_to_string(workspace.join("HEARTBEAT.md")).unwrap_or_default();
@@ -135,7 +135,7 @@ pub async fn run_cycle(app: &App, bus: &IngressBus) -> CycleOutcome {
     state.total_tokens += tokens;
     save_state(app, &state);
     if let CycleOutcome::Delivered { reply } = &outcome {
-        Delivery::for_app(app)
+        delivery
             .deliver(Urgency::Report, "heartbeat", "heartbeat", reply)
             .await;
     }
@@ -210,7 +210,12 @@ async fn work_tasks(
 }
 
 /// Runs cycles on schedule until `stop` fires.
-pub async fn run_loop(app: App, bus: IngressBus, stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run_loop(
+    app: App,
+    bus: IngressBus,
+    delivery: Delivery,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut stop = stop;
     loop {
         let due = next_due(&app, &load_state(&app));
@@ -227,7 +232,7 @@ pub async fn run_loop(app: App, bus: IngressBus, stop: tokio::sync::watch::Recei
         if *stop.borrow() {
             return;
         }
-        let outcome = run_cycle(&app, &bus).await;
+        let outcome = run_cycle(&app, &bus, &delivery).await;
         tracing::info!(?outcome, "heartbeat cycle");
     }
 }

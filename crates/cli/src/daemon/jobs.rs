@@ -53,7 +53,12 @@ fn save_state(app: &App, name: &str, state: JobState) {
 }
 
 /// Runs `job` now through the bus and records the result.
-pub async fn run_job(app: &App, bus: &IngressBus, job: &JobConfig) -> JobState {
+pub async fn run_job(
+    app: &App,
+    bus: &IngressBus,
+    job: &JobConfig,
+    delivery: &Delivery,
+) -> JobState {
     let submission = Submission {
         source: Source::Scheduler,
         sender: Sender::Job {
@@ -68,7 +73,6 @@ pub async fn run_job(app: &App, bus: &IngressBus, job: &JobConfig) -> JobState {
         reply_to: None,
         deadline: Some(job.timeout.0),
     };
-    let delivery = Delivery::for_app(app);
     let outcome = match bus.submit(submission) {
         Ok(ticket) => ticket.outcome().await,
         Err(error) => Outcome::Failed(error.to_string()),
@@ -108,7 +112,12 @@ pub async fn run_job(app: &App, bus: &IngressBus, job: &JobConfig) -> JobState {
 }
 
 /// Runs every job on its schedule until `stop` fires.
-pub async fn run_loop(app: App, bus: IngressBus, stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run_loop(
+    app: App,
+    bus: IngressBus,
+    delivery: Delivery,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut stop = stop;
     let tz = time_zone(&app);
     let schedules: Vec<(JobConfig, JobSchedule)> = app
@@ -138,7 +147,7 @@ pub async fn run_loop(app: App, bus: IngressBus, stop: tokio::sync::watch::Recei
                 plan.missed
             );
             tracing::warn!(job = %job.name, "{note}");
-            Delivery::for_app(&app)
+            delivery
                 .deliver(Urgency::LogOnly, "job_missed", &job.name, &note)
                 .await;
         }
@@ -172,10 +181,15 @@ pub async fn run_loop(app: App, bus: IngressBus, stop: tokio::sync::watch::Recei
                 tracing::warn!(job = %job.name, "still running; this run is skipped");
                 continue;
             }
-            let (app, bus, job, running) =
-                (app.clone(), bus.clone(), job.clone(), Arc::clone(&running));
+            let (app, bus, job, running, delivery) = (
+                app.clone(),
+                bus.clone(),
+                job.clone(),
+                Arc::clone(&running),
+                delivery.clone(),
+            );
             tokio::spawn(async move {
-                let state = run_job(&app, &bus, &job).await;
+                let state = run_job(&app, &bus, &job, &delivery).await;
                 tracing::info!(job = %job.name, outcome = ?state.last_outcome, "job ran");
                 running
                     .lock()

@@ -98,17 +98,26 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
     );
     let heartbeat_app = app.clone();
     let heartbeat_enabled = app.config.heartbeat.enabled;
+    // One way to the owner for every background report (its Bot API client made once).
+    let delivery = delivery::Delivery::for_app(app);
     let result = runtime.block_on(async move {
         let plane = tokio::spawn(plane.serve(queue));
         let (stop_heartbeat, stopped) = tokio::sync::watch::channel(false);
         let jobs = tokio::spawn(jobs::run_loop(
             heartbeat_app.clone(),
             heartbeat_bus.clone(),
+            delivery.clone(),
             stopped.clone(),
         ));
         let telegram = telegram.map(|gateway| tokio::spawn(gateway.run(stopped.clone())));
-        let heartbeat = heartbeat_enabled
-            .then(|| tokio::spawn(heartbeat::run_loop(heartbeat_app, heartbeat_bus, stopped)));
+        let heartbeat = heartbeat_enabled.then(|| {
+            tokio::spawn(heartbeat::run_loop(
+                heartbeat_app,
+                heartbeat_bus,
+                delivery,
+                stopped,
+            ))
+        });
         let served = localgpt_server::serve(listener, state, shutdown_signal()).await;
         let _ = stop_heartbeat.send(true);
         if let Some(heartbeat) = heartbeat {
@@ -232,7 +241,7 @@ pub fn heartbeat_once(app: &App, json: bool) -> anyhow::Result<()> {
     let outcome = runtime.block_on(async {
         let (bus, queue) = bounded(1);
         let serving = tokio::spawn(plane.serve(queue));
-        let outcome = heartbeat::run_cycle(app, &bus).await;
+        let outcome = heartbeat::run_cycle(app, &bus, &delivery::Delivery::for_app(app)).await;
         drop(bus);
         let _ = serving.await;
         outcome
@@ -286,7 +295,7 @@ pub fn run_job_once(app: &App, name: &str) -> anyhow::Result<()> {
     let state = runtime.block_on(async {
         let (bus, queue) = bounded(1);
         let serving = tokio::spawn(plane.serve(queue));
-        let state = jobs::run_job(app, &bus, job).await;
+        let state = jobs::run_job(app, &bus, job, &delivery::Delivery::for_app(app)).await;
         drop(bus);
         let _ = serving.await;
         state
