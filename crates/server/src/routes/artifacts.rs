@@ -4,18 +4,11 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use localgpt_agent::control::ArtifactError;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::ListQuery;
 use crate::auth::Caller;
 use crate::{ApiError, ServerState};
-
-/// Query of `GET /api/artifacts`.
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    #[serde(default)]
-    limit: Option<usize>,
-}
 
 fn store(state: &ServerState) -> Result<&localgpt_agent::control::ArtifactStore, ApiError> {
     state
@@ -39,9 +32,7 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner(&state)?;
-    let records = store(&state)?
-        .list(query.limit.unwrap_or(50).clamp(1, 1000))
-        .map_err(artifact_error)?;
+    let records = store(&state)?.list(query.limit()).map_err(artifact_error)?;
     Ok(Json(json!(records)))
 }
 

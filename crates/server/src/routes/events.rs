@@ -3,18 +3,11 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::ListQuery;
 use crate::auth::Caller;
 use crate::{ApiError, ServerState};
-
-/// Query of `GET /api/events`.
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    #[serde(default)]
-    limit: Option<usize>,
-}
 
 /// The newest events.
 pub async fn list(
@@ -28,7 +21,7 @@ pub async fn list(
         .as_ref()
         .ok_or_else(|| ApiError::not_found("this server keeps no event log"))?;
     let events = log
-        .recent(query.limit.unwrap_or(50).clamp(1, 1000))
+        .recent(query.limit())
         .map_err(|error| ApiError::internal(error.to_string()))?;
     Ok(Json(json!(events)))
 }

@@ -16,6 +16,20 @@ use axum::routing::{get, post};
 
 use crate::ServerState;
 
+/// `?limit=` of the list endpoints (artifacts, events): 50 unless given, at most 1000.
+#[derive(Debug, serde::Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+impl ListQuery {
+    /// The number of entries to return.
+    pub fn limit(&self) -> usize {
+        self.limit.unwrap_or(50).clamp(1, 1000)
+    }
+}
+
 /// Every route of the API.
 pub fn router() -> Router<ServerState> {
     Router::new()
