@@ -42,6 +42,7 @@ const ASSETS: &[Asset] = &[
     asset!("icon.svg", SVG),
     asset!("js/app.js", JS),
     asset!("js/api.js", JS),
+    asset!("js/format.js", JS),
     asset!("js/markdown.js", JS),
     asset!("js/chat.js", JS),
     asset!("js/memory.js", JS),

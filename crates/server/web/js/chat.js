@@ -3,21 +3,10 @@
 // from `POST /api/chat` as server-sent events. Stopping aborts the stream, which stops the turn.
 
 import { api, apiText, events } from "./api.js";
+import { when } from "./format.js";
 import { escapeHtml, renderMarkdown } from "./markdown.js";
 
 const $ = (id) => document.getElementById(id);
-
-/** Short, local date and time for a timestamp. */
-export function when(iso) {
-  if (!iso) return "";
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return "";
-  const today = new Date().toDateString() === date.toDateString();
-  return today
-    ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : date.toLocaleDateString([], { month: "short", day: "numeric" }) +
-        " " + date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
 
 function pretty(value) {
   if (typeof value === "string") {

@@ -3,35 +3,13 @@
 // statistics with a reindex button that shows its progress.
 
 import { api, events } from "./api.js";
+import { bytes, facts } from "./format.js";
 import { escapeHtml, markedSnippet } from "./markdown.js";
 
 const $ = (id) => document.getElementById(id);
 
 /** Lines shown around a hit when a file is long. */
 const CONTEXT_LINES = 400;
-
-function bytes(count) {
-  if (count == null) return "–";
-  const units = ["B", "KB", "MB", "GB"];
-  let value = count;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
-}
-
-export function facts(list, rows) {
-  list.replaceChildren();
-  for (const [label, value] of rows) {
-    const term = document.createElement("dt");
-    term.textContent = label;
-    const detail = document.createElement("dd");
-    detail.textContent = value == null || value === "" ? "–" : String(value);
-    list.append(term, detail);
-  }
-}
 
 export class Memory {
   constructor({ onNavigate }) {

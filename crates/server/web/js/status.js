@@ -4,22 +4,11 @@
 // It refreshes itself while it is shown.
 
 import { api } from "./api.js";
+import { duration, facts, when } from "./format.js";
 import { escapeHtml } from "./markdown.js";
-import { when } from "./chat.js";
-import { facts } from "./memory.js";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 10000;
-
-function duration(seconds) {
-  const days = Math.floor(seconds / 86400);
-  const hours = Math.floor((seconds % 86400) / 3600);
-  const minutes = Math.floor((seconds % 3600) / 60);
-  if (days) return `${days} d ${hours} h`;
-  if (hours) return `${hours} h ${minutes} min`;
-  if (minutes) return `${minutes} min`;
-  return `${seconds} s`;
-}
 
 function outcome(value) {
   if (!value) return "–";
