@@ -6,6 +6,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use localgpt_provider_script::ScriptedServer;
+use serde_json::Value;
 
 /// The `localgpt` binary with a clean environment: a temp home, no API keys, no `claude` on PATH
 /// and an Ollama address where nothing listens, so tests never depend on the machine they run on.
@@ -69,4 +70,35 @@ pub fn daemon_home(server: &ScriptedServer, extra: &str) -> tempfile::TempDir {
     )
     .unwrap();
     home
+}
+
+/// An HTTP client that returns error statuses instead of failing on them.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+/// POSTs JSON; the status and the body as text.
+pub fn post(url: &str, body: &Value, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut request = agent().post(url).header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request.send(body.to_string()).unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_string().unwrap())
+}
+
+/// GETs; the status and the body as JSON (null when it is not).
+pub fn get(url: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = agent().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request.call().unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
