@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::localgpt;
+use common::{localgpt, run_ok};
 use serde_json::Value;
 
 const SESSION_ID: &str = "0b1c2d3e-aaaa-bbbb-cccc-000000000001";
@@ -148,26 +148,20 @@ fn an_openclaw_home_is_brought_in_without_touching_it_or_overwriting_anything() 
     openclaw_home(source.path());
     let before = snapshot(source.path());
     let home = tempfile::tempdir().unwrap();
-    let init = localgpt(home.path())
-        .args(["config", "init"])
-        .output()
-        .unwrap();
-    assert!(init.status.success());
+    run_ok(localgpt(home.path()).args(["config", "init"]));
     // LocalGPT's own MEMORY.md differs from OpenClaw's: it must survive.
     let workspace = home.path().join("workspace");
     std::fs::write(workspace.join("MEMORY.md"), "# Memory\n\nMine.\n").unwrap();
     let source_arg = source.path().to_str().unwrap();
 
     // A dry run reports and writes nothing.
-    let dry = localgpt(home.path())
-        .args(["migrate", "openclaw", source_arg, "--dry-run", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        dry.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dry.stderr)
-    );
+    let dry = run_ok(localgpt(home.path()).args([
+        "migrate",
+        "openclaw",
+        source_arg,
+        "--dry-run",
+        "--json",
+    ]));
     let planned: Value = serde_json::from_slice(&dry.stdout).unwrap();
     assert!(!workspace.join("memory/2026-01-18.md").exists());
     assert!(
@@ -178,15 +172,7 @@ fn an_openclaw_home_is_brought_in_without_touching_it_or_overwriting_anything() 
             .exists()
     );
 
-    let run = localgpt(home.path())
-        .args(["migrate", "openclaw", source_arg, "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let run = run_ok(localgpt(home.path()).args(["migrate", "openclaw", source_arg, "--json"]));
     let report: Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(
         planned["files"], report["files"],
@@ -251,12 +237,16 @@ fn an_openclaw_home_is_brought_in_without_touching_it_or_overwriting_anything() 
 
     // Settings with a LocalGPT equivalent were set; the config still loads. A `${VAR}` that is not
     // set in this shell is reported, not written (it would stop every command).
-    let token = report["settings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|step| step["key"] == "telegram.bot_token")
-        .unwrap();
+    let setting = |key: &str| {
+        report["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|step| step["key"] == key)
+            .unwrap()
+            .clone()
+    };
+    let token = setting("telegram.bot_token");
     assert_eq!(token["action"], "skipped", "{token}");
     assert!(
         token["reason"]
@@ -266,26 +256,16 @@ fn an_openclaw_home_is_brought_in_without_touching_it_or_overwriting_anything() 
         "{token}"
     );
     let get = |key: &str| {
-        let out = localgpt(home.path())
-            .args(["config", "get", key])
-            .env("TELEGRAM_BOT_TOKEN", "42:secret")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = run_ok(
+            localgpt(home.path())
+                .args(["config", "get", key])
+                .env("TELEGRAM_BOT_TOKEN", "42:secret"),
         );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
     // `config init` chose the built-in model, so that choice stays, with the command to switch.
     assert_eq!(get("agent.default_model"), "local/smollm2-135m");
-    let model = report["settings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|step| step["key"] == "agent.default_model")
-        .unwrap();
+    let model = setting("agent.default_model");
     assert_eq!(model["action"], "kept");
     assert!(
         model["reason"]
@@ -308,15 +288,7 @@ fn an_openclaw_home_is_brought_in_without_touching_it_or_overwriting_anything() 
         jobs[0]["tools"],
         serde_json::json!(["memory_search", "memory_get"])
     );
-    let job_step = |name: &str| {
-        report["settings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|step| step["key"] == format!("[[jobs]] {name}"))
-            .unwrap()
-            .clone()
-    };
+    let job_step = |name: &str| setting(&format!("[[jobs]] {name}"));
     assert_eq!(job_step("digest")["action"], "set");
     assert_eq!(job_step("reminder")["action"], "skipped");
     assert!(
@@ -406,23 +378,12 @@ fn sessions_kept_in_openclaws_sqlite_database_come_over_and_the_database_is_unto
     }
     let before = snapshot(source.path());
     let home = tempfile::tempdir().unwrap();
-    assert!(
-        localgpt(home.path())
-            .args(["config", "init"])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
-    let run = localgpt(home.path())
-        .args(["migrate", "openclaw", source.path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    run_ok(localgpt(home.path()).args(["config", "init"]));
+    let run = run_ok(localgpt(home.path()).args([
+        "migrate",
+        "openclaw",
+        source.path().to_str().unwrap(),
+    ]));
     assert!(
         String::from_utf8_lossy(&run.stdout).contains("session files: 1 copied"),
         "{}",

@@ -23,6 +23,17 @@ pub fn localgpt(home: &Path) -> Command {
     command
 }
 
+/// Runs `command` and returns its output, failing the test (with its stderr) when it failed.
+pub fn run_ok(command: &mut Command) -> std::process::Output {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// Stops the daemon of a home when dropped, even when an assertion failed.
 pub struct Running<'a>(pub &'a Path);
 
