@@ -35,6 +35,15 @@ function step(name) {
   console.log(`- ${name}`);
 }
 
+/** A fresh browser with one page; its console errors are collected unless `watched` is false. */
+async function openPage(options, watched = true) {
+  const { context, close } = await launch(options);
+  const page = context.pages()[0] || (await context.newPage());
+  page.setDefaultTimeout(TIMEOUT);
+  if (watched) watch(page, log);
+  return { context, page, close };
+}
+
 async function ready(page) {
   await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
 }
@@ -45,10 +54,7 @@ async function send(page, text) {
 }
 
 async function desktop() {
-  const { context, close } = await launch({ width: 1280, height: 820 });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(TIMEOUT);
-  watch(page, log);
+  const { context, page, close } = await openPage({ width: 1280, height: 820 });
   try {
     step("the app loads with the default model");
     await page.goto(base);
@@ -221,10 +227,7 @@ async function desktop() {
 }
 
 async function phone() {
-  const { context, close } = await launch({ width: 390, height: 844, mobile: true });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(TIMEOUT);
-  watch(page, log);
+  const { page, close } = await openPage({ width: 390, height: 844, mobile: true });
   try {
     step("on a phone the conversation list folds away and opens from the menu button");
     await page.goto(base);
@@ -257,10 +260,7 @@ async function phone() {
 }
 
 async function dark() {
-  const { context, close } = await launch({ width: 1280, height: 820, colorScheme: "dark" });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(TIMEOUT);
-  watch(page, log);
+  const { page, close } = await openPage({ width: 1280, height: 820, colorScheme: "dark" });
   try {
     step("the dark theme follows the system setting");
     await page.goto(base);
@@ -280,9 +280,7 @@ async function dark() {
 async function accessibility(colorScheme) {
   const axe = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
   // axe is injected as a script, which the page's content security policy would refuse.
-  const { context, close } = await launch({ width: 1280, height: 820, bypassCSP: true, colorScheme });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(TIMEOUT);
+  const { page, close } = await openPage({ width: 1280, height: 820, bypassCSP: true, colorScheme }, false);
   const audit = async (view) => {
     await page.addScriptTag({ path: axe });
     const result = await page.evaluate(() =>
@@ -321,10 +319,7 @@ async function accessibility(colorScheme) {
 }
 
 async function tokenPrompt() {
-  const { context, close } = await launch({ width: 1024, height: 700 });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(TIMEOUT);
-  watch(page, log);
+  const { page, close } = await openPage({ width: 1024, height: 700 });
   try {
     step("a daemon that requires its token asks for it; a wrong one is refused");
     await page.goto(guarded);
