@@ -289,3 +289,56 @@ async fn a_full_queue_answers_busy_and_a_slow_turn_hits_its_deadline() {
     assert_eq!(first.outcome().await, Outcome::TimedOut);
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// A runner whose turn lasts until it is cancelled (or five seconds), recording which.
+struct UntilCancelled {
+    cancelled: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl TurnRunner for UntilCancelled {
+    fn run<'a>(
+        &'a self,
+        message: &'a IngressMessage,
+        _persona: &'a Persona,
+        cancel: CancelToken,
+        _events: mpsc::UnboundedSender<AgentEvent>,
+    ) -> Pin<Box<dyn Future<Output = TurnResult> + Send + 'a>> {
+        Box::pin(async move {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !cancel.is_cancelled() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            self.cancelled
+                .store(cancel.is_cancelled(), std::sync::atomic::Ordering::SeqCst);
+            Ok((TurnReport::default(), message.payload.session_id.clone()))
+        })
+    }
+}
+
+#[tokio::test]
+async fn dropping_a_ticket_before_its_outcome_stops_the_turn() {
+    let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (bus, queue) = bounded(4);
+    tokio::spawn(
+        Arc::new(ControlPlane::new(
+            policy(),
+            Arc::new(UntilCancelled {
+                cancelled: Arc::clone(&cancelled),
+            }),
+            Duration::from_secs(10),
+        ))
+        .serve(queue),
+    );
+    let ticket = bus
+        .submit(submission(Source::Api, Sender::OwnerToken, "long", None))
+        .unwrap();
+    // A client waiting for the outcome goes away mid-turn.
+    let waiting = tokio::spawn(ticket.outcome());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    waiting.abort();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !cancelled.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "the turn was not stopped");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -78,13 +78,23 @@ pub struct IngressQueue {
     pub(crate) receiver: mpsc::Receiver<Envelope>,
 }
 
-/// A submitted input: its events as they happen, then its outcome.
+/// A submitted input: its events as they happen, then its outcome. Dropping the ticket before the
+/// outcome arrives (a client that disconnects, a stream closed by a stop button) stops the turn.
 #[derive(Debug)]
 pub struct Ticket {
     /// Streamed events of the turn (text, tool activity).
     pub events: mpsc::UnboundedReceiver<AgentEvent>,
-    outcome: oneshot::Receiver<Outcome>,
+    /// `None` once the outcome arrived.
+    outcome: Option<oneshot::Receiver<Outcome>>,
     cancel: CancelToken,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.outcome.is_some() {
+            self.cancel.cancel();
+        }
+    }
 }
 
 impl Ticket {
@@ -95,14 +105,16 @@ impl Ticket {
 
     /// Waits for the outcome (the events may be read before or not at all). Events from here on
     /// are not listened to, so the turn knows nobody can answer an approval request.
-    pub async fn outcome(self) -> Outcome {
-        let Self {
-            events, outcome, ..
-        } = self;
-        drop(events);
-        outcome.await.unwrap_or_else(|_| {
-            Outcome::Failed("the control plane stopped before answering".to_owned())
-        })
+    pub async fn outcome(mut self) -> Outcome {
+        self.events.close();
+        let stopped = || Outcome::Failed("the control plane stopped before answering".to_owned());
+        let Some(receiver) = self.outcome.as_mut() else {
+            return stopped();
+        };
+        // Awaited in place: if this future is dropped, so is the ticket, and the turn stops.
+        let outcome = receiver.await.unwrap_or_else(|_| stopped());
+        self.outcome = None;
+        outcome
     }
 
     /// Reads events until the turn ends, passing each to `on_event`, then returns the outcome.
@@ -136,7 +148,7 @@ impl IngressBus {
         match self.queue.try_send(envelope) {
             Ok(()) => Ok(Ticket {
                 events: event_receiver,
-                outcome: outcome_receiver,
+                outcome: Some(outcome_receiver),
                 cancel,
             }),
             Err(mpsc::error::TrySendError::Full(_)) => Err(BusError::Busy(self.capacity)),

@@ -104,7 +104,7 @@ impl TurnRunner for DaemonRunner {
             }
             let report = agent
                 .turn(&message.payload.text, &cancel, &mut |event| {
-                    // A client that went away stops listening; the turn still completes.
+                    // A listener may be gone (a JSON request); the events are then not needed.
                     let _ = events.send(event);
                 })
                 .await

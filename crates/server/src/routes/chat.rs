@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
 use localgpt_agent::control::{BusError, Outcome, Submission, Ticket};
 use localgpt_agent::runtime::AgentEvent;
-use localgpt_core::chat::CancelToken;
 use localgpt_core::ingress::{Payload, Source};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -134,40 +133,21 @@ fn event_of(event: AgentEvent) -> Event {
     Event::default().event(name).data(data.to_string())
 }
 
-/// A streamed turn; a client that disconnects before the end stops the turn (the stop button of
-/// a UI is closing the stream).
-struct Following {
-    ticket: Option<Ticket>,
-    cancel: CancelToken,
-}
-
-impl Drop for Following {
-    fn drop(&mut self) {
-        if self.ticket.is_some() {
-            self.cancel.cancel();
-        }
-    }
-}
-
 /// The turn's events as they come, then `done` or `error`.
 fn event_stream(ticket: Ticket) -> impl Stream<Item = Result<Event, Infallible>> {
-    let following = Following {
-        cancel: ticket.canceller(),
-        ticket: Some(ticket),
-    };
-    stream::unfold(following, |mut following| async move {
-        let ticket = following.ticket.as_mut()?;
+    // A client that disconnects drops the stream and with it the ticket, which stops the turn.
+    stream::unfold(Some(ticket), |state| async move {
+        let mut ticket = state?;
         match ticket.events.recv().await {
-            Some(event) => Some((Ok(event_of(event)), following)),
+            Some(event) => Some((Ok(event_of(event)), Some(ticket))),
             None => {
-                let ticket = following.ticket.take()?;
                 let last = match outcome_json(ticket.outcome().await) {
                     Ok(value) => Event::default().event("done").data(value.to_string()),
                     Err(error) => Event::default().event("error").data(
                         json!({"code": error.code(), "message": error.message()}).to_string(),
                     ),
                 };
-                Some((Ok(last), following))
+                Some((Ok(last), None))
             }
         }
     })
