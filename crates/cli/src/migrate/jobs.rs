@@ -14,6 +14,11 @@ use super::settings::SettingStep;
 /// LocalGPT's default job timeout, for jobs that name none.
 const DEFAULT_TIMEOUT_MINUTES: u64 = 10;
 
+/// Where OpenClaw keeps its cron jobs.
+pub fn store_path(root: &Path) -> std::path::PathBuf {
+    root.join("cron/jobs.json")
+}
+
 /// Adds the convertible jobs of `root/cron/jobs.json` to `text`; returns the new text and a
 /// step per job.
 pub fn import(
@@ -23,7 +28,7 @@ pub fn import(
     existing: &[&str],
     models: &dyn Fn(&str) -> bool,
 ) -> anyhow::Result<(String, Vec<SettingStep>)> {
-    let path = root.join("cron/jobs.json");
+    let path = store_path(root);
     let raw = match std::fs::read_to_string(&path) {
         Ok(raw) => raw,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {

@@ -13,7 +13,6 @@ mod sqlite_sessions;
 
 use std::path::Path;
 
-use anyhow::Context;
 use copy::{FileAction, FileStep};
 use settings::SettingStep;
 
@@ -145,14 +144,4 @@ fn print_report(
         println!("dry run: nothing was written");
     }
     println!("nothing in {} was changed", root.display());
-}
-
-/// Fails with a clear message when LocalGPT has no config file yet.
-pub fn require_config(app: &App) -> anyhow::Result<String> {
-    std::fs::read_to_string(&app.paths.config_file).with_context(|| {
-        format!(
-            "{} does not exist yet; run `localgpt config init` first",
-            app.paths.config_file.display()
-        )
-    })
 }

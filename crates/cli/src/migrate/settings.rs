@@ -2,6 +2,7 @@
 //! editor as `localgpt config set` (comments kept, the result must load). A key the user already
 //! set is left alone; a value LocalGPT cannot take is reported, not guessed.
 
+use anyhow::Context;
 use localgpt_core::config::{self, edit};
 use localgpt_core::fs::write_atomic;
 use serde::Serialize;
@@ -103,11 +104,16 @@ pub fn apply(
     dry_run: bool,
 ) -> anyhow::Result<Vec<SettingStep>> {
     let wanted = candidates(home);
-    if wanted.is_empty() && !root.join("cron/jobs.json").exists() {
+    if wanted.is_empty() && !super::jobs::store_path(root).exists() {
         return Ok(Vec::new());
     }
     let path = &app.paths.config_file;
-    let mut text = super::require_config(app)?;
+    let mut text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "{} does not exist yet; run `localgpt config init` first",
+            path.display()
+        )
+    })?;
     let mut steps = Vec::new();
     for (key, value, unsupported) in wanted {
         let mut step = SettingStep {
