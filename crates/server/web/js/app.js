@@ -127,10 +127,10 @@ async function start() {
       $("model-badge").textContent = defaultModel || "daemon unreachable";
     }),
     chat.refreshSessions(),
+    checkReports(),
   ]);
   window.addEventListener("hashchange", route);
   await route();
-  await checkReports();
   setInterval(checkReports, 30000);
   document.body.dataset.ready = "true";
   performance.mark("localgpt-ready");
