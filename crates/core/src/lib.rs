@@ -11,6 +11,9 @@ pub mod embed;
 pub mod fs;
 pub mod ingress;
 pub mod paths;
+pub mod protected;
+pub mod redact;
+pub mod text;
 pub mod workspace;
 
 pub use config::Config;
