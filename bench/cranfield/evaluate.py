@@ -3,6 +3,7 @@
 Recall@10 over the 225 judged queries, for each search mode asked for.
 
 Usage: evaluate.py CRANFIELD_DIR --localgpt BIN [--mode hybrid --mode keyword ...] [--json OUT]
+CRANFIELD_DIR is tests/data/cranfield in this repository.
 The LocalGPT home (with the Cranfield workspace indexed) comes from LOCALGPT_HOME.
 """
 import argparse

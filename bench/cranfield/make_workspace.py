@@ -3,7 +3,7 @@
 (`docs/NNNN.md`, title as heading, then the abstract), so retrieval quality is measured through the
 real `localgpt memory search`.
 
-Usage: make_workspace.py CRANFIELD_DIR WORKSPACE_DIR
+Usage: make_workspace.py CRANFIELD_DIR WORKSPACE_DIR  (the collection is in tests/data/cranfield)
 """
 import pathlib
 import re

@@ -92,8 +92,7 @@ fn best_rate(embedder: &LlamaEmbedder, texts: &[String]) -> f64 {
 /// `count` chunks of exactly 256 tokens of Cranfield text, and 256 of its sentences.
 fn texts(model: &std::path::Path, count: usize) -> (Vec<String>, Vec<String>) {
     let corpus = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/cranfield/cran.all.1400"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/cranfield/cran.all.1400"),
     )
     .unwrap();
     let prose: Vec<&str> = corpus

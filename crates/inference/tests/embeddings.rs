@@ -81,7 +81,7 @@ fn imported() -> &'static Imported {
 
 fn reference() -> Vec<(String, Vec<f32>)> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/embeddings/minilm-reference.json");
+        .join("../../tests/data/embeddings/minilm-reference.json");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     json["vectors"]

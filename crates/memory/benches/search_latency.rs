@@ -70,7 +70,7 @@ fn text_vector(text: &str) -> Vec<f32> {
 fn cranfield(file: &str) -> String {
     std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/cranfield")
+            .join("../../tests/data/cranfield")
             .join(file),
     )
     .unwrap()

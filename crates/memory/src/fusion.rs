@@ -1,7 +1,7 @@
 //! Merging the keyword and vector rankings into one: reciprocal-rank fusion (the default) or a
 //! weighted sum of min-max normalised scores, plus the optional recency weighting of daily logs.
 //!
-//! On Cranfield (see `shared/data/cranfield/README.md`) the two fusions score the same nDCG@10
+//! On Cranfield (see `tests/data/cranfield/README.md`) the two fusions score the same nDCG@10
 //! (0.415 RRF k = 60 against 0.416 min-max 0.7/0.3); RRF needs no tuning and ignores the scale of
 //! either score, so it is the default.
 
