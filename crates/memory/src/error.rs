@@ -23,6 +23,15 @@ pub enum MemoryError {
         /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// The index file is damaged (not a database, corrupt pages, or a schema that is not
+    /// LocalGPT's). The index is derived data: opening it moves the file aside and rebuilds.
+    #[error("memory index {path} is damaged: {reason}")]
+    Corrupt {
+        /// The index file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The index was written by a newer LocalGPT.
     #[error(
         "memory index {path} has schema version {found}, newer than this LocalGPT understands ({supported}); upgrade LocalGPT or delete the file to rebuild it"
@@ -55,6 +64,19 @@ pub enum MemoryError {
 }
 
 impl MemoryError {
+    /// Whether this error means the index file itself is damaged (SQLite reports a corrupt or
+    /// non-database file, or the schema check failed), so rebuilding it is the cure.
+    pub fn is_corruption(&self) -> bool {
+        match self {
+            Self::Corrupt { .. } => true,
+            Self::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+            ),
+            _ => false,
+        }
+    }
+
     pub(crate) fn sqlite(path: &std::path::Path, source: rusqlite::Error) -> Self {
         Self::Sqlite {
             path: path.to_owned(),

@@ -1,13 +1,16 @@
 //! Reading a file the index knows, for a UI that opens a search hit. Only paths listed in the
-//! index's `files` table are read, and only when they still resolve (after symlinks) inside the
-//! workspace or an extra path — so a path from a request can never reach any other file.
+//! index's `files` table are read, and only when, at the moment of reading, they still resolve
+//! (after symlinks) inside the workspace or an extra path and outside every protected place
+//! ([`MemoryRoots`]) — so a path from a request can never reach any other file, and a file swapped
+//! for a symlink into `~/.ssh` after it was indexed is refused.
 
-use std::path::{Path, PathBuf};
+use std::io::Read;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::IndexSettings;
 use crate::error::MemoryError;
+use crate::roots::MemoryRoots;
+use crate::walk::open_regular;
 
 /// Files larger than this are not returned whole.
 pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
@@ -21,11 +24,12 @@ pub struct IndexedFile {
     pub text: String,
 }
 
-/// The text of `path` when the index lists it; `None` when it does not.
+/// The text of `path` when the index lists it and [`MemoryRoots`] allows reading it; `None`
+/// otherwise.
 pub fn read(
     connection: &Connection,
-    index_path: &Path,
-    settings: &IndexSettings,
+    index_path: &std::path::Path,
+    roots: &MemoryRoots,
     path: &str,
 ) -> Result<Option<IndexedFile>, MemoryError> {
     let listed: Option<String> = connection
@@ -37,30 +41,29 @@ pub fn read(
     let Some(listed) = listed else {
         return Ok(None);
     };
-    let on_disk = if Path::new(&listed).is_absolute() {
-        PathBuf::from(&listed)
-    } else {
-        settings.workspace.join(&listed)
+    let resolved = match roots.resolve_key(&listed) {
+        Ok(resolved) => resolved,
+        Err(refusal) => {
+            tracing::warn!("not reading an indexed file: {refusal}");
+            return Ok(None);
+        }
     };
     let io = |source| MemoryError::Io {
-        path: on_disk.clone(),
+        path: resolved.clone(),
         source,
     };
-    let resolved = on_disk.canonicalize().map_err(io)?;
-    let inside = std::iter::once(&settings.workspace)
-        .chain(&settings.extra_paths)
-        .filter_map(|root| root.canonicalize().ok())
-        .any(|root| resolved.starts_with(root));
-    if !inside {
-        return Ok(None);
-    }
-    let size = std::fs::metadata(&resolved).map_err(io)?.len();
+    let file = open_regular(&resolved).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
     if size > MAX_FILE_BYTES {
         return Err(MemoryError::BadQuery(format!(
-            "{listed} is {size} bytes, more than the {MAX_FILE_BYTES} a viewer is given"
+            "{} is {size} bytes, more than the {MAX_FILE_BYTES} a viewer is given",
+            localgpt_core::text::terminal_safe_line(&listed)
         )));
     }
-    let bytes = std::fs::read(&resolved).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     Ok(Some(IndexedFile {
         path: listed,
         text: String::from_utf8_lossy(&bytes).into_owned(),

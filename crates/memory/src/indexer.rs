@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use localgpt_core::embed::Embedder;
+use localgpt_core::text::display_path;
 use rusqlite::{Connection, Transaction, params};
 use sha2::{Digest, Sha256};
 
@@ -48,6 +49,7 @@ pub(crate) fn reindex(
         &settings.workspace,
         &settings.extra_paths,
         settings.max_file_size,
+        &settings.roots(),
     );
     let mut report = ReindexReport {
         files_seen: found.len(),
@@ -106,10 +108,10 @@ pub(crate) fn reindex(
         let mut prepared = Vec::with_capacity(batch.len());
         let mut touched = Vec::new();
         for file in batch {
-            let text = match read_text(&file.absolute) {
+            let text = match read_text(&file.real) {
                 Ok(text) => text,
                 Err(reason) => {
-                    tracing::warn!("skipping {}: {reason}", file.absolute.display());
+                    tracing::warn!("skipping {}: {reason}", display_path(&file.absolute));
                     report.skipped.push(SkippedFile {
                         path: file.absolute.clone(),
                         reason,

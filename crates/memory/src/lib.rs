@@ -24,6 +24,8 @@ pub mod fusion;
 mod indexed_file;
 mod indexer;
 mod progress;
+mod recovery;
+mod roots;
 mod schema;
 mod search;
 pub mod snippet;
@@ -33,8 +35,10 @@ pub mod watcher;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use localgpt_core::embed::Embedder;
+use localgpt_core::protected::ProtectedPaths;
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -42,12 +46,13 @@ pub use error::MemoryError;
 pub use fusion::{Fusion, min_max_fusion, reciprocal_rank_fusion};
 pub use indexed_file::IndexedFile;
 pub use progress::{Progress, ReindexReport};
+pub use roots::{MemoryRoots, Refusal};
 pub use schema::SCHEMA_VERSION;
 pub use search::{SearchHit, SearchMode, SearchOptions, SearchResults, query_terms};
 pub use snippet::snippet;
 
 /// What to index and how to cut it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct IndexSettings {
     /// The markdown workspace.
     pub workspace: PathBuf,
@@ -59,10 +64,14 @@ pub struct IndexSettings {
     pub chunk_overlap: usize,
     /// Larger files are skipped.
     pub max_file_size: u64,
+    /// Places inside the workspace and extra paths that are never read (credential stores,
+    /// LocalGPT's own configuration, state and models); see [`MemoryRoots`].
+    pub protected: ProtectedPaths,
 }
 
 impl IndexSettings {
-    /// Defaults for a workspace: 400-token chunks, 80 overlap, 4 MB file cap.
+    /// Defaults for a workspace: 400-token chunks, 80 overlap, 4 MB file cap, the current
+    /// user's credential stores protected.
     pub fn new(workspace: impl Into<PathBuf>) -> Self {
         Self {
             workspace: workspace.into(),
@@ -70,7 +79,13 @@ impl IndexSettings {
             chunk_tokens: 400,
             chunk_overlap: 80,
             max_file_size: 4 << 20,
+            protected: ProtectedPaths::for_current_user(&[]),
         }
+    }
+
+    /// The rule for which files may be read, for these folders (resolved now).
+    pub fn roots(&self) -> MemoryRoots {
+        MemoryRoots::new(&self.workspace, &self.extra_paths, self.protected.clone())
     }
 
     /// Settings from LocalGPT's configuration.
@@ -81,6 +96,7 @@ impl IndexSettings {
             chunk_tokens: config.memory.chunk_tokens as usize,
             chunk_overlap: config.memory.chunk_overlap as usize,
             max_file_size: config.memory.max_file_size.0,
+            protected: MemoryRoots::protected_for(paths),
         }
     }
 }
@@ -116,6 +132,12 @@ pub struct MemoryIndex {
     /// The vector side of searches: a second connection, opened on first use, on which hybrid
     /// search runs it in parallel with the keyword side, and the binary vectors in memory.
     vector_side: search::VectorSide,
+    /// Device and inode of the file opened, so a rebuild moves aside only that file.
+    identity: Option<(u64, u64)>,
+    /// Where a damaged index was moved when this one was opened or rebuilt.
+    recovered: Option<PathBuf>,
+    /// Set when a read found the file damaged; the next reindex rebuilds it first.
+    damaged: AtomicBool,
 }
 
 impl std::fmt::Debug for MemoryIndex {
@@ -143,7 +165,11 @@ impl MemoryIndex {
         embedder: Option<Arc<dyn Embedder>>,
     ) -> Result<Self, MemoryError> {
         let path = path.as_ref().to_owned();
-        let connection = schema::open(&path)?;
+        let recovery::Opened {
+            connection,
+            identity,
+            moved: recovered,
+        } = recovery::open_recovering(&path)?;
         Ok(Self {
             connection,
             path,
@@ -151,7 +177,46 @@ impl MemoryIndex {
             embedder,
             fusion: Fusion::default(),
             vector_side: search::VectorSide::default(),
+            identity,
+            recovered,
+            damaged: AtomicBool::new(false),
         })
+    }
+
+    /// Where a damaged index file was moved (`index.sqlite.corrupt-<timestamp>`) when this index
+    /// was opened or last rebuilt; `None` when the file was healthy.
+    pub fn recovered_from(&self) -> Option<&Path> {
+        self.recovered.as_deref()
+    }
+
+    /// Closes the damaged file, moves it aside and opens a fresh, empty index in its place.
+    fn rebuild(&mut self, error: &MemoryError) -> Result<(), MemoryError> {
+        // Both connections close before the files move: SQLite removes the `-wal` by name when
+        // the last connection closes, which must not hit the new file's log.
+        let placeholder =
+            Connection::open_in_memory().map_err(|e| MemoryError::sqlite(&self.path, e))?;
+        drop(std::mem::replace(&mut self.connection, placeholder));
+        self.vector_side = search::VectorSide::default();
+        let moved = recovery::move_aside(&self.path, self.identity)?;
+        recovery::warn_moved(&self.path, moved.as_deref(), error);
+        let opened = recovery::open_recovering(&self.path)?;
+        self.connection = opened.connection;
+        self.identity = opened.identity;
+        if moved.is_some() {
+            self.recovered = moved;
+        }
+        self.damaged.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Notes a damaged file met by a read, so the next reindex rebuilds it.
+    fn note<T>(&self, result: Result<T, MemoryError>) -> Result<T, MemoryError> {
+        if let Err(error) = &result
+            && error.is_corruption()
+        {
+            self.damaged.store(true, Ordering::SeqCst);
+        }
+        result
     }
 
     /// The index file.
@@ -175,7 +240,39 @@ impl MemoryIndex {
     }
 
     /// Brings the index up to date; `force` re-chunks every file. Progress is reported as it goes.
+    ///
+    /// A damaged index file is never a dead end here: when it was found damaged earlier, when
+    /// `force` is set and a full page check (`PRAGMA quick_check`) fails, or when this run meets
+    /// a corrupt page, the file is moved aside and the index is rebuilt from the markdown.
     pub fn reindex(
+        &mut self,
+        force: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<ReindexReport, MemoryError> {
+        let mut force = force;
+        if self.damaged.load(Ordering::SeqCst) {
+            let error = MemoryError::Corrupt {
+                path: self.path.clone(),
+                reason: "a read found damaged pages".to_owned(),
+            };
+            self.rebuild(&error)?;
+            force = true;
+        } else if force && let Err(error) = recovery::quick_check(&self.connection, &self.path) {
+            if !error.is_corruption() {
+                return Err(error);
+            }
+            self.rebuild(&error)?;
+        }
+        match self.reindex_once(force, progress) {
+            Err(error) if error.is_corruption() => {
+                self.rebuild(&error)?;
+                self.reindex_once(true, progress)
+            }
+            other => other,
+        }
+    }
+
+    fn reindex_once(
         &mut self,
         force: bool,
         progress: &mut dyn FnMut(Progress),
@@ -196,13 +293,16 @@ impl MemoryIndex {
         self.reindex(false, &mut |_| {})
     }
 
-    /// Searches the index.
+    /// Searches the index. Hits whose file no longer passes the [`MemoryRoots`] rule at this
+    /// moment (say it was swapped for a symlink into `~/.ssh` after indexing) are left out. A
+    /// damaged file is remembered and rebuilt by the next reindex; [`MemoryIndex::search_or_rebuild`]
+    /// does that at once.
     pub fn search(
         &self,
         query: &str,
         options: SearchOptions,
     ) -> Result<SearchResults, MemoryError> {
-        search::search(
+        let mut results = self.note(search::search(
             &self.connection,
             &self.path,
             self.embedder.as_deref(),
@@ -210,17 +310,53 @@ impl MemoryIndex {
             options,
             self.fusion,
             &self.vector_side,
-        )
+        ))?;
+        let roots = self.settings.roots();
+        results
+            .results
+            .retain(|hit| match roots.resolve_key(&hit.path) {
+                Ok(_) => true,
+                Err(refusal) => {
+                    tracing::warn!("leaving a search hit out: {refusal}");
+                    false
+                }
+            });
+        Ok(results)
+    }
+
+    /// Searches; when the index file turns out damaged, moves it aside, rebuilds it from the
+    /// markdown and searches again.
+    pub fn search_or_rebuild(
+        &mut self,
+        query: &str,
+        options: SearchOptions,
+    ) -> Result<SearchResults, MemoryError> {
+        match self.search(query, options) {
+            Err(error) if error.is_corruption() => {
+                self.reindex(true, &mut |_| {})?;
+                self.search(query, options)
+            }
+            other => other,
+        }
     }
 
     /// The text of an indexed file, by the path search results give; `None` when the index does
     /// not list it (or it now resolves outside the workspace and extra paths).
     pub fn indexed_file(&self, path: &str) -> Result<Option<IndexedFile>, MemoryError> {
-        indexed_file::read(&self.connection, &self.path, &self.settings, path)
+        self.note(indexed_file::read(
+            &self.connection,
+            &self.path,
+            &self.settings.roots(),
+            path,
+        ))
     }
 
     /// Counts describing the index.
     pub fn stats(&self) -> Result<IndexStats, MemoryError> {
+        self.note(self.stats_once())
+    }
+
+    fn stats_once(&self) -> Result<IndexStats, MemoryError> {
         let sql = |source| MemoryError::sqlite(&self.path, source);
         let count = |table: &str| -> Result<u64, MemoryError> {
             self.connection

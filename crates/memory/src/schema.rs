@@ -31,7 +31,9 @@ fn register_sqlite_vec() {
     });
 }
 
-/// Opens (creating or migrating) the index at `path`.
+/// Opens (creating or migrating) the index at `path`, private to the user (0600, with its
+/// `-wal` and `-shm`), and checks that its schema is LocalGPT's; a damaged file is reported as
+/// [`MemoryError::is_corruption`] (see [`crate::recovery`] for moving it aside and rebuilding).
 pub fn open(path: &Path) -> Result<Connection, MemoryError> {
     register_sqlite_vec();
     if let Some(parent) = path.parent() {
@@ -40,9 +42,12 @@ pub fn open(path: &Path) -> Result<Connection, MemoryError> {
             source,
         })?;
     }
+    crate::recovery::create_private(path)?;
     let connection = Connection::open(path).map_err(|source| MemoryError::sqlite(path, source))?;
     configure(&connection).map_err(|source| MemoryError::sqlite(path, source))?;
     migrate(&connection, path)?;
+    crate::recovery::check_schema(&connection, path)?;
+    crate::recovery::make_private(path);
     Ok(connection)
 }
 
