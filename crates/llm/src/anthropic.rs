@@ -9,11 +9,13 @@ use localgpt_core::chat::{
     ChatError, ChatEvent, ChatModel, ChatRequest, ChatStream, ContentPart, Role, StopReason, Usage,
 };
 use localgpt_core::config::Secret;
+use localgpt_core::redact::Redactor;
 use serde_json::{Value, json};
 
 use crate::emit::{Emitter, stream_from};
 use crate::http;
 use crate::retry::{RetryPolicy, with_retry};
+use crate::scrub::{self, ErrorScrubber};
 use crate::sse::{SseEvent, SseParser};
 use crate::tool_calls::ToolCallAssembler;
 
@@ -37,6 +39,7 @@ pub struct AnthropicModel {
     api_key: Secret,
     client: reqwest::Client,
     retry: RetryPolicy,
+    scrubber: ErrorScrubber,
 }
 
 impl AnthropicModel {
@@ -56,6 +59,7 @@ impl AnthropicModel {
         Ok(Self {
             name: format!("{PROVIDER}/{model}"),
             model,
+            scrubber: scrub::provider_scrubber(Some(&api_key), &url),
             url,
             api_key,
             client: http::client(PROVIDER)?,
@@ -66,6 +70,13 @@ impl AnthropicModel {
     /// Replaces the retry policy.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Also scrubs these secrets (the configuration's keys and tokens) from its errors; its own
+    /// key and endpoint credentials are always scrubbed.
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.scrubber = self.scrubber.and(redactor);
         self
     }
 }
@@ -81,7 +92,7 @@ impl ChatModel for AnthropicModel {
 
     fn stream(&self, request: ChatRequest) -> ChatStream {
         let this = self.clone();
-        stream_from(move |emitter| async move {
+        stream_from(self.scrubber.clone(), move |emitter| async move {
             let body = request_body(&this.model, &request);
             with_retry(PROVIDER, &this.retry, emitter, |emitter| {
                 this.attempt(&body, emitter)
@@ -105,7 +116,7 @@ impl AnthropicModel {
             .await
             .map_err(|error| http::network_error(PROVIDER, &error))?;
         if !response.status().is_success() {
-            return Err(http::status_error(PROVIDER, response, AUTH_HINT).await);
+            return Err(http::status_error(PROVIDER, response, AUTH_HINT, &emitter).await);
         }
         let mut parser = SseParser::default();
         let mut state = StreamState::default();
@@ -224,7 +235,7 @@ impl StreamState {
             protocol(format!(
                 "event `{}` is not valid JSON ({error}): {}",
                 event.event.as_deref().unwrap_or("message"),
-                event.data.chars().take(200).collect::<String>()
+                emitter.excerpt(&event.data, 200)
             ))
         })?;
         let kind = data

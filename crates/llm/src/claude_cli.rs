@@ -16,11 +16,13 @@ use localgpt_core::chat::{
     ChatError, ChatEvent, ChatMessage, ChatModel, ChatRequest, ChatStream, ContentPart, Role,
     StopReason, Usage,
 };
+use localgpt_core::redact::Redactor;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 use crate::emit::{Emitter, stream_from};
+use crate::scrub::{self, ErrorScrubber};
 
 const PROVIDER: &str = "claude-cli";
 /// How long the process may take to exit after its result line.
@@ -32,6 +34,7 @@ pub struct ClaudeCliModel {
     name: String,
     model: String,
     command: String,
+    scrubber: ErrorScrubber,
 }
 
 impl ClaudeCliModel {
@@ -43,7 +46,15 @@ impl ClaudeCliModel {
             name: format!("{PROVIDER}/{model}"),
             model,
             command: command.into(),
+            scrubber: scrub::provider_scrubber(None, ""),
         }
+    }
+
+    /// Also scrubs these secrets (the configuration's keys and tokens) from its errors; its own
+    /// key and endpoint credentials are always scrubbed.
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.scrubber = self.scrubber.and(redactor);
+        self
     }
 
     async fn run(&self, request: ChatRequest, emitter: Emitter) -> Result<(), ChatError> {
@@ -119,7 +130,8 @@ impl ClaudeCliModel {
             .wait()
             .await
             .map_err(|error| failed(format!("waiting for the process: {error}")))?;
-        let stderr_text = stderr_task.await.unwrap_or_default();
+        // Scrubbed before it is cut, so no part of a secret survives at the cut.
+        let stderr_text = emitter.scrub_text(&stderr_task.await.unwrap_or_default());
         let tail: String = {
             let trimmed = stderr_text.trim();
             let start = trimmed.len().saturating_sub(2000);
@@ -147,7 +159,9 @@ impl ChatModel for ClaudeCliModel {
 
     fn stream(&self, request: ChatRequest) -> ChatStream {
         let this = self.clone();
-        stream_from(move |emitter| async move { this.run(request, emitter).await })
+        stream_from(self.scrubber.clone(), move |emitter| async move {
+            this.run(request, emitter).await
+        })
     }
 }
 
@@ -221,7 +235,7 @@ impl StreamState {
             provider: PROVIDER.to_owned(),
             message: format!(
                 "output line is not JSON ({error}): {}",
-                line.chars().take(200).collect::<String>()
+                emitter.excerpt(line, 200)
             ),
         })?;
         match value.get("type").and_then(Value::as_str) {

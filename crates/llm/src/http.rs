@@ -6,6 +6,7 @@ use std::time::Duration;
 use localgpt_core::chat::ChatError;
 use reqwest::header::HeaderMap;
 
+use crate::emit::Emitter;
 use crate::retry::parse_retry_after;
 
 /// How long to wait for a connection.
@@ -69,14 +70,16 @@ pub async fn next_chunk(
 }
 
 /// Turns an unsuccessful response into an error; `auth_hint` says how to fix a refused key.
+/// The body is scrubbed of secrets before it is shortened, so no part of one survives a cut.
 pub async fn status_error(
     provider: &str,
     response: reqwest::Response,
     auth_hint: &str,
+    emitter: &Emitter,
 ) -> ChatError {
     let status = response.status().as_u16();
     let retry_after = retry_after(response.headers());
-    let body = response.text().await.unwrap_or_default();
+    let body = emitter.scrub_text(&response.text().await.unwrap_or_default());
     error_for_status(provider, status, retry_after, &body, auth_hint)
 }
 

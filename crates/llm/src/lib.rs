@@ -11,7 +11,8 @@
 //!
 //! [`create_model`] turns a reference such as `anthropic/claude-sonnet-4-6` or an alias such as
 //! `sonnet` into a model, reading keys from the configuration or the environment. Dropping a
-//! reply stream cancels the request. Secrets are only ever put in request headers, never logged.
+//! reply stream cancels the request. Secrets are only ever put in request headers, never logged,
+//! and every error is scrubbed of them ([`scrub`]) before it leaves a provider.
 
 pub mod anthropic;
 pub mod claude_cli;
@@ -21,6 +22,7 @@ pub mod ollama;
 pub mod openai;
 pub mod registry;
 pub mod retry;
+pub mod scrub;
 pub mod sse;
 pub mod tool_calls;
 

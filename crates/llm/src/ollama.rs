@@ -9,11 +9,13 @@ use localgpt_core::chat::{
     ChatError, ChatEvent, ChatMessage, ChatModel, ChatRequest, ChatStream, ContentPart, Role,
     StopReason, Usage,
 };
+use localgpt_core::redact::Redactor;
 use serde_json::{Map, Value, json};
 
 use crate::emit::{Emitter, stream_from};
 use crate::http;
 use crate::retry::{RetryPolicy, with_retry};
+use crate::scrub::{self, ErrorScrubber};
 use crate::sse::LineSplitter;
 use crate::tool_calls::ToolCallAssembler;
 
@@ -28,6 +30,7 @@ pub struct OllamaModel {
     url: String,
     client: reqwest::Client,
     retry: RetryPolicy,
+    scrubber: ErrorScrubber,
 }
 
 impl OllamaModel {
@@ -38,6 +41,7 @@ impl OllamaModel {
             name: format!("{PROVIDER}/{model}"),
             model,
             url: http::join_url(endpoint, "api/chat"),
+            scrubber: scrub::provider_scrubber(None, endpoint),
             client: http::client(PROVIDER)?,
             retry: RetryPolicy::default(),
         })
@@ -46,6 +50,13 @@ impl OllamaModel {
     /// Replaces the retry policy.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Also scrubs these secrets (the configuration's keys and tokens) from its errors; its own
+    /// key and endpoint credentials are always scrubbed.
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.scrubber = self.scrubber.and(redactor);
         self
     }
 
@@ -59,7 +70,7 @@ impl OllamaModel {
             .await
             .map_err(|error| http::network_error(PROVIDER, &error))?;
         if !response.status().is_success() {
-            let mut error = http::status_error(PROVIDER, response, AUTH_HINT).await;
+            let mut error = http::status_error(PROVIDER, response, AUTH_HINT, &emitter).await;
             if let ChatError::BadRequest {
                 status: 404,
                 message,
@@ -99,7 +110,7 @@ impl ChatModel for OllamaModel {
 
     fn stream(&self, request: ChatRequest) -> ChatStream {
         let this = self.clone();
-        stream_from(move |emitter| async move {
+        stream_from(self.scrubber.clone(), move |emitter| async move {
             let body = request_body(&this.model, &request);
             with_retry(PROVIDER, &this.retry, emitter, |emitter| {
                 this.attempt(&body, emitter)
@@ -223,7 +234,7 @@ impl StreamState {
             provider: PROVIDER.to_owned(),
             message: format!(
                 "line is not valid JSON ({error}): {}",
-                line.chars().take(200).collect::<String>()
+                emitter.excerpt(line, 200)
             ),
         })?;
         if let Some(error) = chunk.get("error") {

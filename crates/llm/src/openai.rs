@@ -11,11 +11,13 @@ use localgpt_core::chat::{
     StopReason, Usage,
 };
 use localgpt_core::config::Secret;
+use localgpt_core::redact::Redactor;
 use serde_json::{Value, json};
 
 use crate::emit::{Emitter, stream_from};
 use crate::http;
 use crate::retry::{RetryPolicy, with_retry};
+use crate::scrub::{self, ErrorScrubber};
 use crate::sse::SseParser;
 use crate::tool_calls::ToolCallAssembler;
 
@@ -37,6 +39,7 @@ pub struct OpenAiModel {
     official: bool,
     client: reqwest::Client,
     retry: RetryPolicy,
+    scrubber: ErrorScrubber,
 }
 
 impl OpenAiModel {
@@ -48,7 +51,9 @@ impl OpenAiModel {
     ) -> Result<Self, ChatError> {
         let model = model.into();
         let base = base_url.unwrap_or(DEFAULT_BASE_URL);
+        let scrubber = scrub::provider_scrubber(api_key.as_ref(), base);
         Ok(Self {
+            scrubber,
             name: format!("{PROVIDER}/{model}"),
             model,
             url: http::join_url(base, "chat/completions"),
@@ -62,6 +67,13 @@ impl OpenAiModel {
     /// Replaces the retry policy.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Also scrubs these secrets (the configuration's keys and tokens) from its errors; its own
+    /// key and endpoint credentials are always scrubbed.
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.scrubber = self.scrubber.and(redactor);
         self
     }
 
@@ -80,7 +92,7 @@ impl OpenAiModel {
             .await
             .map_err(|error| http::network_error(PROVIDER, &error))?;
         if !response.status().is_success() {
-            return Err(http::status_error(PROVIDER, response, AUTH_HINT).await);
+            return Err(http::status_error(PROVIDER, response, AUTH_HINT, &emitter).await);
         }
         let mut parser = SseParser::default();
         let mut state = StreamState::default();
@@ -124,7 +136,7 @@ impl ChatModel for OpenAiModel {
 
     fn stream(&self, request: ChatRequest) -> ChatStream {
         let this = self.clone();
-        stream_from(move |emitter| async move {
+        stream_from(self.scrubber.clone(), move |emitter| async move {
             let body = request_body(&this.model, this.official, &request);
             with_retry(PROVIDER, &this.retry, emitter, |emitter| {
                 this.attempt(&body, emitter)
@@ -251,7 +263,7 @@ impl StreamState {
             provider: PROVIDER.to_owned(),
             message: format!(
                 "chunk is not valid JSON ({error}): {}",
-                data.chars().take(200).collect::<String>()
+                emitter.excerpt(data, 200)
             ),
         })?;
         if let Some(error) = chunk.get("error") {

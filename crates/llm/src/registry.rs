@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 
 use localgpt_core::chat::{ChatError, ChatModel};
 use localgpt_core::config::{Config, Secret};
+use localgpt_core::redact::{Redactor, SECRET_ENV_VARS};
 
 use crate::retry::RetryPolicy;
+use crate::scrub::secrets_in_url;
 use crate::{anthropic, claude_cli, ollama, openai};
 
 /// Provider names a reference may start with.
@@ -149,11 +151,34 @@ impl<'a> ModelFactory<'a> {
         self
     }
 
-    /// Creates the model `reference` names.
+    /// Every secret of the configuration and the environment, and the credentials in the
+    /// configured endpoint URLs: what every model's errors are scrubbed of.
+    pub fn redactor(&self) -> Redactor {
+        let providers = &self.config.providers;
+        let mut extra: Vec<String> = SECRET_ENV_VARS
+            .iter()
+            .filter_map(|name| (self.env)(name))
+            .collect();
+        for url in [
+            providers.anthropic.base_url.as_deref(),
+            providers.openai.base_url.as_deref(),
+            Some(providers.ollama.endpoint.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            extra.extend(secrets_in_url(url));
+        }
+        Redactor::from_config(self.config).with(extra)
+    }
+
+    /// Creates the model `reference` names; its errors are scrubbed of every secret
+    /// [`ModelFactory::redactor`] knows.
     pub fn create(&self, reference: &str) -> Result<Box<dyn ChatModel>, ChatError> {
         let target = ModelRef::resolve(reference, &self.config.agent.aliases)?;
         let providers = &self.config.providers;
         let model = target.model.clone();
+        let redactor = self.redactor();
         Ok(match target.provider.as_str() {
             "anthropic" => {
                 let settings = &providers.anthropic;
@@ -162,7 +187,8 @@ impl<'a> ModelFactory<'a> {
                     .ok_or_else(|| missing_key("anthropic", anthropic::AUTH_HINT))?;
                 Box::new(
                     anthropic::AnthropicModel::new(model, key, settings.base_url.as_deref())?
-                        .with_retry(self.retry.clone()),
+                        .with_retry(self.retry.clone())
+                        .with_redactor(redactor),
                 )
             }
             "openai" => {
@@ -174,17 +200,19 @@ impl<'a> ModelFactory<'a> {
                 }
                 Box::new(
                     openai::OpenAiModel::new(model, key, settings.base_url.as_deref())?
-                        .with_retry(self.retry.clone()),
+                        .with_retry(self.retry.clone())
+                        .with_redactor(redactor),
                 )
             }
             "ollama" => Box::new(
                 ollama::OllamaModel::new(model, &providers.ollama.endpoint)?
-                    .with_retry(self.retry.clone()),
+                    .with_retry(self.retry.clone())
+                    .with_redactor(redactor),
             ),
-            "claude-cli" => Box::new(claude_cli::ClaudeCliModel::new(
-                model,
-                providers.claude_cli.command.clone(),
-            )),
+            "claude-cli" => Box::new(
+                claude_cli::ClaudeCliModel::new(model, providers.claude_cli.command.clone())
+                    .with_redactor(redactor),
+            ),
             _ => {
                 return Err(ChatError::Config {
                     reference: reference.to_owned(),

@@ -121,7 +121,8 @@ where
         attempts += 1;
         let error = match attempt(emitter.clone()).await {
             Ok(()) => return Ok(()),
-            Err(error) => error,
+            // Scrubbed before it is logged below.
+            Err(error) => emitter.scrub(error),
         };
         if !error.is_retryable() || emitter.emitted() > 0 {
             return Err(error.with_attempts(attempts));

@@ -5,7 +5,8 @@
 //! Ollama `POST /api/chat` (NDJSON) and `GET /api/tags`. Each model request consumes the next
 //! [`Turn`] of the [`Script`]: a reply (text pieces, tool calls with arguments split into
 //! deltas, usage, stop reason) that may end badly (cut connection, malformed chunk, error event,
-//! never), or an HTTP failure (429 with `retry-after`, 500, 401). Every request is recorded with
+//! never), or an HTTP failure (429 with `retry-after`, 500, 401), possibly one that echoes the
+//! request's credentials and URL back ([`Echo`], for leak tests). Every request is recorded with
 //! its headers and JSON body so tests can assert on what the client sent.
 //!
 //! [`FakeTelegram`] stands in for Telegram's Bot API (long-polled `getUpdates`, recorded
@@ -31,6 +32,7 @@
 
 #[cfg(unix)]
 mod claude;
+mod echo;
 mod script;
 mod server;
 pub mod telegram;
@@ -38,6 +40,7 @@ pub mod wire;
 
 #[cfg(unix)]
 pub use claude::{FakeClaude, InstalledFakeClaude};
+pub use echo::Echo;
 pub use script::{Block, Ending, Script, StopKind, Turn, split_in_three};
 pub use server::{RecordedRequest, ScriptedServer};
 pub use telegram::{BotCall, FakeTelegram};

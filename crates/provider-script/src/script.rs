@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::echo::Echo;
+
 /// An ordered list of turns.
 #[derive(Debug, Clone, Default)]
 pub struct Script {
@@ -87,6 +89,8 @@ pub struct Turn {
     pub(crate) stop: Option<StopKind>,
     pub(crate) ending: Ending,
     pub(crate) delay: Duration,
+    pub(crate) echo: Option<Echo>,
+    pub(crate) plain_body: Option<String>,
 }
 
 impl Default for Turn {
@@ -100,6 +104,8 @@ impl Default for Turn {
             stop: None,
             ending: Ending::Complete,
             delay: Duration::ZERO,
+            echo: None,
+            plain_body: None,
         }
     }
 }
@@ -177,6 +183,25 @@ impl Turn {
     pub fn stop(mut self, stop: StopKind) -> Self {
         self.stop = Some(stop);
         self
+    }
+
+    /// An HTTP error answer (`status`) whose message echoes the request's credentials
+    /// (`authorization`, `x-api-key`, the query) raw, percent-encoded and JSON-escaped, and the
+    /// URL it was sent to — a hostile or careless provider, for leak tests.
+    pub fn echo_credentials(status: u16, shape: Echo) -> Self {
+        Self {
+            echo: Some(shape),
+            ..Self::status(status)
+        }
+    }
+
+    /// An HTTP error answer with this plain-text body instead of the provider's JSON (what a
+    /// proxy in front of the provider might say).
+    pub fn plain(status: u16, body: &str) -> Self {
+        Self {
+            plain_body: Some(body.to_owned()),
+            ..Self::status(status)
+        }
     }
 
     /// Adds a response header.

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
 
+use crate::echo::{Echo, echo_text};
 use crate::script::{Script, Turn};
 use crate::wire::{self, Format, Frame};
 
@@ -203,7 +204,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             &wire::error_body(format, 400, Some(&message)),
         );
     };
-    let mut response = answer(&shared, format, &turn, &body, request_number);
+    let mut response = match turn.echo {
+        Some(shape) => echo_response(format, &turn, &parts, shape),
+        None => answer(&shared, format, &turn, &body, request_number),
+    };
     for (name, value) in &turn.headers {
         if let (Ok(name), Ok(value)) = (
             header::HeaderName::from_bytes(name.as_bytes()),
@@ -215,6 +219,21 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     response
 }
 
+/// An error answer echoing the request's credentials and URL.
+fn echo_response(
+    format: Format,
+    turn: &Turn,
+    parts: &axum::http::request::Parts,
+    shape: Echo,
+) -> Response {
+    let status = StatusCode::from_u16(turn.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let text = echo_text(parts);
+    match shape {
+        Echo::Json => json_response(status, &wire::error_body(format, turn.status, Some(&text))),
+        Echo::Plain => (status, text).into_response(),
+    }
+}
+
 fn answer(
     shared: &Arc<Shared>,
     format: Format,
@@ -224,6 +243,9 @@ fn answer(
 ) -> Response {
     if turn.status != 200 {
         let status = StatusCode::from_u16(turn.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let Some(body) = &turn.plain_body {
+            return (status, body.clone()).into_response();
+        }
         let error = wire::error_body(format, turn.status, turn.error_message.as_deref());
         return json_response(status, &error);
     }

@@ -120,6 +120,24 @@ impl FakeTelegram {
         });
     }
 
+    /// `user` writes `text` in `chat` (e.g. `{"id": -100, "type": "group"}`), with `extra` fields
+    /// merged into the message (e.g. `forward_origin`), for group and forwarded messages.
+    pub fn send_in(&self, user: i64, name: &str, chat: Value, text: &str, extra: Value) {
+        self.queue(|id, message| {
+            let mut body = json!({
+                "message_id": message,
+                "from": {"id": user, "is_bot": false, "first_name": name},
+                "chat": chat,
+                "date": 0,
+                "text": text,
+            });
+            if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+                body.extend(extra);
+            }
+            json!({"update_id": id, "message": body})
+        });
+    }
+
     /// `user` presses the inline button with `data` under message `message` of their chat.
     pub fn press_button(&self, user: i64, message: i64, data: &str) {
         self.queue(|id, _| {
