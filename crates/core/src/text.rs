@@ -99,29 +99,14 @@ fn escape_attribute(value: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Replaces the `<` of every `<tag`, `</tag`, `< / TAG` … in `text` (ASCII case-insensitive) by
-/// `&lt;`.
+/// Replaces the `<` of every `<tag`, `</tag`, `< / TAG`, `<\u{200b}/tag` … in `text` by `&lt;`:
+/// letter case is ignored, and so are blanks (any Unicode white space) and invisible characters
+/// (zero-width, bidi and other format marks) anywhere between the `<` and the end of the name.
 fn neutralize_tag(text: &str, tag: &str) -> String {
-    let bytes = text.as_bytes();
-    let tag = tag.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
     for (at, _) in text.match_indices('<') {
-        let mut next = at + 1;
-        let skip_blank = |mut i: usize| {
-            while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            i
-        };
-        next = skip_blank(next);
-        if next < bytes.len() && bytes[next] == b'/' {
-            next = skip_blank(next + 1);
-        }
-        let opens_tag = bytes
-            .get(next..next + tag.len())
-            .is_some_and(|word| word.eq_ignore_ascii_case(tag));
-        if opens_tag {
+        if opens_tag(&text[at + 1..], tag) {
             out.push_str(&text[last..at]);
             out.push_str("&lt;");
             last = at + 1;
@@ -129,6 +114,44 @@ fn neutralize_tag(text: &str, tag: &str) -> String {
     }
     out.push_str(&text[last..]);
     out
+}
+
+/// Whether `rest` (what follows a `<`) reads as `tag` or `/tag` once blanks and invisible
+/// characters are skipped, ignoring letter case.
+fn opens_tag(rest: &str, tag: &str) -> bool {
+    let mut chars = rest.chars().filter(|c| !is_invisible(*c)).peekable();
+    if chars.peek() == Some(&'/') {
+        chars.next();
+    }
+    tag.chars().all(|expected| {
+        chars
+            .next()
+            .is_some_and(|c| c.eq_ignore_ascii_case(&expected))
+    })
+}
+
+/// White space and characters that render as nothing (a reader, or a model, may not see them).
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{034f}'
+                | '\u{061c}'
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{17b4}'
+                | '\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{e0000}'..='\u{e007f}'
+        )
 }
 
 #[cfg(test)]

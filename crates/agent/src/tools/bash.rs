@@ -1,6 +1,10 @@
 //! The `bash` tool: runs a shell command in the workspace with a timeout and a cap on what it
 //! prints. It asks the owner first by default (`agent.require_approval`); the OS sandbox that will
 //! confine it further is configured under `[sandbox]`.
+//!
+//! The command gets a cleared environment with only a safe allow-list passed through
+//! ([`SAFE_ENV`] and `LC_*`), so the daemon's provider keys and bot tokens never reach it. The
+//! child is awaited asynchronously, so a long command never occupies an async worker thread.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -19,6 +23,21 @@ const DEFAULT_TIMEOUT_SECONDS: usize = 60;
 const MAX_TIMEOUT_SECONDS: usize = 600;
 /// Bytes of output kept from each of stdout and stderr.
 const MAX_OUTPUT_BYTES: usize = 256 * 1024;
+
+/// Environment variables the command inherits (plus every `LC_*`); nothing else is passed on.
+pub const SAFE_ENV: &[&str] = &[
+    "PATH", "HOME", "LANG", "TERM", "TZ", "USER", "SHELL", "TMPDIR",
+];
+
+/// The allow-listed part of this process's environment.
+pub fn safe_environment() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    std::env::vars_os()
+        .filter(|(name, _)| {
+            name.to_str()
+                .is_some_and(|name| SAFE_ENV.contains(&name) || name.starts_with("LC_"))
+        })
+        .collect()
+}
 
 /// Runs a shell command.
 #[derive(Debug, Default)]
@@ -63,6 +82,8 @@ async fn run_command(
         .arg("-c")
         .arg(command)
         .current_dir(&context.workspace)
+        .env_clear()
+        .envs(safe_environment())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -78,7 +99,7 @@ async fn run_command(
         (out, err, status)
     };
     let Ok((out, err, status)) = tokio::time::timeout(timeout, collect).await else {
-        kill_group(child.id());
+        kill_group(child.id()).await;
         return Err(ToolError::Failed(format!(
             "the command did not finish within {} s and was stopped",
             timeout.as_secs()
@@ -125,15 +146,18 @@ async fn read_capped(pipe: Option<&mut (impl tokio::io::AsyncRead + Unpin)>) -> 
 }
 
 /// Stops the command and everything it started.
-fn kill_group(pid: Option<u32>) {
+async fn kill_group(pid: Option<u32>) {
     let Some(pid) = pid.and_then(|pid| i32::try_from(pid).ok()) else {
         return;
     };
     // The child leads its own process group, so this reaches its children too.
-    let status = std::process::Command::new("kill")
+    let status = tokio::process::Command::new("kill")
         .args(["-KILL", "--", &format!("-{pid}")])
+        .env_clear()
+        .envs(safe_environment())
         .stderr(Stdio::null())
-        .status();
+        .status()
+        .await;
     if let Err(error) = status {
         tracing::warn!("could not stop process group {pid}: {error}");
     }

@@ -2,22 +2,12 @@
 //! OS would open it — relative to the workspace, `..` applied, every symlink followed — and only
 //! then checked against the roots, so neither `../` nor a symlink planted in the workspace can
 //! reach a file outside. Paths that do not exist yet (for writes) are checked through their
-//! deepest existing folder.
+//! deepest existing folder. Credential stores and LocalGPT's own configuration, state and models
+//! ([`ProtectedPaths`]) are refused even when a root contains them (say `memory.extra_paths = ~`).
 
 use std::path::{Component, Path, PathBuf};
 
-/// Credential folders that stay unreadable even when a root contains them.
-const SECRET_DIRS: &[&str] = &[
-    ".ssh",
-    ".aws",
-    ".gnupg",
-    ".kube",
-    ".docker",
-    ".password-store",
-    ".netrc",
-    ".pypirc",
-    ".npmrc",
-];
+use localgpt_core::protected::ProtectedPaths;
 
 /// Why a path was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,8 +20,11 @@ pub enum ConfineError {
         /// The allowed roots, comma-separated.
         roots: String,
     },
-    /// The path points into a credentials folder.
-    #[error("`{0}` is inside a credentials folder, which tools may never read or write")]
+    /// The path points into a credentials folder or LocalGPT's own configuration or state.
+    #[error(
+        "`{0}` is a protected place (credentials, a browser profile, or LocalGPT's own \
+         configuration, state or models), which tools may never read or write"
+    )]
     Secret(String),
     /// The path is empty or cannot be resolved.
     #[error("`{requested}` cannot be used: {reason}")]
@@ -48,17 +41,29 @@ pub enum ConfineError {
 pub struct AllowedRoots {
     base: PathBuf,
     roots: Vec<PathBuf>,
+    protected: ProtectedPaths,
 }
 
 impl AllowedRoots {
     /// Roots for tools whose relative paths start at `base` (the workspace). Roots that do not
-    /// exist are ignored; `base` is always a root.
+    /// exist are ignored; `base` is always a root. The current user's credential stores are
+    /// protected; add LocalGPT's own files with [`AllowedRoots::with_protected`].
     pub fn new(base: &Path, extra: &[PathBuf]) -> Self {
         let canonical = |path: &Path| path.canonicalize().unwrap_or_else(|_| normalize(path));
         let base = canonical(base);
         let mut roots = vec![base.clone()];
         roots.extend(extra.iter().map(|path| canonical(path)));
-        Self { base, roots }
+        Self {
+            base,
+            roots,
+            protected: ProtectedPaths::for_current_user(&[]),
+        }
+    }
+
+    /// The same roots, with `protected` deciding which places inside them are off limits.
+    pub fn with_protected(mut self, protected: ProtectedPaths) -> Self {
+        self.protected = protected;
+        self
     }
 
     /// The folder relative paths start from.
@@ -91,7 +96,7 @@ impl AllowedRoots {
         };
         let resolved =
             resolve_existing_prefix(&joined).map_err(|error| invalid(&error.to_string()))?;
-        if resolved.components().any(|part| matches!(part, Component::Normal(name) if SECRET_DIRS.iter().any(|secret| name == *secret))) {
+        if self.protected.protects(&resolved) {
             return Err(ConfineError::Secret(requested.to_owned()));
         }
         if self.roots.iter().any(|root| resolved.starts_with(root)) {

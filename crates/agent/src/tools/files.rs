@@ -1,13 +1,19 @@
 //! File tools: `read_file`, `write_file`, `edit_file` and `list_dir`. Paths are resolved against
 //! the workspace and confined to the allowed roots after `..` and symlinks are resolved; writes
-//! are atomic (temporary file, then rename), so a crash never leaves half a file.
+//! are atomic (temporary file, then rename), so a crash never leaves half a file. Only regular
+//! files are read or replaced (never a pipe, socket or device), and all file work runs on a
+//! blocking thread under a time limit, so no file can stall the daemon.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use localgpt_core::chat::ToolSpec;
 use localgpt_core::fs::write_atomic;
 use serde_json::Value;
 
+use super::safe_io::{
+    FILE_WORK_TIMEOUT, check_folder, check_write_target, read_regular_text, run_blocking,
+};
 use super::{Tool, ToolContext, ToolError, ToolFuture, object_schema, string_arg, usize_arg};
 
 /// Largest file `read_file` opens.
@@ -17,6 +23,20 @@ const DEFAULT_READ_LINES: usize = 2_000;
 
 fn io_error(action: &str, shown: &str, error: &std::io::Error) -> ToolError {
     ToolError::Failed(format!("could not {action} {shown}: {error}"))
+}
+
+fn missing(shown: &str) -> ToolError {
+    ToolError::Failed(format!("{shown} does not exist"))
+}
+
+/// The text of the regular file `path`, or why it cannot be read.
+fn read_text(path: &Path, shown: &str) -> Result<String, ToolError> {
+    if path.is_dir() {
+        return Err(ToolError::Failed(format!(
+            "{shown} is a folder; use list_dir"
+        )));
+    }
+    read_regular_text(path, shown, MAX_READ_BYTES)?.ok_or_else(|| missing(shown))
 }
 
 /// Reads a text file, optionally a range of lines, with line numbers.
@@ -52,24 +72,14 @@ impl Tool for ReadFile {
             let requested = string_arg(&arguments, "path")?;
             let offset = usize_arg(&arguments, "offset")?.unwrap_or(1).max(1);
             let limit = usize_arg(&arguments, "limit")?.unwrap_or(DEFAULT_READ_LINES);
-            let path = context.roots.resolve(requested)?;
-            let shown = context.roots.display(&path);
-            let metadata = std::fs::metadata(&path).map_err(|e| io_error("read", &shown, &e))?;
-            if metadata.is_dir() {
-                return Err(ToolError::Failed(format!(
-                    "{shown} is a folder; use list_dir"
-                )));
-            }
-            if metadata.len() > MAX_READ_BYTES {
-                return Err(ToolError::Failed(format!(
-                    "{shown} is {} bytes, more than read_file opens ({MAX_READ_BYTES})",
-                    metadata.len()
-                )));
-            }
-            let bytes = std::fs::read(&path).map_err(|e| io_error("read", &shown, &e))?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| ToolError::Failed(format!("{shown} is not UTF-8 text")))?;
-            Ok(numbered_lines(&text, offset, limit))
+            let requested = requested.to_owned();
+            let roots = Arc::clone(&context.roots);
+            run_blocking("reading the file", FILE_WORK_TIMEOUT, move || {
+                let path = roots.resolve(&requested)?;
+                let text = read_text(&path, &roots.display(&path))?;
+                Ok(numbered_lines(&text, offset, limit))
+            })
+            .await
         })
     }
 }
@@ -122,21 +132,24 @@ impl Tool for WriteFile {
     fn run<'a>(&'a self, arguments: Value, context: &'a ToolContext) -> ToolFuture<'a> {
         Box::pin(async move {
             let requested = string_arg(&arguments, "path")?;
-            let content = string_arg(&arguments, "content")?;
-            let path = context.roots.resolve(requested)?;
-            let shown = context.roots.display(&path);
-            if path.is_dir() {
-                return Err(ToolError::Failed(format!("{shown} is a folder")));
-            }
-            create_parent(&path, &shown)?;
-            let existed = path.exists();
-            write_atomic(&path, content.as_bytes()).map_err(|e| io_error("write", &shown, &e))?;
-            Ok(format!(
-                "{} {shown} ({} bytes, {} lines)",
-                if existed { "Replaced" } else { "Created" },
-                content.len(),
-                content.lines().count()
-            ))
+            let content = string_arg(&arguments, "content")?.to_owned();
+            let requested = requested.to_owned();
+            let roots = Arc::clone(&context.roots);
+            run_blocking("writing the file", FILE_WORK_TIMEOUT, move || {
+                let path = roots.resolve(&requested)?;
+                let shown = roots.display(&path);
+                let existed = check_write_target(&path, &shown)?;
+                create_parent(&path, &shown)?;
+                write_atomic(&path, content.as_bytes())
+                    .map_err(|e| io_error("write", &shown, &e))?;
+                Ok(format!(
+                    "{} {shown} ({} bytes, {} lines)",
+                    if existed { "Replaced" } else { "Created" },
+                    content.len(),
+                    content.lines().count()
+                ))
+            })
+            .await
         })
     }
 }
@@ -183,13 +196,23 @@ impl Tool for EditFile {
                     "`old_text` must not be empty; use write_file to create a file".to_owned(),
                 ));
             }
-            let path = context.roots.resolve(requested)?;
-            let shown = context.roots.display(&path);
-            let text = std::fs::read_to_string(&path).map_err(|e| io_error("read", &shown, &e))?;
-            let updated = replace_unique(&text, old_text, new_text)
-                .map_err(|problem| ToolError::Failed(format!("{shown}: {problem}")))?;
-            write_atomic(&path, updated.as_bytes()).map_err(|e| io_error("write", &shown, &e))?;
-            Ok(format!("Edited {shown}"))
+            let (requested, old_text, new_text) = (
+                requested.to_owned(),
+                old_text.to_owned(),
+                new_text.to_owned(),
+            );
+            let roots = Arc::clone(&context.roots);
+            run_blocking("editing the file", FILE_WORK_TIMEOUT, move || {
+                let path = roots.resolve(&requested)?;
+                let shown = roots.display(&path);
+                let text = read_text(&path, &shown)?;
+                let updated = replace_unique(&text, &old_text, &new_text)
+                    .map_err(|problem| ToolError::Failed(format!("{shown}: {problem}")))?;
+                write_atomic(&path, updated.as_bytes())
+                    .map_err(|e| io_error("write", &shown, &e))?;
+                Ok(format!("Edited {shown}"))
+            })
+            .await
         })
     }
 }
@@ -238,40 +261,54 @@ impl Tool for ListDir {
 
     fn run<'a>(&'a self, arguments: Value, context: &'a ToolContext) -> ToolFuture<'a> {
         Box::pin(async move {
-            let requested = arguments.get("path").and_then(Value::as_str).unwrap_or(".");
-            let path = context.roots.resolve(requested)?;
-            let shown = context.roots.display(&path);
-            let reader = std::fs::read_dir(&path).map_err(|e| io_error("list", &shown, &e))?;
-            let mut entries: Vec<(String, bool, u64)> = reader
-                .filter_map(Result::ok)
-                .map(|entry| {
-                    let metadata = entry.metadata().ok();
-                    (
-                        entry.file_name().to_string_lossy().into_owned(),
-                        metadata.as_ref().is_some_and(std::fs::Metadata::is_dir),
-                        metadata.map_or(0, |m| m.len()),
-                    )
-                })
-                .collect();
-            entries.sort();
-            if entries.is_empty() {
-                return Ok(format!("{shown} is empty"));
-            }
-            let total = entries.len();
-            let mut out = String::new();
-            for (name, is_dir, size) in entries.into_iter().take(MAX_LIST_ENTRIES) {
-                if is_dir {
-                    out.push_str(&format!("{name}/\n"));
-                } else {
-                    out.push_str(&format!("{name}  ({size} bytes)\n"));
-                }
-            }
-            if total > MAX_LIST_ENTRIES {
-                out.push_str(&format!("[{MAX_LIST_ENTRIES} of {total} entries shown]\n"));
-            }
-            Ok(out)
+            let requested = arguments
+                .get("path")
+                .and_then(Value::as_str)
+                .unwrap_or(".")
+                .to_owned();
+            let roots = Arc::clone(&context.roots);
+            run_blocking("listing the folder", FILE_WORK_TIMEOUT, move || {
+                let path = roots.resolve(&requested)?;
+                list_folder(&path, &roots.display(&path))
+            })
+            .await
         })
     }
+}
+
+/// One line per entry of the real folder `path`: folders end in `/`, files show their size, and
+/// pipes, sockets and devices are named as such (their names are shown, never opened).
+fn list_folder(path: &Path, shown: &str) -> Result<String, ToolError> {
+    check_folder(path, shown)?;
+    let reader = std::fs::read_dir(path).map_err(|e| io_error("list", shown, &e))?;
+    let mut entries: Vec<(String, String)> = reader
+        .filter_map(Result::ok)
+        .map(|entry| {
+            let name = localgpt_core::text::display_path(Path::new(&entry.file_name()));
+            // `DirEntry::metadata` does not follow symlinks, so nothing is opened here.
+            let detail = match entry.metadata() {
+                Ok(metadata) if metadata.is_dir() => "/".to_owned(),
+                Ok(metadata) if metadata.is_file() => format!("  ({} bytes)", metadata.len()),
+                Ok(metadata) if metadata.file_type().is_symlink() => "  (symbolic link)".to_owned(),
+                Ok(_) => "  (special file: pipe, socket or device)".to_owned(),
+                Err(_) => "  (unreadable)".to_owned(),
+            };
+            (name, detail)
+        })
+        .collect();
+    entries.sort();
+    if entries.is_empty() {
+        return Ok(format!("{shown} is empty"));
+    }
+    let total = entries.len();
+    let mut out = String::new();
+    for (name, detail) in entries.into_iter().take(MAX_LIST_ENTRIES) {
+        out.push_str(&format!("{name}{detail}\n"));
+    }
+    if total > MAX_LIST_ENTRIES {
+        out.push_str(&format!("[{MAX_LIST_ENTRIES} of {total} entries shown]\n"));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

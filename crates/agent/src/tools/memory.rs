@@ -2,22 +2,30 @@
 //! ranges of memory files) and `memory_append` (add a note to today's daily log or `MEMORY.md`).
 //!
 //! The index is brought up to date (`ensure_fresh`) before the first search of a turn and after
-//! every append, so answers never come from stale files.
+//! every append, so answers never come from stale files. The index sits behind a blocking lock and
+//! SQLite, and the files are read from disk, so every piece of this work runs on a blocking thread
+//! under a time limit, and only regular files are read (see [`super::safe_io`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use localgpt_core::chat::ToolSpec;
 use localgpt_core::fs::write_atomic;
 use localgpt_memory::{MemoryIndex, SearchOptions};
 use serde_json::Value;
 
+use super::safe_io::{FILE_WORK_TIMEOUT, check_write_target, read_regular_text, run_blocking};
 use super::{Tool, ToolContext, ToolError, ToolFuture, object_schema, string_arg, usize_arg};
 
 /// Most results `memory_search` returns.
 const MAX_RESULTS: usize = 25;
 /// Most lines `memory_get` returns.
 const MAX_GET_LINES: usize = 500;
+/// Largest memory file `memory_get` and `memory_append` open.
+const MAX_MEMORY_FILE_BYTES: u64 = 10 * 1024 * 1024;
+/// How long a search may wait for the index (which may be busy bringing itself up to date).
+const INDEX_WORK_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The memory index, shared by the memory tools of one agent.
 #[derive(Clone)]
@@ -127,7 +135,7 @@ impl MemoryHandle {
     ) -> Result<T, ToolError> {
         let index = Arc::clone(&self.index);
         let fresh = Arc::clone(&self.fresh);
-        tokio::task::spawn_blocking(move || {
+        run_blocking("the memory search", INDEX_WORK_TIMEOUT, move || {
             let mut index = index
                 .lock()
                 .map_err(|_| ToolError::Failed("the memory index is unavailable".to_owned()))?;
@@ -140,7 +148,6 @@ impl MemoryHandle {
             work(&mut index)
         })
         .await
-        .map_err(|error| ToolError::Failed(format!("memory search stopped: {error}")))?
     }
 }
 
@@ -256,24 +263,34 @@ impl Tool for MemoryGet {
                         .to_owned(),
                 ));
             }
-            let path = context.roots.resolve(requested)?;
-            let shown = context.roots.display(&path);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|error| ToolError::Failed(format!("could not read {shown}: {error}")))?;
-            let total = text.lines().count();
-            let lines: Vec<String> = text
-                .lines()
-                .enumerate()
-                .skip(from - 1)
-                .take(count)
-                .map(|(number, line)| format!("{:>5}  {line}", number + 1))
-                .collect();
-            if lines.is_empty() {
-                return Ok(format!("{shown} has {total} lines; nothing at line {from}"));
-            }
-            Ok(format!("{shown} (of {total} lines)\n{}", lines.join("\n")))
+            let requested = requested.to_owned();
+            let roots = Arc::clone(&context.roots);
+            run_blocking("reading the memory file", FILE_WORK_TIMEOUT, move || {
+                let path = roots.resolve(&requested)?;
+                let shown = roots.display(&path);
+                let text = read_regular_text(&path, &shown, MAX_MEMORY_FILE_BYTES)?
+                    .ok_or_else(|| ToolError::Failed(format!("{shown} does not exist")))?;
+                Ok(numbered_range(&shown, &text, from, count))
+            })
+            .await
         })
     }
+}
+
+/// Lines `from..from+count` (1-based) of `text`, numbered, under a heading naming the file.
+fn numbered_range(shown: &str, text: &str, from: usize, count: usize) -> String {
+    let total = text.lines().count();
+    let lines: Vec<String> = text
+        .lines()
+        .enumerate()
+        .skip(from - 1)
+        .take(count)
+        .map(|(number, line)| format!("{:>5}  {line}", number + 1))
+        .collect();
+    if lines.is_empty() {
+        return format!("{shown} has {total} lines; nothing at line {from}");
+    }
+    format!("{shown} (of {total} lines)\n{}", lines.join("\n"))
 }
 
 /// Adds a note to today's daily log (`memory/YYYY-MM-DD.md`) or to `MEMORY.md`.
@@ -319,31 +336,41 @@ impl Tool for MemoryAppend {
                     )));
                 }
             };
-            let path = context.roots.resolve(&relative)?;
-            let shown = context.roots.display(&path);
-            let existing = match std::fs::read_to_string(&path) {
-                Ok(existing) => existing,
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => header,
-                Err(error) => {
-                    return Err(ToolError::Failed(format!(
-                        "could not read {shown}: {error}"
-                    )));
-                }
-            };
-            let mut updated = existing;
-            if !updated.ends_with('\n') {
-                updated.push('\n');
-            }
-            updated.push_str(&format!("\n- {} {text}\n", now.strftime("%H:%M")));
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|error| {
-                    ToolError::Failed(format!("could not create the folder for {shown}: {error}"))
-                })?;
-            }
-            write_atomic(&path, updated.as_bytes())
-                .map_err(|error| ToolError::Failed(format!("could not write {shown}: {error}")))?;
+            let entry = format!("\n- {} {text}\n", now.strftime("%H:%M"));
+            let roots = Arc::clone(&context.roots);
+            let appended = run_blocking("appending to memory", FILE_WORK_TIMEOUT, move || {
+                let path = roots.resolve(&relative)?;
+                let shown = roots.display(&path);
+                append_entry(&path, &shown, &header, &entry)?;
+                Ok(shown)
+            })
+            .await?;
             self.0.mark_stale();
-            Ok(format!("Appended to {shown}"))
+            Ok(format!("Appended to {appended}"))
         })
     }
+}
+
+/// Appends `entry` to the regular file `path` (starting it with `header` when it does not exist),
+/// atomically.
+fn append_entry(
+    path: &std::path::Path,
+    shown: &str,
+    header: &str,
+    entry: &str,
+) -> Result<(), ToolError> {
+    check_write_target(path, shown)?;
+    let mut updated =
+        read_regular_text(path, shown, MAX_MEMORY_FILE_BYTES)?.unwrap_or_else(|| header.to_owned());
+    if !updated.ends_with('\n') {
+        updated.push('\n');
+    }
+    updated.push_str(entry);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|error| {
+            ToolError::Failed(format!("could not create the folder for {shown}: {error}"))
+        })?;
+    }
+    write_atomic(path, updated.as_bytes())
+        .map_err(|error| ToolError::Failed(format!("could not write {shown}: {error}")))
 }

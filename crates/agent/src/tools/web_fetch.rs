@@ -1,8 +1,13 @@
 //! The `web_fetch` tool: downloads a page over HTTP(S) and returns it as readable text. Private,
 //! loopback and link-local addresses are refused unless allowed (so a page cannot make the agent
 //! probe the user's network), every redirect is checked the same way, and bodies are size-capped.
+//!
+//! The address checked is the one connected to (no second DNS answer), and IPv6 forms that carry
+//! an IPv4 address — mapped, compatible, NAT64, 6to4, Teredo — count as the address they carry.
+//! Numeric spellings (`http://2130706433/`, `http://0x7f.1/`) are parsed to the address they
+//! mean before the check, and URLs with a user name or password are refused.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use localgpt_core::chat::ToolSpec;
@@ -89,17 +94,25 @@ impl WebFetch {
                 url.scheme()
             )));
         }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(ToolError::InvalidArguments(
+                "URLs with a user name or password (`user@host`) are not fetched".to_owned(),
+            ));
+        }
+        let port = url.port_or_known_default().unwrap_or(80);
         let host = url
             .host_str()
             .ok_or_else(|| ToolError::InvalidArguments(format!("`{url}` has no host")))?;
-        let port = url.port_or_known_default().unwrap_or(80);
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let mut addresses = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|error| ToolError::Failed(format!("could not resolve {host}: {error}")))?;
-        let address = addresses
-            .next()
-            .ok_or_else(|| ToolError::Failed(format!("{host} has no address")))?;
+        // The URL parser already turned every numeric spelling into the address it means.
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        let address = match literal.parse::<IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, port),
+            Err(_) => tokio::net::lookup_host((literal, port))
+                .await
+                .map_err(|error| ToolError::Failed(format!("could not resolve {host}: {error}")))?
+                .next()
+                .ok_or_else(|| ToolError::Failed(format!("{host} has no address")))?,
+        };
         if !self.allow_private && !is_public(address.ip()) {
             return Err(ToolError::Failed(format!(
                 "{host} is a private, loopback or link-local address ({}); web_fetch only reaches \
@@ -155,32 +168,62 @@ async fn read_page(
 }
 
 /// Whether an address is on the public internet.
-fn is_public(ip: IpAddr) -> bool {
+pub fn is_public(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
-                || a >= 224)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link local
-                || (first & 0xff00) == 0xff00) // multicast
-        }
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
     }
+}
+
+fn is_public_v4(v4: Ipv4Addr) -> bool {
+    let [a, b, c, _] = v4.octets();
+    !(v4.is_private()
+        || v4.is_loopback()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast
+        || (a == 198 && (18..20).contains(&b)) // benchmarking
+        || a >= 224) // multicast and reserved
+}
+
+fn is_public_v6(v6: Ipv6Addr) -> bool {
+    let segments = v6.segments();
+    let octets = v6.octets();
+    let embedded =
+        |at: usize| Ipv4Addr::new(octets[at], octets[at + 1], octets[at + 2], octets[at + 3]);
+    if v6.is_loopback() || v6.is_unspecified() {
+        return false;
+    }
+    // ::a.b.c.d (IPv4-compatible) and ::ffff:a.b.c.d (IPv4-mapped).
+    if segments[..5] == [0; 5] && (segments[5] == 0 || segments[5] == 0xffff) {
+        return is_public_v4(embedded(12));
+    }
+    // NAT64, well-known prefix 64:ff9b::/96: the last 32 bits.
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return is_public_v4(embedded(12));
+    }
+    let first = segments[0];
+    // 6to4 (2002::/16): bits 16-47 are the IPv4 address of the site.
+    if first == 0x2002 {
+        return is_public_v4(embedded(2));
+    }
+    // Teredo (2001:0::/32): the server at bits 32-63, the client inverted in the last 32 bits.
+    if first == 0x2001 && segments[1] == 0 {
+        let client = Ipv4Addr::from(!u32::from(embedded(12)));
+        return is_public_v4(embedded(4)) && is_public_v4(client);
+    }
+    !((first == 0x64 && segments[1] == 0xff9b && segments[2] == 1) // local-use NAT64 (RFC 8215)
+        || (first == 0x0100 && segments[1..4] == [0; 3]) // discard-only 100::/64
+        || (first == 0x2001 && segments[1] == 0x0db8) // documentation
+        || (first & 0xfe00) == 0xfc00 // unique local
+        || (first & 0xffc0) == 0xfe80 // link local
+        || (first & 0xffc0) == 0xfec0 // site local (deprecated)
+        || (first & 0xff00) == 0xff00) // multicast
 }
 
 #[cfg(test)]
@@ -201,10 +244,37 @@ mod tests {
             "::ffff:127.0.0.1",
             "100.64.0.1",
             "0.0.0.0",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::192.168.0.1",
+            "64:ff9b:1::1.1.1.1",
+            "64:ff9b:1:abcd::7f00:1",
+            "2002:7f00:1::",
+            "2002:c0a8:101::1",
+            "2002:a9fe:a9fe::1",
+            "2001:0:7f00:1::1",
+            "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+            "2001:db8::1",
+            "fec0::1",
+            "ff02::1",
+            "100::1",
+            "198.18.0.1",
+            "255.255.255.255",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for public in ["1.1.1.1", "93.184.216.34", "2606:4700::1111"] {
+        for public in [
+            "1.1.1.1",
+            "93.184.216.34",
+            "2606:4700::1111",
+            "64:ff9b::1.1.1.1",
+            "::ffff:1.1.1.1",
+            "2002:0101:0101::1",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }
