@@ -80,8 +80,15 @@ pub fn owner_tools(app: &App, memory: Option<&MemoryHandle>) -> anyhow::Result<T
         Some(memory) => memory.clone(),
         None => open_memory(app)?,
     };
+    // Credential stores and LocalGPT's own config, state and models stay out of reach even when
+    // a root contains them.
+    let protected = localgpt_core::protected::ProtectedPaths::for_current_user(&[
+        app.paths.config_file.clone(),
+        app.paths.state_dir(),
+        app.paths.models_dir(),
+    ]);
     let context = ToolContext {
-        roots: Arc::new(AllowedRoots::new(&workspace, &extra)),
+        roots: Arc::new(AllowedRoots::new(&workspace, &extra).with_protected(protected)),
         workspace,
     };
     Ok(ToolBox::new(context)
@@ -150,6 +157,8 @@ pub fn build_scoped_agent(
         context_window: agent_config.context_window,
         reserve_tokens: agent_config.reserve_tokens,
         max_tokens: if compact { Some(512) } else { None },
+        guard_after_untrusted: agent_config.guard_after_untrusted,
+        protected_paths: agent_config.protected_paths.clone(),
     };
     let workspace = tools.context().workspace.clone();
     let agent = Agent::new(model, tools, approver, settings, system);

@@ -93,7 +93,7 @@ impl Agent {
         let kept_ids = self.entry_ids.split_off(split);
         self.history = vec![ChatMessage::text(
             Role::System,
-            transcript::summary_text(&summary),
+            transcript::summary_text(&summary, self.taint.is_tainted()),
         )];
         self.history.extend(kept);
         self.entry_ids = vec![None];

@@ -2,10 +2,15 @@
 //! runs the tools it asks for (read-only ones concurrently, others in order, approval first where
 //! required), feeds the results back and repeats until the model answers or the round limit is
 //! reached. Every message is appended to the session transcript as it happens.
+//!
+//! A turn may come from someone other than the owner: its text then reaches the model fenced as
+//! data, and the conversation counts as tainted; see [`taint`] for what then needs approval.
 
 pub mod approval;
 pub mod compaction;
+mod guard;
 pub mod system_prompt;
+pub mod taint;
 pub mod tokens;
 pub mod transcript;
 
@@ -19,9 +24,11 @@ use localgpt_core::chat::{
 use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::sessions::TurnTrust;
 use crate::sessions::{SessionError, SessionWriter};
 use crate::tools::{ToolBox, ToolError};
 pub use approval::{ApprovalRequest, ApproveAll, Approver, DenyAll};
+use taint::{PathRules, Taint};
 
 /// Characters of a tool's output shown in a [`AgentEvent::ToolFinished`] preview.
 pub const TOOL_PREVIEW_CHARS: usize = 600;
@@ -115,6 +122,11 @@ pub struct AgentSettings {
     pub reserve_tokens: u32,
     /// Most tokens per reply.
     pub max_tokens: Option<u32>,
+    /// Whether, once the conversation has read untrusted content, side effects that could make
+    /// it persist or leak need the owner's approval (see [`taint`]).
+    pub guard_after_untrusted: bool,
+    /// Workspace files and folders (`skills/`) whose changes are guarded.
+    pub protected_paths: Vec<String>,
 }
 
 impl Default for AgentSettings {
@@ -125,6 +137,11 @@ impl Default for AgentSettings {
             context_window: 128_000,
             reserve_tokens: 8_000,
             max_tokens: None,
+            guard_after_untrusted: true,
+            protected_paths: localgpt_core::config::DEFAULT_PROTECTED_PATHS
+                .iter()
+                .map(|path| (*path).to_owned())
+                .collect(),
         }
     }
 }
@@ -140,6 +157,10 @@ pub struct Agent {
     /// Transcript entry id of each message in `history` (none for a compaction summary).
     entry_ids: Vec<Option<String>>,
     session: Option<SessionWriter>,
+    /// What the conversation has read that the owner did not write.
+    taint: Taint,
+    /// Which files are guarded once tainted.
+    rules: PathRules,
 }
 
 impl std::fmt::Debug for Agent {
@@ -161,6 +182,12 @@ impl Agent {
         settings: AgentSettings,
         system: String,
     ) -> Self {
+        let context = tools.context();
+        let rules = PathRules::new(
+            &context.workspace,
+            Arc::clone(&context.roots),
+            &settings.protected_paths,
+        );
         Self {
             model,
             tools,
@@ -170,15 +197,25 @@ impl Agent {
             history: Vec::new(),
             entry_ids: Vec::new(),
             session: None,
+            taint: Taint::default(),
+            rules,
         }
     }
 
     /// Records the conversation to `session`, continuing `history` (from a resumed transcript).
+    /// Untrusted content in `history` (a stranger's message, a fetched page) taints the
+    /// conversation from the start.
     pub fn with_session(mut self, session: SessionWriter, history: Vec<ChatMessage>) -> Self {
         self.entry_ids = vec![None; history.len()];
         self.history = history;
         self.session = Some(session);
+        self.replay_taint();
         self
+    }
+
+    /// Why the conversation counts as having read untrusted content, if it does.
+    pub fn taint_reason(&self) -> Option<&str> {
+        self.taint.reason()
     }
 
     /// The session id, when recording.
@@ -206,16 +243,40 @@ impl Agent {
         &self.system
     }
 
-    /// Runs one turn for the user's `input`, streaming events to `on_event`.
+    /// Runs one turn for the owner's `input`, streaming events to `on_event`.
     pub async fn turn(
         &mut self,
         input: &str,
         cancel: &CancelToken,
         on_event: &mut (dyn FnMut(AgentEvent) + Send),
     ) -> Result<TurnReport, AgentError> {
+        self.turn_as(input, &TurnTrust::Owner, cancel, on_event)
+            .await
+    }
+
+    /// Runs one turn for `input` written by `who`. Someone else's text reaches the model fenced
+    /// as data and taints the conversation.
+    pub async fn turn_as(
+        &mut self,
+        input: &str,
+        who: &TurnTrust,
+        cancel: &CancelToken,
+        on_event: &mut (dyn FnMut(AgentEvent) + Send),
+    ) -> Result<TurnReport, AgentError> {
+        self.taint.start_turn();
         self.compact_if_needed(cancel, on_event).await?;
-        let user = ChatMessage::user(input);
-        let entry = self.record(transcript::user_message(input))?;
+        let user = match who {
+            TurnTrust::Owner => ChatMessage::user(input),
+            TurnTrust::Untrusted { source } => {
+                self.taint
+                    .mark(format!("a message from someone else ({source})"));
+                ChatMessage::user(transcript::untrusted_message(source, input))
+            }
+        };
+        let entry = match &mut self.session {
+            Some(session) => Some(session.append_user(transcript::user_message(input), who)?),
+            None => None,
+        };
         // A retry after a failed reply asks the same question again: the model sees it once.
         if self.history.last() != Some(&user) {
             self.push(user, entry);
@@ -322,15 +383,32 @@ impl Agent {
                 arguments: call.arguments.clone().unwrap_or(Value::Null),
             });
         }
-        let concurrent = calls
-            .iter()
-            .all(|call| self.tools.is_read_only(&call.name) && !self.needs_approval(&call.name));
+        let concurrent = !self.round_needs_order(calls)
+            && calls.iter().all(|call| {
+                self.tools.is_read_only(&call.name) && !self.needs_approval(&call.name)
+            });
         let outcomes: Vec<Result<String, ToolError>> = if concurrent {
-            futures_util::future::join_all(calls.iter().map(|call| self.run_one(call))).await
+            let outcomes =
+                futures_util::future::join_all(calls.iter().map(|call| self.run_one(call, None)))
+                    .await;
+            for (call, (outcome, ran)) in calls.iter().zip(&outcomes) {
+                if *ran {
+                    self.observe_call(call, outcome.is_err());
+                }
+            }
+            outcomes.into_iter().map(|(outcome, _)| outcome).collect()
         } else {
             let mut outcomes = Vec::new();
             for call in calls {
-                outcomes.push(self.run_one(call).await);
+                let guard = self.guard_for(call);
+                if let Some(why) = &guard {
+                    on_event(AgentEvent::Notice(format!("{why}.")));
+                }
+                let (outcome, ran) = self.run_one(call, guard).await;
+                if ran {
+                    self.observe_call(call, outcome.is_err());
+                }
+                outcomes.push(outcome);
             }
             outcomes
         };
@@ -382,31 +460,41 @@ impl Agent {
             .any(|name| name == tool)
     }
 
-    async fn run_one(&self, call: &ToolCall) -> Result<String, ToolError> {
+    /// Runs one call, asking the owner first when it is listed in `require_approval` or held
+    /// back by `guard` (why the tainted conversation needs approval for it). Returns the outcome
+    /// and whether the tool ran at all.
+    async fn run_one(
+        &self,
+        call: &ToolCall,
+        guard: Option<String>,
+    ) -> (Result<String, ToolError>, bool) {
         let arguments = match &call.arguments {
             Ok(arguments) => arguments.clone(),
             Err(problem) => {
-                return Err(ToolError::InvalidArguments(format!(
-                    "the arguments are not valid JSON ({problem}); send the call again with a \
-                     JSON object"
-                )));
+                return (
+                    Err(ToolError::InvalidArguments(format!(
+                        "the arguments are not valid JSON ({problem}); send the call again with \
+                         a JSON object"
+                    ))),
+                    false,
+                );
             }
         };
         // Out-of-scope calls are refused before anyone is asked to approve them.
         if !self.tools.allows(&call.name) {
             tracing::warn!(tool = %call.name, "refused a tool call outside the persona's scope");
-            return Err(ToolError::NotAllowed(call.name.clone()));
+            return (Err(ToolError::NotAllowed(call.name.clone())), false);
         }
-        if self.needs_approval(&call.name) {
+        if self.needs_approval(&call.name) || guard.is_some() {
             let request = ApprovalRequest {
                 tool: call.name.clone(),
                 arguments: arguments.clone(),
             };
             if !self.approver.approve(&request).await {
-                return Err(ToolError::Denied(call.name.clone()));
+                return (Err(guard::refusal(&call.name, guard.as_deref())), false);
             }
         }
-        self.tools.call(&call.name, arguments).await
+        (self.tools.call(&call.name, arguments).await, true)
     }
 
     /// Gives every call of an unfinished round a result, so the conversation stays valid.

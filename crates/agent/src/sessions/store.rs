@@ -1,15 +1,16 @@
 //! Session transcripts on disk: one `<id>.jsonl` per session under `state/sessions/`, created
 //! with owner-only permissions and only ever appended to, one line per event, so a crash loses at
-//! most the line being written and never rewrites what is there.
+//! most the line being written and never rewrites what is there (a torn last line is set aside
+//! before the next append; see `repair`).
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::format::{Entry, EntryBody, FORMAT_VERSION, SessionHeader, TranscriptMessage};
+use super::repair::{repair_tail, split_lines};
+use super::trust::{self, TurnTrust};
 
 /// Why a session could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -77,9 +78,6 @@ pub struct SessionSummary {
     pub origin: Option<String>,
 }
 
-/// `customType` of the entry that records where a session's input came from.
-pub const ORIGIN_ENTRY: &str = "localgpt.origin";
-
 /// A transcript read from disk.
 #[derive(Debug, Clone)]
 pub struct Transcript {
@@ -92,6 +90,16 @@ pub struct Transcript {
 }
 
 impl Transcript {
+    /// Where the session's input came from (its `localgpt.origin` label), when recorded.
+    pub fn origin(&self) -> Option<String> {
+        trust::origin_label(&self.entries)
+    }
+
+    /// The trust of user turns without a `localgpt.trust` marker.
+    pub fn default_trust(&self) -> TurnTrust {
+        trust::default_trust(self.origin().as_deref())
+    }
+
     /// The entries of the active branch (from the root to the last entry), in order.
     pub fn active_branch(&self) -> Vec<&Entry> {
         let Some(last) = self.entries.last() else {
@@ -172,6 +180,8 @@ pub struct SessionWriter {
     path: PathBuf,
     file: File,
     last_id: Option<String>,
+    /// The trust of user turns written without a marker.
+    default_trust: TurnTrust,
 }
 
 impl SessionStore {
@@ -224,6 +234,7 @@ impl SessionStore {
             path,
             file,
             last_id: None,
+            default_trust: TurnTrust::Owner,
         };
         writer.write_line(&serde_json::to_string(&header).unwrap_or_default())?;
         Ok(writer)
@@ -232,6 +243,11 @@ impl SessionStore {
     /// Opens an existing session for appending; new entries continue its active branch.
     pub fn resume(&self, id_or_prefix: &str) -> Result<(SessionWriter, Transcript), SessionError> {
         let path = self.find(id_or_prefix)?;
+        // A line torn by a crash must not glue onto the next entry.
+        repair_tail(&path).map_err(|source| SessionError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let transcript = read_transcript(&path)?;
         let file = OpenOptions::new()
             .append(true)
@@ -247,6 +263,7 @@ impl SessionStore {
                 path,
                 file,
                 last_id,
+                default_trust: transcript.default_trust(),
             },
             transcript,
         ))
@@ -405,13 +422,29 @@ impl SessionWriter {
     }
 
     /// Records where the session's input came from (a Pi `custom` entry, not part of the
-    /// conversation the model sees).
+    /// conversation the model sees). A label starting with `untrusted` makes the session's
+    /// unmarked user turns untrusted.
     pub fn append_origin(&mut self, label: &str) -> Result<String, SessionError> {
-        let mut entry = serde_json::Map::new();
-        entry.insert("type".to_owned(), "custom".into());
-        entry.insert("customType".to_owned(), ORIGIN_ENTRY.into());
-        entry.insert("data".to_owned(), serde_json::json!({ "label": label }));
-        self.append(EntryBody::Other(entry))
+        let id = self.append(trust::origin_body(label))?;
+        if trust::is_untrusted_label(label) {
+            self.default_trust = TurnTrust::Untrusted {
+                source: label.to_owned(),
+            };
+        }
+        Ok(id)
+    }
+
+    /// Appends a user's message written by `who`; when that differs from the session's default,
+    /// a `localgpt.trust` entry before it says so.
+    pub fn append_user(
+        &mut self,
+        message: TranscriptMessage,
+        who: &TurnTrust,
+    ) -> Result<String, SessionError> {
+        if who.is_untrusted() != self.default_trust.is_untrusted() {
+            self.append(trust::marker_body(who))?;
+        }
+        self.append_message(message)
     }
 
     /// Appends a message entry.
@@ -433,25 +466,31 @@ impl SessionWriter {
     }
 }
 
-/// Reads a transcript, skipping lines that do not parse.
+/// Reads a transcript, skipping lines that do not parse (a torn last line among them) and reading
+/// lines that are not valid UTF-8 lossily.
 pub fn read_transcript(path: &Path) -> Result<Transcript, SessionError> {
-    let io = |source| SessionError::Io {
+    let bytes = std::fs::read(path).map_err(|source| SessionError::Io {
         path: path.to_owned(),
         source,
-    };
-    let reader = BufReader::new(File::open(path).map_err(io)?);
-    let mut lines = reader.lines();
+    })?;
+    let split = split_lines(&bytes);
+    if split.lossy > 0 || split.torn {
+        tracing::warn!(
+            "{}: {} line(s) not valid UTF-8{}",
+            path.display(),
+            split.lossy,
+            if split.torn { ", a torn last line" } else { "" }
+        );
+    }
+    let mut lines = split.lines.into_iter();
     let header: SessionHeader = lines
         .next()
-        .transpose()
-        .map_err(io)?
         .and_then(|line| serde_json::from_str(&line).ok())
         .filter(|header: &SessionHeader| header.kind == "session")
         .ok_or_else(|| SessionError::NotATranscript(path.to_owned()))?;
     let mut entries = Vec::new();
-    let mut skipped_lines = 0;
+    let mut skipped_lines = usize::from(split.torn);
     for line in lines {
-        let line = line.map_err(io)?;
         if line.trim().is_empty() {
             continue;
         }
@@ -483,22 +522,7 @@ fn summarize(path: &Path) -> Result<SessionSummary, SessionError> {
             EntryBody::SessionInfo { name } => Some(name.clone()),
             _ => None,
         });
-    let origin = transcript
-        .entries
-        .iter()
-        .find_map(|entry| match &entry.body {
-            EntryBody::Other(custom)
-                if custom.get("type").and_then(Value::as_str) == Some("custom")
-                    && custom.get("customType").and_then(Value::as_str) == Some(ORIGIN_ENTRY) =>
-            {
-                custom
-                    .get("data")
-                    .and_then(|data| data.get("label"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            }
-            _ => None,
-        });
+    let origin = transcript.origin();
     let messages = transcript.messages();
     let first_user = messages
         .iter()

@@ -1,14 +1,15 @@
 //! The binary's [`TurnRunner`], for the daemon and for `ask`: each input becomes a turn of an
 //! agent built for its persona — tools limited to the persona's scope, the session named in the
 //! request resumed (or a new one), approvals through the terminal (`ask`, `chat`) or the daemon's
-//! approval desk (answered over the API), the default model loaded once and shared.
+//! approval desk (answered over the API), the default model loaded once and shared. A turn the bus
+//! did not trust is recorded and shown to the model as someone else's text.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use localgpt_agent::control::{ApprovalDesk, Persona, TurnResult, TurnRunner};
-use localgpt_agent::runtime::{AgentEvent, Approver};
+use localgpt_agent::runtime::{AgentEvent, Approver, TurnTrust};
 use localgpt_agent::tools::memory::MemoryHandle;
 use localgpt_core::chat::{CancelToken, ChatModel};
 use localgpt_core::ingress::{IngressMessage, Sender, TrustLevel};
@@ -102,8 +103,9 @@ impl TurnRunner for DaemonRunner {
             if let Some(id) = agent.session_id() {
                 let _ = events.send(AgentEvent::Session(id.to_owned()));
             }
+            let who = turn_trust(message);
             let report = agent
-                .turn(&message.payload.text, &cancel, &mut |event| {
+                .turn_as(&message.payload.text, &who, &cancel, &mut |event| {
                     // A listener may be gone (a JSON request); the events are then not needed.
                     let _ = events.send(event);
                 })
@@ -111,6 +113,17 @@ impl TurnRunner for DaemonRunner {
                 .map_err(|error| error.to_string())?;
             Ok((report, agent.session_id().map(str::to_owned)))
         })
+    }
+}
+
+/// Who wrote `message`, as its transcript records it: anything the bus did not trust (a stranger,
+/// a forwarded message) is someone else's text and reaches the model fenced as data.
+fn turn_trust(message: &IngressMessage) -> TurnTrust {
+    match message.trust {
+        TrustLevel::UntrustedEvent => TurnTrust::Untrusted {
+            source: origin_label(message).unwrap_or_else(|| "untrusted".to_owned()),
+        },
+        TrustLevel::OwnerCommand | TrustLevel::TrustedEvent => TurnTrust::Owner,
     }
 }
 

@@ -45,7 +45,31 @@ pub struct AgentConfig {
     pub require_approval: Vec<String>,
     /// Short names for models, added to the built-in aliases (`opus`, `sonnet`, …).
     pub aliases: BTreeMap<String, String>,
+    /// Once a conversation has read untrusted content (a fetched page, search results, a file it
+    /// did not write, a stranger's message), writes to `protected_paths`, `bash`, and `web_fetch`
+    /// calls carrying data to a new host need the owner's approval; with nobody to ask they are
+    /// refused. Default `true`.
+    pub guard_after_untrusted: bool,
+    /// Workspace files (`AGENTS.md`) and folders (`skills/`, trailing slash) that shape future
+    /// sessions, guarded by `guard_after_untrusted`; any letter case matches. Default: the context
+    /// files, `skills/` and `tools/` ([`DEFAULT_PROTECTED_PATHS`]).
+    pub protected_paths: Vec<String>,
 }
+
+/// The workspace paths `agent.protected_paths` guards by default: every file loaded into the
+/// system prompt, and the skills and tools folders.
+pub const DEFAULT_PROTECTED_PATHS: &[&str] = &[
+    "AGENTS.md",
+    "SOUL.md",
+    "IDENTITY.md",
+    "TOOLS.md",
+    "USER.md",
+    "HEARTBEAT.md",
+    "MEMORY.md",
+    "BOOTSTRAP.md",
+    "skills/",
+    "tools/",
+];
 
 /// The model a fresh configuration uses when nothing better is found: runs inside the binary.
 pub const BUILTIN_MODEL: &str = "local/smollm2-135m";
@@ -59,6 +83,11 @@ impl Default for AgentConfig {
             max_tool_rounds: 25,
             require_approval: vec!["bash".to_owned()],
             aliases: BTreeMap::new(),
+            guard_after_untrusted: true,
+            protected_paths: DEFAULT_PROTECTED_PATHS
+                .iter()
+                .map(|path| (*path).to_owned())
+                .collect(),
         }
     }
 }

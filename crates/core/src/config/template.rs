@@ -26,6 +26,13 @@ default_model = {DEFAULT_MODEL}
 # reserve_tokens = 8000         # tokens kept free for the answer
 # max_tool_rounds = 25          # tool-call rounds per turn before the agent stops
 # require_approval = ["bash"]   # tools that ask you before they run
+# Once a conversation has read untrusted content (a web page, memory search results, a file it did
+# not write, a stranger's message), these ask you first even when not listed above — and are
+# refused when nobody can be asked (ask without a terminal, JSON API chats, jobs, the heartbeat):
+# changes to protected_paths (any letter case), bash, and web_fetch sending data (?query,
+# #fragment) to a host not fetched in the turn.
+# guard_after_untrusted = true
+# protected_paths = ["AGENTS.md", "SOUL.md", "IDENTITY.md", "TOOLS.md", "USER.md", "HEARTBEAT.md", "MEMORY.md", "BOOTSTRAP.md", "skills/", "tools/"]
 
 # [agent.aliases]               # your own short names for models
 # fast = "anthropic/claude-haiku-4-5"

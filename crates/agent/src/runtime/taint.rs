@@ -1,0 +1,320 @@
+//! Taint tracking for the agent loop: once the conversation has read text that someone other than
+//! the owner may have written — a fetched page, memory search results, a file this conversation
+//! did not write itself, a command's output, a replayed message from a stranger — the model's
+//! next moves may be steered by that text. From then on, the side effects that would let such text
+//! persist or leak need the owner's approval: writing the workspace files that shape every
+//! session (AGENTS.md, HEARTBEAT.md, skills/ …), running `bash`, and `web_fetch` calls that carry
+//! data (a query, a fragment or credentials in the URL) to a host not fetched earlier in the turn.
+//!
+//! The classification lives here; the loop asks [`Taint::guard`] before a call and tells
+//! [`Taint::observe`] after it.
+
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::tools::AllowedRoots;
+
+/// Tools whose output is LocalGPT's own words (status lines, folder listings), never someone
+/// else's text. Every other tool's output counts as untrusted, except reads of protected or
+/// self-written files.
+const CLEAN_OUTPUT_TOOLS: &[&str] = &["list_dir", "write_file", "edit_file", "memory_append"];
+
+/// Tools that read one file named by their `path` argument.
+const FILE_READERS: &[&str] = &["read_file", "memory_get"];
+
+/// Tools that write one file named by their `path` argument.
+const FILE_WRITERS: &[&str] = &["write_file", "edit_file"];
+
+/// Where the guarded files are and which ones they are.
+#[derive(Debug, Clone)]
+pub struct PathRules {
+    workspace: PathBuf,
+    roots: Arc<AllowedRoots>,
+    protected: Vec<String>,
+}
+
+impl PathRules {
+    /// Rules for a workspace whose tools resolve paths with `roots`. `protected` holds
+    /// workspace-relative file names (`AGENTS.md`) and folders (`skills/`, with a trailing slash);
+    /// both match in any letter case.
+    pub fn new(workspace: &Path, roots: Arc<AllowedRoots>, protected: &[String]) -> Self {
+        Self {
+            workspace: workspace
+                .canonicalize()
+                .unwrap_or_else(|_| workspace.to_owned()),
+            roots,
+            protected: protected.to_vec(),
+        }
+    }
+
+    /// The real path a tool would use for `requested`, when it is allowed at all.
+    fn resolve(&self, requested: &str) -> Option<PathBuf> {
+        self.roots.resolve(requested).ok()
+    }
+
+    /// Whether the real path `path` is one of the protected workspace files or inside a
+    /// protected folder.
+    pub fn is_protected(&self, path: &Path) -> bool {
+        let Ok(relative) = path.strip_prefix(&self.workspace) else {
+            return false;
+        };
+        let parts: Vec<String> = relative
+            .components()
+            .filter_map(|part| match part {
+                Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+        let Some(first) = parts.first() else {
+            return false;
+        };
+        let joined = parts.join("/");
+        self.protected
+            .iter()
+            .any(|pattern| match pattern.strip_suffix('/') {
+                Some(folder) => first.eq_ignore_ascii_case(folder.trim_start_matches("./")),
+                None => joined.eq_ignore_ascii_case(pattern.trim_start_matches("./")),
+            })
+    }
+
+    /// Whether `requested` (a tool's `path` argument) names a protected file. Paths that do not
+    /// resolve are not protected: the tool refuses them itself.
+    fn names_protected(&self, requested: &str) -> Option<PathBuf> {
+        let path = self.resolve(requested)?;
+        self.is_protected(&path).then_some(path)
+    }
+}
+
+/// What the conversation has read that the owner did not write, and what it wrote itself.
+#[derive(Debug, Clone, Default)]
+pub struct Taint {
+    /// Why the conversation is tainted (the first untrusted thing it read), if it is.
+    reason: Option<String>,
+    /// Files this conversation wrote (real paths): reading them back is not reading a stranger.
+    written: HashSet<PathBuf>,
+    /// Hosts fetched in the current turn (lowercase, without a trailing dot).
+    fetched_hosts: HashSet<String>,
+}
+
+impl Taint {
+    /// Whether untrusted content has been read.
+    pub fn is_tainted(&self) -> bool {
+        self.reason.is_some()
+    }
+
+    /// What made the conversation tainted.
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
+    /// Records that untrusted content was read (the first reason is kept).
+    pub fn mark(&mut self, reason: impl Into<String>) {
+        if self.reason.is_none() {
+            let reason = reason.into();
+            tracing::info!("the conversation has read untrusted content: {reason}");
+            self.reason = Some(reason);
+        }
+    }
+
+    /// A new turn starts: hosts are counted afresh. The taint itself stays, because what was
+    /// read is still in the conversation the model sees.
+    pub fn start_turn(&mut self) {
+        self.fetched_hosts.clear();
+    }
+
+    /// Notes what a call that ran (`failed` or not) read or wrote.
+    pub fn observe(&mut self, tool: &str, arguments: &Value, failed: bool, rules: &PathRules) {
+        let path_arg = arguments.get("path").and_then(Value::as_str);
+        if FILE_WRITERS.contains(&tool) {
+            if !failed && let Some(path) = path_arg.and_then(|path| rules.resolve(path)) {
+                self.written.insert(path);
+            }
+            return;
+        }
+        if tool == "web_fetch" {
+            if let Some(host) = url_arg(arguments).and_then(|url| host_of(&url)) {
+                self.fetched_hosts.insert(host.clone());
+                self.mark(format!("a web page from {host}"));
+            } else {
+                self.mark("a web page");
+            }
+            return;
+        }
+        if failed || CLEAN_OUTPUT_TOOLS.contains(&tool) {
+            return;
+        }
+        if FILE_READERS.contains(&tool) {
+            let trusted = path_arg
+                .and_then(|path| rules.resolve(path))
+                .is_some_and(|path| rules.is_protected(&path) || self.written.contains(&path));
+            if !trusted {
+                self.mark(format!(
+                    "the file {} ({tool})",
+                    path_arg.unwrap_or("(unnamed)")
+                ));
+            }
+            return;
+        }
+        self.mark(format!("the output of {tool}"));
+    }
+
+    /// Why `tool` with `arguments` needs the owner's approval now, or `None` when it does not.
+    pub fn guard(&self, tool: &str, arguments: &Value, rules: &PathRules) -> Option<String> {
+        let reason = self.reason.as_deref()?;
+        let why = if tool == "bash" {
+            "it runs a shell command".to_owned()
+        } else if FILE_WRITERS.contains(&tool) {
+            let requested = arguments.get("path").and_then(Value::as_str)?;
+            rules.names_protected(requested)?;
+            format!("it changes {requested}, a file that shapes future sessions")
+        } else if tool == "web_fetch" {
+            let url = url_arg(arguments)?;
+            if !carries_data(&url) {
+                return None;
+            }
+            let host = host_of(&url)?;
+            if self.fetched_hosts.contains(&host) {
+                return None;
+            }
+            format!("it sends data in the address to {host}, a host not fetched in this turn")
+        } else {
+            return None;
+        };
+        Some(format!(
+            "`{tool}` needs the owner's approval: this conversation has read untrusted content \
+             ({reason}) and {why}"
+        ))
+    }
+
+    /// Whether `tool` is one whose calls [`Taint::guard`] may hold back.
+    pub fn may_guard(tool: &str) -> bool {
+        tool == "bash" || tool == "web_fetch" || FILE_WRITERS.contains(&tool)
+    }
+
+    /// Whether running `tool` may taint the conversation.
+    pub fn may_taint(tool: &str) -> bool {
+        !CLEAN_OUTPUT_TOOLS.contains(&tool)
+    }
+}
+
+fn url_arg(arguments: &Value) -> Option<reqwest::Url> {
+    let raw = arguments.get("url").and_then(Value::as_str)?;
+    reqwest::Url::parse(raw.trim()).ok()
+}
+
+/// Whether a URL carries data beyond where it points: a query, a fragment or credentials.
+fn carries_data(url: &reqwest::Url) -> bool {
+    url.query().is_some_and(|query| !query.is_empty())
+        || url.fragment().is_some_and(|fragment| !fragment.is_empty())
+        || !url.username().is_empty()
+        || url.password().is_some()
+}
+
+fn host_of(url: &reqwest::Url) -> Option<String> {
+    let host = url.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rules(dir: &Path) -> PathRules {
+        let protected: Vec<String> = localgpt_core::config::DEFAULT_PROTECTED_PATHS
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect();
+        PathRules::new(dir, Arc::new(AllowedRoots::new(dir, &[])), &protected)
+    }
+
+    #[test]
+    fn clean_conversations_are_not_guarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = rules(dir.path());
+        let taint = Taint::default();
+        assert_eq!(taint.guard("bash", &json!({"command": "ls"}), &rules), None);
+        assert_eq!(
+            taint.guard("write_file", &json!({"path": "AGENTS.md"}), &rules),
+            None
+        );
+    }
+
+    #[test]
+    fn protected_names_match_in_any_spelling() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("skills/x")).unwrap();
+        let rules = rules(dir.path());
+        let mut taint = Taint::default();
+        taint.observe("memory_search", &json!({"query": "x"}), false, &rules);
+        for path in [
+            "AGENTS.md",
+            "agents.md",
+            "./HEARTBEAT.md",
+            "notes/../SOUL.md",
+            "skills/x/SKILL.md",
+            "Skills/new.md",
+            "tools/t.sh",
+        ] {
+            assert!(
+                taint
+                    .guard("edit_file", &json!({"path": path}), &rules)
+                    .is_some(),
+                "{path}"
+            );
+        }
+        assert!(
+            taint
+                .guard("write_file", &json!({"path": "notes/AGENTS.md"}), &rules)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn own_writes_and_protected_files_read_back_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("AGENTS.md"), "rules").unwrap();
+        let rules = rules(dir.path());
+        let mut taint = Taint::default();
+        taint.observe("read_file", &json!({"path": "AGENTS.md"}), false, &rules);
+        taint.observe("write_file", &json!({"path": "draft.md"}), false, &rules);
+        taint.observe("read_file", &json!({"path": "draft.md"}), false, &rules);
+        assert!(!taint.is_tainted());
+        taint.observe("read_file", &json!({"path": "inbox.md"}), false, &rules);
+        assert!(taint.is_tainted());
+    }
+
+    #[test]
+    fn fetches_carrying_data_to_new_hosts_are_guarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = rules(dir.path());
+        let mut taint = Taint::default();
+        taint.observe("memory_get", &json!({"path": "x.md"}), false, &rules);
+        let guarded = |taint: &Taint, url: &str| {
+            taint
+                .guard("web_fetch", &json!({"url": url}), &rules)
+                .is_some()
+        };
+        assert!(!guarded(&taint, "https://example.com/page"));
+        assert!(guarded(&taint, "https://evil.example/?data=pin"));
+        assert!(guarded(&taint, "https://evil.example/#pin"));
+        assert!(guarded(&taint, "https://pin:4321@evil.example/"));
+        assert!(guarded(&taint, "https://EVIL.example./?d=1"));
+        taint.observe(
+            "web_fetch",
+            &json!({"url": "https://docs.example/a"}),
+            false,
+            &rules,
+        );
+        assert!(!guarded(&taint, "https://docs.example/search?q=rust"));
+        taint.start_turn();
+        assert!(guarded(&taint, "https://docs.example/search?q=rust"));
+    }
+}
