@@ -308,6 +308,10 @@ pub enum ModelsCommand {
         /// 32-bit).
         #[arg(long)]
         f16: bool,
+        /// Make it the model in use: the default chat model (`agent.default_model`) for a chat
+        /// model, the memory's embedding model (`memory.embedding_model`) for an embedding model.
+        #[arg(long = "use")]
+        use_it: bool,
     },
     /// Remove an installed model.
     Rm {

@@ -19,10 +19,18 @@ pub fn embedder_for(app: &App) -> (Option<Arc<dyn Embedder>>, Option<String>) {
             let path = match store.resolve(configured) {
                 Ok(path) => path,
                 Err(InferenceError::UnknownModel { .. }) => {
+                    let fix = crate::commands::models::only_installed_alternative(
+                        app,
+                        localgpt_inference::ModelKind::Embedding,
+                    )
+                    .unwrap_or_else(|| {
+                        "run `localgpt models pull all-minilm-l6-v2` (or `models import PATH`)"
+                            .to_owned()
+                    });
                     return (
                         None,
                         Some(format!(
-                            "embedding model `{configured}` is not installed, so memory search uses keywords only; run `localgpt models pull all-minilm-l6-v2` (or `models import PATH`)"
+                            "embedding model `{configured}` is not installed, so memory search uses keywords only; {fix}"
                         )),
                     );
                 }

@@ -34,10 +34,19 @@ pub fn load(
         wanted.to_owned()
     };
     let path = store.resolve(&target).with_context(|| {
-        format!(
-            "the local model `{wanted}` is not installed; run `localgpt models pull smollm2-135m` \
-             (or `localgpt models import FILE.gguf`), or set agent.default_model to another provider"
-        )
+        match crate::commands::models::only_installed_alternative(
+            app,
+            localgpt_inference::ModelKind::Chat,
+        ) {
+            Some(alternative) => {
+                format!("the local model `{wanted}` is not installed; {alternative}")
+            }
+            None => format!(
+                "the local model `{wanted}` is not installed; run `localgpt models pull \
+                 smollm2-135m` (or `localgpt models import FILE.gguf`), or set \
+                 agent.default_model to another provider"
+            ),
+        }
     })?;
     let options = LocalChatOptions {
         threads: settings.threads.map(|threads| threads as usize),

@@ -97,7 +97,9 @@ fn init(paths: &Paths, force: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn set(paths: &Paths, key: &str, value: &str) -> anyhow::Result<()> {
+/// Sets `key` to `value` in the config file through the editor (comments kept; a value that
+/// would not load is refused) and prints the new setting.
+pub fn set(paths: &Paths, key: &str, value: &str) -> anyhow::Result<()> {
     let config_file = &paths.config_file;
     let text = match std::fs::read_to_string(config_file) {
         Ok(text) => text,

@@ -1,7 +1,8 @@
 //! `localgpt models list|pull|import|rm`: the local models folder.
 
+use localgpt_core::config::{BUILTIN_MODEL, EmbeddingProvider};
 use localgpt_inference::{
-    ImportOptions, InstalledModel, KNOWN_MODELS, ModelStore, known_model, pull,
+    ImportOptions, InstalledModel, KNOWN_MODELS, ModelKind, ModelStore, known_model, pull,
 };
 
 use crate::app::App;
@@ -81,7 +82,12 @@ pub fn run(command: ModelsCommand, app: &App) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        ModelsCommand::Import { path, name, f16 } => {
+        ModelsCommand::Import {
+            path,
+            name,
+            f16,
+            use_it,
+        } => {
             let spinner = Progress::spinner("importing", false);
             let installed = store.import(
                 &path,
@@ -100,7 +106,12 @@ pub fn run(command: ModelsCommand, app: &App) -> anyhow::Result<()> {
                 installed.bytes as f64 / 1e6,
                 installed.path.display()
             );
-            Ok(())
+            if use_it {
+                put_in_use(app, &installed)
+            } else {
+                println!("{}", how_to_use(app, &installed));
+                Ok(())
+            }
         }
         ModelsCommand::Rm { name } => {
             let removed = store.remove(&name)?;
@@ -110,10 +121,85 @@ pub fn run(command: ModelsCommand, app: &App) -> anyhow::Result<()> {
     }
 }
 
+/// The setting that makes `model` the one in use, as `(key, value)`.
+fn use_setting(model: &InstalledModel) -> (&'static str, String) {
+    match model.kind {
+        ModelKind::Embedding => ("memory.embedding_model", model.name.clone()),
+        ModelKind::Chat => ("agent.default_model", format!("local/{}", model.name)),
+    }
+}
+
+/// Whether the configuration already uses `model`.
+fn is_in_use(app: &App, model: &InstalledModel) -> bool {
+    match model.kind {
+        ModelKind::Embedding => {
+            app.config.memory.embedding == EmbeddingProvider::Local
+                && app.config.memory.embedding_model == model.name
+        }
+        ModelKind::Chat => {
+            app.config.agent.default_model == format!("local/{}", model.name)
+                || (app.config.agent.default_model == BUILTIN_MODEL
+                    && app.config.providers.local.model == model.name)
+        }
+    }
+}
+
+/// What the model is for and the commands that use it.
+fn how_to_use(app: &App, model: &InstalledModel) -> String {
+    let (key, value) = use_setting(model);
+    match (model.kind, is_in_use(app, model)) {
+        (ModelKind::Embedding, true) => "It is the memory's embedding model \
+             (memory.embedding_model); run `localgpt memory reindex` to embed your notes with it."
+            .to_owned(),
+        (ModelKind::Embedding, false) => format!(
+            "An embedding model: it lets memory search find notes by meaning. To use it: \
+             `localgpt config set {key} {value}` (or import with --use), then `localgpt memory reindex`."
+        ),
+        (ModelKind::Chat, true) => {
+            "It is the default chat model: `localgpt ask \"…\"` answers with it.".to_owned()
+        }
+        (ModelKind::Chat, false) => format!(
+            "A chat model: `localgpt ask --model {value} \"…\"` answers with it; to make it the \
+             default: `localgpt config set {key} {value}` (or import with --use)."
+        ),
+    }
+}
+
+/// Makes `model` the one in use through the config editor.
+fn put_in_use(app: &App, model: &InstalledModel) -> anyhow::Result<()> {
+    let (key, value) = use_setting(model);
+    if model.kind == ModelKind::Embedding && app.config.memory.embedding != EmbeddingProvider::Local
+    {
+        crate::commands::config::set(&app.paths, "memory.embedding", "local")?;
+    }
+    crate::commands::config::set(&app.paths, key, &value)?;
+    if model.kind == ModelKind::Embedding {
+        println!("Run `localgpt memory reindex` to embed your notes with it.");
+    }
+    Ok(())
+}
+
+/// When the configured model of `kind` is not installed and exactly one installed model of that
+/// kind is, the command that switches to it.
+pub fn only_installed_alternative(app: &App, kind: ModelKind) -> Option<String> {
+    let store = ModelStore::new(app.paths.models_dir());
+    let installed = store.list().ok()?;
+    let mut of_kind = installed.iter().filter(|model| model.kind == kind);
+    let only = of_kind.next()?;
+    if of_kind.next().is_some() {
+        return None;
+    }
+    let (key, value) = use_setting(only);
+    Some(format!(
+        "`{}` is installed: `localgpt config set {key} {value}` uses it",
+        only.name
+    ))
+}
+
 fn kind(model: &InstalledModel) -> &'static str {
     match model.kind {
-        localgpt_inference::ModelKind::Embedding => "embedding",
-        localgpt_inference::ModelKind::Chat => "chat",
+        ModelKind::Embedding => "embedding",
+        ModelKind::Chat => "chat",
     }
 }
 
