@@ -1,11 +1,16 @@
 //! LocalGPT's HTTP API (SPEC §8), served by the daemon: `/health`, `/api/status`, `/api/chat`
 //! (JSON, or server-sent events with token deltas and tool activity), memory search and stats,
 //! and sessions. Every chat goes through the ingress bus, so the control plane decides trust from
-//! the caller's identity (owner token, loopback, anyone else). Binds loopback by default and
-//! refuses any other address without a token; bodies are size-limited; errors are JSON.
+//! the caller's identity (owner token, loopback page of the daemon's own origin, anyone else).
+//! Binds loopback by default and refuses any other address without a token. Hardened against
+//! misuse: header and body timeouts and a connection cap (`listen`), request size limits
+//! (`guard`), per-address caps on untrusted chats and wrong tokens (`caps`); every error is JSON.
 
 mod auth;
+mod caps;
 mod error;
+mod guard;
+mod listen;
 mod routes;
 pub mod telegram;
 
@@ -15,11 +20,13 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use localgpt_agent::control::IngressBus;
 use localgpt_agent::sessions::SessionStore;
 use localgpt_agent::tools::memory::MemoryHandle;
-use localgpt_core::config::Secret;
+use localgpt_core::config::{Secret, ServerConfig};
 
+pub use caps::Caps;
 pub use error::ApiError;
 
 /// Largest request body accepted.
@@ -50,6 +57,10 @@ pub struct ServerState {
     pub auth_token: Option<Secret>,
     /// Whether token-less loopback requests are the owner's.
     pub allow_local_unauthenticated: bool,
+    /// Timeouts and the connection cap.
+    pub limits: Limits,
+    /// What untrusted callers may cost (chats, wrong tokens).
+    pub caps: Arc<Caps>,
     /// When the daemon started.
     pub started: Instant,
     /// More status fields (the daemon's `heartbeat` and `jobs`), merged into `/api/status`.
@@ -61,6 +72,34 @@ impl std::fmt::Debug for ServerState {
         f.debug_struct("ServerState")
             .field("model", &self.model)
             .finish_non_exhaustive()
+    }
+}
+
+/// How long clients may take and how many connections may be open.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest wait for a request's headers, and for the next request on an idle connection.
+    pub header_timeout: std::time::Duration,
+    /// Longest wait for a request's body once its headers arrived.
+    pub body_timeout: std::time::Duration,
+    /// Most connections open at once.
+    pub max_connections: usize,
+}
+
+impl Limits {
+    /// The limits `[server]` sets.
+    pub fn from_config(config: &ServerConfig) -> Self {
+        Self {
+            header_timeout: config.header_timeout.get(),
+            body_timeout: config.body_timeout.get(),
+            max_connections: config.max_connections,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::from_config(&ServerConfig::default())
     }
 }
 
@@ -82,10 +121,17 @@ pub enum ServeError {
     },
 }
 
-/// The router with every endpoint.
+/// The router with every endpoint, its request limits and JSON errors for everything.
 pub fn router(state: ServerState) -> Router {
+    let body_timeout = state.limits.body_timeout;
     routes::router()
+        .fallback(guard::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            body_timeout,
+            guard::limit_request,
+        ))
+        .layer(middleware::map_response(guard::json_errors))
         .with_state(state)
 }
 
@@ -114,8 +160,6 @@ pub async fn serve(
     state: ServerState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.limits;
+    listen::serve(listener, router(state), limits, shutdown).await
 }

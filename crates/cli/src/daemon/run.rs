@@ -50,7 +50,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
     let listener = runtime.block_on(localgpt_server::bind(
         &server.bind,
         server.port,
-        server.auth_token.is_some(),
+        server.token().is_some(),
     ))?;
     let address = listener.local_addr()?;
     let mut pid_file = std::fs::File::create(pid_path(app)).context("writing the pid file")?;
@@ -79,8 +79,10 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
         artifacts: Some(ArtifactStore::new(state_dir.join("artifacts"))),
         model: model_name.clone(),
         models: model_choices(app, &model_name),
-        auth_token: server.auth_token.clone(),
+        auth_token: server.token().cloned(),
         allow_local_unauthenticated: server.allow_local_unauthenticated,
+        limits: localgpt_server::Limits::from_config(server),
+        caps: Arc::new(localgpt_server::Caps::from_config(server)),
         started: Instant::now(),
         extra_status: Some(Arc::new(move || {
             serde_json::json!({

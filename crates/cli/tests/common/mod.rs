@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod raw_http;
+
 use std::path::Path;
 
 use assert_cmd::Command;

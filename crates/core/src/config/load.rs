@@ -341,6 +341,21 @@ fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> {
             ),
         ));
     }
+    let server = &config.server;
+    for (key, timeout) in [
+        ("server.header_timeout", server.header_timeout),
+        ("server.body_timeout", server.body_timeout),
+    ] {
+        if timeout.get().is_zero() {
+            return Err(invalid(key, "must be longer than 0s".to_owned()));
+        }
+    }
+    if server.max_connections == 0 {
+        return Err(invalid(
+            "server.max_connections",
+            "must be at least 1 (default 256)".to_owned(),
+        ));
+    }
     let mut names = std::collections::BTreeSet::new();
     for (index, job) in config.jobs.iter().enumerate() {
         if job.name.trim().is_empty() {

@@ -257,10 +257,34 @@ pub struct ServerConfig {
     pub bind: String,
     /// Port. Default 31327.
     pub port: u16,
-    /// Bearer token for the API; required when `bind` is not loopback.
+    /// Bearer token for the API; required when `bind` is not loopback. An empty (or blank) token
+    /// is no token.
+    #[serde(deserialize_with = "blank_secret_is_none")]
     pub auth_token: Option<Secret>,
     /// Treat token-less requests from loopback as the owner. Default true.
     pub allow_local_unauthenticated: bool,
+    /// How long a client may take to send a request's headers, and how long a kept-alive
+    /// connection may sit idle before its next request; then it is closed. Default 10s.
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body once its headers arrived. Default 30s.
+    pub body_timeout: Duration,
+    /// Most connections open at once. Beyond it, connections that have not yet sent a complete
+    /// request are closed (oldest first) to make room; otherwise new ones wait. Default 256.
+    pub max_connections: usize,
+    /// Chats an hour one untrusted client address may start (`/api/chat`,
+    /// `/v1/chat/completions` without the owner's identity). Default 5.
+    pub untrusted_chats_per_source: usize,
+    /// Chats an hour all untrusted clients together may start. Default 30.
+    pub untrusted_chats_total: usize,
+}
+
+impl ServerConfig {
+    /// The owner token, unless it is missing or blank.
+    pub fn token(&self) -> Option<&Secret> {
+        self.auth_token
+            .as_ref()
+            .filter(|token| !token.expose().trim().is_empty())
+    }
 }
 
 impl Default for ServerConfig {
@@ -270,8 +294,21 @@ impl Default for ServerConfig {
             port: 31327,
             auth_token: None,
             allow_local_unauthenticated: true,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 256,
+            untrusted_chats_per_source: 5,
+            untrusted_chats_total: 30,
         }
     }
+}
+
+/// `auth_token = ""` (or only spaces) reads as no token, so it cannot open a network bind.
+fn blank_secret_is_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Secret>, D::Error> {
+    let secret = Option::<Secret>::deserialize(deserializer)?;
+    Ok(secret.filter(|token| !token.expose().trim().is_empty()))
 }
 
 /// `[telegram]`

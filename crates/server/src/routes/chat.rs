@@ -2,6 +2,8 @@
 //! `{reply, session_id, usage, tool_calls}`, or with `Accept: text/event-stream` a stream of
 //! `session` (first), `delta`, `tool_start`, `tool_end`, `approval` (answer with `POST /api/approvals/{id}`) and
 //! `notice` events and a final `done` (or `error`). Closing the stream early stops the turn.
+//! Callers who are not the owner are capped (429 beyond the hourly chats of `[server]`) and see
+//! a generic message when their turn fails, never the provider's error text.
 
 use std::convert::Infallible;
 
@@ -40,6 +42,8 @@ pub async fn chat(
     if body.message.trim().is_empty() {
         return Err(ApiError::bad_request("`message` is empty"));
     }
+    caller.count_chat(&state)?;
+    let owner = caller.is_owner(&state);
     let ticket = state
         .bus
         .submit(Submission {
@@ -69,16 +73,19 @@ pub async fn chat(
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.contains("text/event-stream"));
     if wants_stream {
-        return Ok(Sse::new(event_stream(ticket))
+        return Ok(Sse::new(event_stream(ticket, owner))
             .keep_alive(KeepAlive::default())
             .into_response());
     }
     let outcome = ticket.outcome().await;
-    outcome_json(outcome).map(|value| Json(value).into_response())
+    outcome_json(outcome, owner).map(|value| Json(value).into_response())
 }
 
-/// The final answer as JSON, or the error it was.
-fn outcome_json(outcome: Outcome) -> Result<Value, ApiError> {
+/// What a caller who is not the owner is told when a turn fails.
+pub const GENERIC_FAILURE: &str = "the assistant could not answer this time; try again later";
+
+/// The final answer as JSON, or the error it was (in detail only for the owner).
+fn outcome_json(outcome: Outcome, owner: bool) -> Result<Value, ApiError> {
     match outcome {
         Outcome::Done {
             report,
@@ -95,7 +102,11 @@ fn outcome_json(outcome: Outcome) -> Result<Value, ApiError> {
         Outcome::Failed(message) => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
             "turn_failed",
-            message,
+            if owner {
+                message
+            } else {
+                GENERIC_FAILURE.to_owned()
+            },
         )),
         Outcome::TimedOut => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
@@ -134,14 +145,14 @@ fn event_of(event: AgentEvent) -> Event {
 }
 
 /// The turn's events as they come, then `done` or `error`.
-fn event_stream(ticket: Ticket) -> impl Stream<Item = Result<Event, Infallible>> {
+fn event_stream(ticket: Ticket, owner: bool) -> impl Stream<Item = Result<Event, Infallible>> {
     // A client that disconnects drops the stream and with it the ticket, which stops the turn.
-    stream::unfold(Some(ticket), |state| async move {
+    stream::unfold(Some(ticket), move |state| async move {
         let mut ticket = state?;
         match ticket.events.recv().await {
             Some(event) => Some((Ok(event_of(event)), Some(ticket))),
             None => {
-                let last = match outcome_json(ticket.outcome().await) {
+                let last = match outcome_json(ticket.outcome().await, owner) {
                     Ok(value) => Event::default().event("done").data(value.to_string()),
                     Err(error) => Event::default().event("error").data(
                         json!({"code": error.code(), "message": error.message()}).to_string(),

@@ -1,7 +1,8 @@
 //! OpenAI-compatible endpoints, so existing clients and SDKs work unchanged:
 //! `POST /v1/chat/completions` (streaming and not) and `GET /v1/models`. Each request becomes one
 //! turn through the ingress bus; earlier messages of the request are given to the model as the
-//! conversation so far.
+//! conversation so far. Callers who are not the owner are capped like `/api/chat` and see a
+//! generic message when their turn fails.
 
 use std::convert::Infallible;
 
@@ -95,6 +96,8 @@ pub async fn completions(
     Json(request): Json<CompletionRequest>,
 ) -> Result<Response, ApiError> {
     let text = input_of(&request.messages)?;
+    caller.count_chat(&state)?;
+    let owner = caller.is_owner(&state);
     let model = request.model.clone().unwrap_or_else(|| state.model.clone());
     // Clients name models LocalGPT may not know ("gpt-4o"); only LocalGPT's own names switch.
     let requested = request.model.filter(|name| name.contains('/'));
@@ -148,7 +151,11 @@ pub async fn completions(
         Outcome::Failed(message) => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
             "turn_failed",
-            message,
+            if owner {
+                message
+            } else {
+                super::chat::GENERIC_FAILURE.to_owned()
+            },
         )),
         Outcome::TimedOut => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,

@@ -1,6 +1,7 @@
-//! How often strangers may make the model work: anyone can write to a bot, and every message a
-//! stranger sends costs a sanitizer turn. Each stranger gets a few messages an hour, and all
-//! strangers together a few more; beyond that their messages are dropped without a model call.
+//! How often strangers may make the model work: anyone can write to a bot (or reach the API), and
+//! every message a stranger sends costs a model turn. Each stranger gets a few messages an hour,
+//! and all strangers together a few more; beyond that their messages are refused without a model
+//! call. Telegram counts by user id; the HTTP API by client address.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -13,22 +14,23 @@ pub const ALL_STRANGERS: usize = 30;
 /// The window.
 pub const WINDOW: Duration = Duration::from_secs(3600);
 
-/// A sliding-window count of strangers' messages.
+/// A sliding-window count of strangers' messages, each stranger named by a `K` (a Telegram user
+/// id by default). It remembers at most `all` messages, so its memory stays bounded.
 #[derive(Debug)]
-pub struct StrangerLimit {
+pub struct StrangerLimit<K = i64> {
     per_stranger: usize,
     all: usize,
     window: Duration,
-    recent: Mutex<VecDeque<(Instant, i64)>>,
+    recent: Mutex<VecDeque<(Instant, K)>>,
 }
 
-impl Default for StrangerLimit {
+impl<K: PartialEq> Default for StrangerLimit<K> {
     fn default() -> Self {
         Self::new(PER_STRANGER, ALL_STRANGERS, WINDOW)
     }
 }
 
-impl StrangerLimit {
+impl<K: PartialEq> StrangerLimit<K> {
     /// At most `per_stranger` messages from one user and `all` from everyone per `window`.
     pub fn new(per_stranger: usize, all: usize, window: Duration) -> Self {
         Self {
@@ -40,7 +42,7 @@ impl StrangerLimit {
     }
 
     /// Whether `user` may be answered now; counts the message when so.
-    pub fn allow(&self, user: i64, now: Instant) -> bool {
+    pub fn allow(&self, user: K, now: Instant) -> bool {
         let mut recent = self
             .recent
             .lock()
