@@ -77,6 +77,11 @@ default_model = {DEFAULT_MODEL}
 # port = 31327
 # auth_token = "${LOCALGPT_API_TOKEN}"
 # allow_local_unauthenticated = true   # loopback requests without a token act as you
+# header_timeout = "10s"        # a request's headers must arrive within this (idle connections close too)
+# body_timeout = "30s"          # and its body within this
+# max_connections = 256         # open connections at once; half-open ones are closed first
+# untrusted_chats_per_source = 5   # chats an hour one stranger's address may start
+# untrusted_chats_total = 30       # chats an hour all strangers together may start
 
 [telegram]
 # bot_token = "${TELEGRAM_BOT_TOKEN}"
