@@ -6,8 +6,9 @@
 # Looked for in the files git tracks or would add (tests/data/ itself and this script excepted):
 #   - a sibling checkout's data: `../shared`, `shared/data/`, `shared/reference/`;
 #   - this machine's layout: absolute paths under `/work/`;
-#   - climbing out of the repository: `../../..` (from crates/<name>/ or bench/<name>/), or
-#     `$(dirname "$0")/../..` in scripts/.
+#   - climbing out of the repository: `../../..` from `CARGO_MANIFEST_DIR` (crates/<name>/, on the
+#     same line or the next three), `../../..` in bench/ and scripts/, `$(dirname "$0")/../..` in
+#     scripts/. Other `../` strings are left alone: adversarial tests use them as attacks.
 # Usage: scripts/check-self-contained.sh [REPO_DIR]  (default: this script's repository)
 set -euo pipefail
 cd "${1:-$(dirname "$0")/..}"
@@ -16,7 +17,6 @@ patterns=(
   -e '\.\./shared\b'
   -e '\bshared/(data|reference)/'
   -e '(^|[^[:alnum:]_./~-])/work/'
-  -e '\.\./\.\./\.\.'
 )
 
 # Tracked files, and new ones not yet committed (but not ignored ones such as node_modules).
@@ -25,14 +25,30 @@ listed() {
     ':!:tests/data/**' ':!:scripts/check-self-contained.sh' ':!:tests/web/package-lock.json'
 }
 mapfile -d '' files < <(listed crates bench scripts tests docs .config .cargo Cargo.toml README.md BENCHMARKS.md)
+mapfile -d '' bench < <(listed bench)
 mapfile -d '' scripts < <(listed scripts)
+mapfile -d '' sources < <(listed crates tests)
 
 found=0
 if [ "${#files[@]}" -gt 0 ] && grep -nIE "${patterns[@]}" -- "${files[@]}"; then
   found=1
 fi
-# scripts/ sits one level below the root: two `..` from the script's folder leave the repository.
-if [ "${#scripts[@]}" -gt 0 ] && grep -nIE 'dirname[^)]*\)"?/\.\./\.\.' -- "${scripts[@]}"; then
+# bench/<name>/ is two levels below the root, scripts/ one.
+if [ "${#bench[@]}" -gt 0 ] && grep -nIE '\.\./\.\./\.\.' -- "${bench[@]}"; then
+  found=1
+fi
+if [ "${#scripts[@]}" -gt 0 ] &&
+  grep -nIE -e '\.\./\.\./\.\.' -e 'dirname[^)]*\)"?/\.\./\.\.' -- "${scripts[@]}"; then
+  found=1
+fi
+# A crate's folder is two levels below the root: three `..` after CARGO_MANIFEST_DIR leave it.
+if [ "${#sources[@]}" -gt 0 ] && awk '
+  FNR == 1 { window = 0 }
+  /CARGO_MANIFEST_DIR/ { window = 4 }
+  window > 0 && /\.\.\/\.\.\/\.\./ { print FILENAME ":" FNR ":" $0; hit = 1 }
+  { if (window > 0) window-- }
+  END { exit hit ? 0 : 1 }
+' "${sources[@]}"; then
   found=1
 fi
 
