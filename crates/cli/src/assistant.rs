@@ -157,6 +157,8 @@ pub fn build_scoped_agent(
         context_window: agent_config.context_window,
         reserve_tokens: agent_config.reserve_tokens,
         max_tokens: if compact { Some(512) } else { None },
+        guard_after_untrusted: agent_config.guard_after_untrusted,
+        protected_paths: agent_config.protected_paths.clone(),
     };
     let workspace = tools.context().workspace.clone();
     let agent = Agent::new(model, tools, approver, settings, system);
