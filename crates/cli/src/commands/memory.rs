@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use anyhow::Context;
+use localgpt_core::text::{display_path, terminal_safe, terminal_safe_line};
 use localgpt_memory::{IndexSettings, MemoryIndex, Progress, ReindexReport, SearchOptions};
 
 use crate::app::App;
@@ -10,7 +11,9 @@ use crate::cli::MemoryCommand;
 use crate::embedding::embedder_for;
 use crate::progress::Progress as Bar;
 
-/// Opens the index for this configuration, with its embedder (if one can be used).
+/// Opens the index for this configuration, with its embedder (if one can be used). A damaged
+/// index file is moved aside and a fresh one opened (the warning names where it went); the next
+/// refresh rebuilds it from the markdown.
 pub fn open_index(app: &App, quiet: bool, with_embedder: bool) -> anyhow::Result<MemoryIndex> {
     let (embedder, note) = if with_embedder {
         embedder_for(app)
@@ -37,7 +40,7 @@ pub fn run(command: MemoryCommand, app: &App) -> anyhow::Result<()> {
             let mut index = open_index(app, json, true)?;
             let refreshed = index.ensure_fresh().context("updating the memory index")?;
             warn_skipped(&refreshed);
-            let results = index.search(
+            let results = index.search_or_rebuild(
                 &query,
                 SearchOptions {
                     limit,
@@ -56,20 +59,22 @@ pub fn run(command: MemoryCommand, app: &App) -> anyhow::Result<()> {
                 println!("No matches for {query:?}.");
             }
             for (rank, hit) in results.results.iter().enumerate() {
+                // Names and text come from files: shown escaped, each on one line, so a name
+                // with a newline or a terminal escape cannot forge lines or drive the terminal.
                 let heading = if hit.headings.is_empty() {
                     String::new()
                 } else {
-                    format!("  § {}", hit.headings.join(" › "))
+                    format!("  § {}", terminal_safe_line(&hit.headings.join(" › ")))
                 };
                 println!(
                     "{}. {}:{}-{}{heading}  ({:.3})",
                     rank + 1,
-                    hit.path,
+                    display_path(std::path::Path::new(&hit.path)),
                     hit.start_line,
                     hit.end_line,
                     hit.score
                 );
-                println!("   {}\n", hit.snippet.trim());
+                println!("   {}\n", terminal_safe(hit.snippet.trim()));
             }
             Ok(())
         }
@@ -118,8 +123,24 @@ pub fn run(command: MemoryCommand, app: &App) -> anyhow::Result<()> {
             Ok(())
         }
         MemoryCommand::Stats { json } => {
-            let index = open_index(app, json, false)?;
-            let stats = index.stats()?;
+            let mut index = open_index(app, json, false)?;
+            if index.recovered_from().is_some()
+                || index.stats().is_ok_and(|s| s.last_indexed.is_none())
+            {
+                // A damaged file was moved aside, or the index was never built: count what a
+                // build finds, not an empty file.
+                let report = index
+                    .ensure_fresh()
+                    .context("rebuilding the memory index")?;
+                warn_skipped(&report);
+            }
+            let stats = match index.stats() {
+                Err(error) if error.is_corruption() => {
+                    index.reindex(true, &mut |_| {})?;
+                    index.stats()?
+                }
+                other => other?,
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&stats)?);
                 return Ok(());
@@ -148,8 +169,8 @@ fn warn_skipped(report: &ReindexReport) {
     for skipped in &report.skipped {
         eprintln!(
             "warning: skipped {}: {}",
-            skipped.path.display(),
-            skipped.reason
+            display_path(&skipped.path),
+            terminal_safe_line(&skipped.reason)
         );
     }
 }

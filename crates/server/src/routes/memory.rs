@@ -76,7 +76,10 @@ pub struct FileQuery {
 }
 
 /// `GET /api/memory/file?path=`: an indexed file's text, by the path a search result gives.
-/// Paths the index does not list are 404, so nothing outside the memory folders is reachable.
+/// Paths the index does not list are 404, and so are listed files that, at the moment of reading,
+/// fail [`localgpt_memory::MemoryRoots`] — the one rule the index walk and search share (real
+/// path inside the memory folders, never a credential store or LocalGPT's own state) — so nothing
+/// else is reachable, even through a file swapped for a symlink after indexing.
 pub async fn file(
     State(state): State<ServerState>,
     caller: Caller,
