@@ -15,11 +15,11 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(home: &Path, args: &str) -> Option<Self> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            eprintln!("skipping: tmux is not installed (scripts/setup.sh installs it)");
-            return None;
-        }
+    fn start(home: &Path, args: &str) -> Self {
+        assert!(
+            Command::new("tmux").arg("-V").output().is_ok(),
+            "tmux is not installed: scripts/setup.sh installs it"
+        );
         let socket = format!("localgpt-test-{}", std::process::id() ^ rand_suffix());
         let binary = assert_cmd::cargo::cargo_bin("localgpt");
         let command = format!(
@@ -42,7 +42,7 @@ impl Tmux {
             .status()
             .unwrap();
         assert!(status.success());
-        Some(Self { socket })
+        Self { socket }
     }
 
     fn send(&self, keys: &[&str]) {
@@ -123,9 +123,7 @@ fn chat_streams_answers_asks_approval_cancels_and_runs_slash_commands() {
             .turn(Turn::text(["Greeted."])),
     ));
     let home = home_for(&server);
-    let Some(tmux) = Tmux::start(home.path(), "") else {
-        return;
-    };
+    let tmux = Tmux::start(home.path(), "");
     tmux.wait_for("Type /help", 1);
 
     tmux.send(&["hi there", "Enter"]);
