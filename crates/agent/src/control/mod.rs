@@ -14,5 +14,5 @@ pub use approvals::{ApprovalDesk, PendingApproval, TurnApprover, UnknownApproval
 pub use artifacts::{ArtifactError, ArtifactRecord, ArtifactStore};
 pub use bus::{BusError, IngressBus, IngressQueue, Outcome, Submission, Ticket, bounded};
 pub use event_log::{EventLog, EventLogError, OwnerEvent};
-pub use plane::{ControlPlane, TurnResult, TurnRunner};
+pub use plane::{ControlPlane, TurnResult, TurnRunner, default_max_turns};
 pub use trust::{Persona, TrustPolicy};

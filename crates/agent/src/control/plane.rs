@@ -3,16 +3,25 @@
 //! that follow, and runs the turn through a [`TurnRunner`] — one turn at a time per session,
 //! different sessions side by side, each under a deadline. What untrusted inputs produce is kept
 //! as an artifact for the owner to review.
+//!
+//! At most [`ControlPlane::with_max_turns`] turns run at once (default [`default_max_turns`]);
+//! further inputs wait in the bus in the order they came, and the bus answers "busy" once it is
+//! full. Each turn runs as its own task: at its deadline its cancel token fires, the task is
+//! aborted (its future dropped) and the outcome is [`Outcome::TimedOut`] at once, even if the turn
+//! never yields. A failed turn's text passes through the plane's [`Redactor`] before anyone
+//! sees it.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use localgpt_core::chat::CancelToken;
 use localgpt_core::ingress::{IngressMessage, TrustLevel};
-use tokio::sync::mpsc;
+use localgpt_core::redact::Redactor;
+use tokio::sync::{Semaphore, mpsc};
 
 use super::bus::{Envelope, IngressQueue, Outcome};
 use super::{ArtifactStore, Persona, TrustPolicy};
@@ -34,6 +43,12 @@ pub trait TurnRunner: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = TurnResult> + Send + 'a>>;
 }
 
+/// Most turns at once when nothing else is said: four per core, at most 32.
+pub fn default_max_turns() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    (cores * 4).clamp(1, 32)
+}
+
 /// The control plane.
 pub struct ControlPlane {
     policy: TrustPolicy,
@@ -41,6 +56,26 @@ pub struct ControlPlane {
     artifacts: Option<ArtifactStore>,
     deadline: Duration,
     sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    turns: Arc<Semaphore>,
+    max_turns: usize,
+    running: Arc<AtomicUsize>,
+    redactor: Redactor,
+}
+
+/// Counts a turn as running while it lives.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for ControlPlane {
@@ -48,21 +83,46 @@ impl std::fmt::Debug for ControlPlane {
         f.debug_struct("ControlPlane")
             .field("policy", &self.policy)
             .field("deadline", &self.deadline)
+            .field("max_turns", &self.max_turns)
             .finish_non_exhaustive()
     }
 }
 
 impl ControlPlane {
     /// A control plane deciding trust with `policy` and running turns with `runner`, each within
-    /// `deadline`.
+    /// `deadline`, at most [`default_max_turns`] at once. Failures are scrubbed of the provider
+    /// keys in the environment; [`ControlPlane::with_redactor`] adds the configuration's secrets.
     pub fn new(policy: TrustPolicy, runner: Arc<dyn TurnRunner>, deadline: Duration) -> Self {
+        let max_turns = default_max_turns();
         Self {
             policy,
             runner,
             artifacts: None,
             deadline,
             sessions: Mutex::new(HashMap::new()),
+            turns: Arc::new(Semaphore::new(max_turns)),
+            max_turns,
+            running: Arc::new(AtomicUsize::new(0)),
+            redactor: Redactor::from_config(&localgpt_core::Config::default()),
         }
+    }
+
+    /// Runs at most `max_turns` turns at once (at least one); later inputs wait their turn.
+    pub fn with_max_turns(mut self, max_turns: usize) -> Self {
+        self.max_turns = max_turns.max(1);
+        self.turns = Arc::new(Semaphore::new(self.max_turns));
+        self
+    }
+
+    /// Scrubs the secrets `redactor` knows from the text of failed turns.
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// Turns running now (a turn stopped at its deadline counts until its task has ended).
+    pub fn running_turns(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
     }
 
     /// Keeps what untrusted inputs produce in `store`.
@@ -74,16 +134,24 @@ impl ControlPlane {
     /// Serves the queue until every [`super::IngressBus`] handle is dropped.
     pub async fn serve(self: Arc<Self>, mut queue: IngressQueue) {
         let mut running = tokio::task::JoinSet::new();
-        while let Some(envelope) = queue.receiver.recv().await {
+        loop {
+            // A free slot first, then the next input: what waits stays in the bounded bus, in
+            // order, and the bus says "busy" when it is full.
+            let Ok(slot) = Arc::clone(&self.turns).acquire_owned().await else {
+                break;
+            };
+            let Some(envelope) = queue.receiver.recv().await else {
+                break;
+            };
             let plane = Arc::clone(&self);
-            running.spawn(async move { plane.handle(envelope).await });
+            running.spawn(async move { plane.handle(envelope, slot).await });
             // Reap finished turns so the set does not grow.
             while running.try_join_next().is_some() {}
         }
         while running.join_next().await.is_some() {}
     }
 
-    async fn handle(&self, envelope: Envelope) {
+    async fn handle(&self, envelope: Envelope, slot: tokio::sync::OwnedSemaphorePermit) {
         let Envelope {
             submission,
             events,
@@ -113,20 +181,39 @@ impl ControlPlane {
         };
         tracing::info!(id = %message.id, source = ?message.source, ?trust, "input accepted");
         // One turn at a time per session; new sessions need no lock.
-        let lock = message
-            .payload
-            .session_id
-            .as_ref()
-            .map(|id| self.session_lock(id));
-        let _turn = match &lock {
-            Some(lock) => Some(lock.lock().await),
+        let session = match message.payload.session_id.as_ref() {
+            Some(id) => Some(self.session_lock(id).lock_owned().await),
             None => None,
         };
-        let turn = self.runner.run(&message, &persona, cancel.clone(), events);
-        let result = match tokio::time::timeout(deadline, turn).await {
-            Ok(result) => self.finish(&message, result),
+        if cancel.is_cancelled() {
+            // Its caller went away while it waited: no model call for nobody.
+            let _ = outcome.send(Outcome::Failed("cancelled before it started".to_owned()));
+            return;
+        }
+        let message = Arc::new(message);
+        let mut task = {
+            let (runner, message, cancel) = (
+                Arc::clone(&self.runner),
+                Arc::clone(&message),
+                cancel.clone(),
+            );
+            let running = Running::start(&self.running);
+            tokio::spawn(async move {
+                let result = runner.run(&message, &persona, cancel, events).await;
+                // The slot and the session are held until the turn really ends.
+                drop((slot, session, running));
+                result
+            })
+        };
+        let result = match tokio::time::timeout(deadline, &mut task).await {
+            Ok(Ok(result)) => self.finish(&message, result),
+            Ok(Err(error)) => {
+                tracing::error!(id = %message.id, "turn task failed: {error}");
+                Outcome::Failed("the turn stopped unexpectedly".to_owned())
+            }
             Err(_) => {
                 cancel.cancel();
+                task.abort();
                 tracing::warn!(id = %message.id, "turn stopped at its deadline");
                 Outcome::TimedOut
             }
@@ -137,7 +224,7 @@ impl ControlPlane {
     fn finish(&self, message: &IngressMessage, result: TurnResult) -> Outcome {
         let (report, session_id) = match result {
             Ok(done) => done,
-            Err(error) => return Outcome::Failed(error),
+            Err(error) => return Outcome::Failed(self.redactor.scrub(&error).into_owned()),
         };
         let artifact = match (&self.artifacts, message.trust) {
             (Some(store), TrustLevel::UntrustedEvent) => {
@@ -150,7 +237,10 @@ impl ControlPlane {
                     &title,
                 ) {
                     Ok(record) => Some(record.id),
-                    Err(error) => return Outcome::Failed(format!("storing the artifact: {error}")),
+                    Err(error) => {
+                        let error = format!("storing the artifact: {error}");
+                        return Outcome::Failed(self.redactor.scrub(&error).into_owned());
+                    }
                 }
             }
             _ => None,
