@@ -75,7 +75,7 @@ impl MemoryHandle {
     ) -> Result<localgpt_memory::SearchResults, ToolError> {
         self.with_fresh_index(move |index| {
             index
-                .search(&query, options)
+                .search_or_rebuild(&query, options)
                 .map_err(|error| ToolError::Failed(error.to_string()))
         })
         .await
@@ -189,7 +189,7 @@ impl Tool for MemorySearch {
             let results = self
                 .0
                 .with_fresh_index(move |index| {
-                    index.search(&query, options).map_err(|error| {
+                    index.search_or_rebuild(&query, options).map_err(|error| {
                         ToolError::Failed(format!("memory search failed: {error}"))
                     })
                 })
