@@ -9,6 +9,7 @@ mod daemon;
 mod detect;
 mod embedding;
 mod local_model;
+mod logging;
 mod migrate;
 mod progress;
 mod terminal;
@@ -37,11 +38,11 @@ fn main() -> ExitCode {
     } else {
         cli.global.verbose
     };
-    init_logging(verbose, serving);
+    logging::init(verbose, serving);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", logging::scrub(&format!("{error:#}")));
             ExitCode::FAILURE
         }
     }
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = Paths::from_env(cli.global.config.clone())?;
+    logging::learn_secrets(&paths.config_file);
     match cli.command {
         Command::Ask {
             question,
@@ -111,24 +113,4 @@ fn quit_quietly_on_closed_stdout() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-}
-
-/// Logs go to stderr: warnings by default, more with `-v`; `LOCALGPT_LOG` takes a full filter.
-/// A daemon's stderr is its log file, so it gets no colour codes.
-fn init_logging(verbose: u8, to_file: bool) {
-    // llama.cpp's own log lines are kept off the terminal unless asked for with -vv.
-    let default = match verbose {
-        0 => "warn,llama-cpp-2=off,llama_cpp_2=off",
-        1 => "info,llama-cpp-2=off,llama_cpp_2=off",
-        2 => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LOCALGPT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(!to_file)
-        .with_target(false)
-        .init();
 }

@@ -166,7 +166,8 @@ pub fn build_plane_with(
         approvals,
     ));
     let plane = ControlPlane::new(TrustPolicy::from_config(&app.config), runner, TURN_DEADLINE)
-        .with_artifacts(ArtifactStore::new(app.paths.state_dir().join("artifacts")));
+        .with_artifacts(ArtifactStore::new(app.paths.state_dir().join("artifacts")))
+        .with_redactor(localgpt_llm::ModelFactory::new(&app.config).redactor());
     Ok((Arc::new(plane), model_name, memory))
 }
 
