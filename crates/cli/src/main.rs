@@ -23,6 +23,7 @@ use crate::app::App;
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    keep_files_private();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Daemon(_)) {
         quit_quietly_on_closed_stdout();
@@ -79,6 +80,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Daemon(command) => {
             let app = App::load(paths)?;
+            if matches!(command, cli::DaemonCommand::Start { .. })
+                && let Err(error) = app.paths.make_private()
+            {
+                tracing::warn!(
+                    "could not make {} private: {error}",
+                    app.paths.home.display()
+                );
+            }
             match command {
                 cli::DaemonCommand::Start { foreground: true } => daemon::run_foreground(&app),
                 cli::DaemonCommand::Start { foreground: false } => daemon::start(&app),
@@ -112,5 +121,16 @@ fn quit_quietly_on_closed_stdout() {
     // any other thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Everything this process writes (index, sessions, logs, artifacts, backups) and every folder it
+/// creates is readable by the user alone: the umask removes group and other permissions.
+fn keep_files_private() {
+    #[cfg(unix)]
+    // SAFETY: umask only changes this process's file-creation mask and cannot fail; it runs
+    // before any other thread exists.
+    unsafe {
+        libc::umask(0o077);
     }
 }

@@ -1,5 +1,6 @@
 //! Where LocalGPT keeps its files: the home (`~/.localgpt` or `$LOCALGPT_HOME`), the config file
-//! (or `--config PATH`), the workspace, state and models folders.
+//! (or `--config PATH`), the workspace, state and models folders — and keeping them private to
+//! the user: [`Paths::make_private`] tightens a home created with looser permissions.
 
 use std::path::{Path, PathBuf};
 
@@ -119,6 +120,65 @@ impl Paths {
     }
 }
 
+impl Paths {
+    /// Removes group and other permissions from the home folder (made 0700), the config file,
+    /// and everything under `state/` (folders 0700, files without group/other bits), so another
+    /// local user can read none of the index, sessions, artifacts, events, logs or pid file.
+    /// Symlinks are not followed. Returns how many entries were tightened.
+    pub fn make_private(&self) -> std::io::Result<usize> {
+        let mut tightened = 0;
+        if self.home.is_dir() {
+            tightened += usize::from(tighten(&self.home)?);
+        }
+        if self.config_file.is_file() {
+            tightened += usize::from(tighten(&self.config_file)?);
+        }
+        let state = self.state_dir();
+        if state.is_dir() {
+            tightened += tighten_tree(&state)?;
+        }
+        Ok(tightened)
+    }
+}
+
+/// Tightens `dir` and everything below it; symlinks are left alone.
+fn tighten_tree(dir: &Path) -> std::io::Result<usize> {
+    let mut tightened = usize::from(tighten(dir)?);
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            tightened += tighten_tree(&entry.path())?;
+        } else if kind.is_file() {
+            tightened += usize::from(tighten(&entry.path())?);
+        }
+    }
+    Ok(tightened)
+}
+
+/// Removes group and other permissions from one file or folder (not through a symlink);
+/// whether anything changed.
+#[cfg(unix)]
+fn tighten(path: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.file_type().is_symlink() {
+        return Ok(false);
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    let private = if meta.is_dir() { 0o700 } else { mode & !0o077 };
+    if mode == private {
+        return Ok(false);
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(private))?;
+    Ok(true)
+}
+
+#[cfg(not(unix))]
+fn tighten(_path: &Path) -> std::io::Result<bool> {
+    Ok(false)
+}
+
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
@@ -147,6 +207,40 @@ mod tests {
         let mut config = Config::default();
         config.memory.workspace = Some("notes".into());
         assert_eq!(paths.workspace(&config), Path::new("/etc/lg/notes"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_loose_home_is_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let paths = Paths::resolve(Some(home.clone()), None).unwrap();
+        std::fs::create_dir_all(paths.sessions_dir()).unwrap();
+        std::fs::write(paths.index_file(), "pin 4321").unwrap();
+        std::fs::write(&paths.config_file, "x").unwrap();
+        let outside = dir.path().join("outside.txt");
+        std::fs::write(&outside, "not ours").unwrap();
+        std::os::unix::fs::symlink(&outside, paths.state_dir().join("link")).unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        for path in [&home, &paths.state_dir(), &paths.sessions_dir()] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for path in [&paths.index_file(), &paths.config_file, &outside] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        assert_eq!(paths.make_private().unwrap(), 5);
+        for dir in [&home, &paths.state_dir(), &paths.sessions_dir()] {
+            assert_eq!(mode(dir), 0o700, "{}", dir.display());
+        }
+        assert_eq!(mode(&paths.index_file()), 0o600);
+        assert_eq!(mode(&paths.config_file), 0o600);
+        assert_eq!(
+            mode(&outside),
+            0o644,
+            "a symlink's target is not ours to change"
+        );
+        assert_eq!(paths.make_private().unwrap(), 0);
     }
 
     #[test]
