@@ -154,9 +154,38 @@ fn is_invisible(c: char) -> bool {
         )
 }
 
+/// JSON `text` (as serde_json writes it) with the characters JSON leaves raw but a terminal may
+/// obey — DEL, the C1 controls, bidirectional overrides — written as `\uXXXX` escapes. The JSON
+/// means the same; printing it cannot move the cursor, set the title or reorder text.
+pub fn json_safe(text: &str) -> Cow<'_, str> {
+    let raw = |c: char| c != '\n' && c != '\t' && c != '\r' && is_control(c);
+    if !text.chars().any(raw) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if raw(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_keeps_its_meaning_without_raw_terminal_controls() {
+        let value = serde_json::json!({"title": "a\u{9b}2J\x7f\u{202e}b\x1b]0;x\x07"});
+        let printed = serde_json::to_string_pretty(&value).unwrap();
+        let safe = json_safe(&printed);
+        assert!(!safe.chars().any(|c| c != '\n' && is_control(c)), "{safe}");
+        let parsed: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(parsed, value);
+    }
 
     #[test]
     fn escape_sequences_are_made_visible() {

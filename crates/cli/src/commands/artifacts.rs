@@ -1,11 +1,13 @@
 //! `localgpt artifacts list|show`: what untrusted inputs produced, stored by the control plane in
 //! `state/artifacts/` for the owner to review. Showing prints the content as text; nothing in it
-//! is run or sent to a model.
+//! is run or sent to a model, and control sequences in it (or in a title) are shown as escapes
+//! instead of reaching the terminal.
 
 use std::io::Write;
 
 use anyhow::bail;
 use localgpt_agent::control::{ArtifactRecord, ArtifactStore};
+use localgpt_core::text::{json_safe, terminal_safe, terminal_safe_line};
 
 use crate::app::App;
 use crate::cli::ArtifactsCommand;
@@ -17,7 +19,7 @@ pub fn run(command: ArtifactsCommand, app: &App) -> anyhow::Result<()> {
         ArtifactsCommand::List { limit, json } => {
             let records = store.list(limit.max(1))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&records)?);
+                println!("{}", json_safe(&serde_json::to_string_pretty(&records)?));
             } else if records.is_empty() {
                 println!("No artifacts: nothing from an untrusted source has been kept.");
             } else {
@@ -30,7 +32,8 @@ pub fn run(command: ArtifactsCommand, app: &App) -> anyhow::Result<()> {
             let id = resolve(&store, &id)?;
             let content = store.read(&id)?;
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(String::from_utf8_lossy(&content).as_bytes())?;
+            let text = String::from_utf8_lossy(&content);
+            stdout.write_all(terminal_safe(&text).as_bytes())?;
             if !content.ends_with(b"\n") {
                 writeln!(stdout)?;
             }
@@ -41,14 +44,15 @@ pub fn run(command: ArtifactsCommand, app: &App) -> anyhow::Result<()> {
 
 fn summary_line(record: &ArtifactRecord) -> String {
     let stored = record.stored_at.get(..16).unwrap_or(&record.stored_at);
+    let id: String = record.id.chars().take(12).collect();
     format!(
         "{}  {}  {:<9}  {:<15}  {:>7} B  {}",
-        &record.id[..12],
-        stored.replace('T', " "),
+        terminal_safe_line(&id),
+        terminal_safe_line(&stored.replace('T', " ")),
         label(&record.source),
         label(&record.trust),
         record.bytes,
-        record.title
+        terminal_safe_line(&record.title)
     )
 }
 

@@ -1,8 +1,11 @@
 //! `localgpt sessions list|show|export|rm`: the saved conversations in `state/sessions/`.
+//! Titles, origins and messages may be a stranger's text, so everything printed to the terminal
+//! has its control sequences shown as escapes instead of obeyed; JSON output escapes them too.
 
 use anyhow::Context;
 use localgpt_agent::sessions::SessionStore;
 use localgpt_core::fs::write_atomic;
+use localgpt_core::text::{display_path, json_safe, terminal_safe, terminal_safe_line};
 
 use crate::app::App;
 use crate::cli::SessionsCommand;
@@ -23,21 +26,22 @@ pub fn run(command: SessionsCommand, app: &App) -> anyhow::Result<()> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                println!("{}", json_safe(&serde_json::to_string_pretty(&rows)?));
             } else if sessions.is_empty() {
-                println!("No saved sessions in {}.", store.dir().display());
+                println!("No saved sessions in {}.", display_path(store.dir()));
             } else {
                 for s in sessions {
                     let started = s.started.get(..16).unwrap_or(&s.started).replace('T', " ");
-                    let origin = s
-                        .origin
-                        .as_deref()
-                        .map_or_else(String::new, |origin| format!("[{origin}] "));
+                    let origin = s.origin.as_deref().map_or_else(String::new, |origin| {
+                        format!("[{}] ", terminal_safe_line(origin))
+                    });
+                    let id: String = s.id.chars().take(8).collect();
                     println!(
-                        "{}  {started}  {:>4} msgs  {origin}{}",
-                        &s.id[..s.id.len().min(8)],
+                        "{}  {}  {:>4} msgs  {origin}{}",
+                        terminal_safe_line(&id),
+                        terminal_safe_line(&started),
                         s.messages,
-                        s.title
+                        terminal_safe_line(&s.title)
                     );
                 }
             }
@@ -45,13 +49,11 @@ pub fn run(command: SessionsCommand, app: &App) -> anyhow::Result<()> {
         SessionsCommand::Show { id, raw } => {
             if raw {
                 let path = store.find(&id)?;
-                print!(
-                    "{}",
-                    std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading {}", path.display()))?
-                );
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("reading {}", display_path(&path)))?;
+                print!("{}", terminal_safe(&String::from_utf8_lossy(&bytes)));
             } else {
-                print!("{}", store.load(&id)?.to_markdown());
+                print!("{}", terminal_safe(&store.load(&id)?.to_markdown()));
             }
         }
         SessionsCommand::Export { id, output } => {
@@ -59,16 +61,16 @@ pub fn run(command: SessionsCommand, app: &App) -> anyhow::Result<()> {
             match output {
                 Some(path) => {
                     write_atomic(&path, markdown.as_bytes())
-                        .with_context(|| format!("writing {}", path.display()))?;
-                    eprintln!("exported to {}", path.display());
+                        .with_context(|| format!("writing {}", display_path(&path)))?;
+                    eprintln!("exported to {}", display_path(&path));
                 }
-                None => print!("{markdown}"),
+                None => print!("{}", terminal_safe(&markdown)),
             }
         }
         SessionsCommand::Rm { id } => {
             let path = store.find(&id)?;
             store.delete(&id)?;
-            println!("deleted {}", path.display());
+            println!("deleted {}", display_path(&path));
         }
     }
     Ok(())
