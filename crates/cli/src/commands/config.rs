@@ -1,4 +1,8 @@
-//! `localgpt config …`: init, show, path, get and set.
+//! `localgpt config …`: init, show, path, get and set. `init --force` keeps the config it
+//! replaces as a new numbered backup each time, never over an earlier one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use localgpt_core::config::{self, edit, template};
@@ -64,8 +68,7 @@ fn init(paths: &Paths, force: bool) -> anyhow::Result<()> {
             )?;
         }
         if exists {
-            let backup = config_file.with_extension("toml.bak");
-            std::fs::copy(config_file, &backup).with_context(|| {
+            let backup = back_up(config_file).with_context(|| {
                 format!("backing up {} before rewriting it", config_file.display())
             })?;
             println!("saved    {} (your previous config)", backup.display());
@@ -95,6 +98,42 @@ fn init(paths: &Paths, force: bool) -> anyhow::Result<()> {
     }
     println!("\nworkspace: {}", workspace.display());
     Ok(())
+}
+
+/// Copies `config_file` to a backup that did not exist before: `config.toml.bak`, else
+/// `config.toml.bak.1`, `.bak.2`, … An existing backup is never overwritten (the file is created
+/// with O_EXCL), so rewriting the config again and again keeps every earlier version.
+fn back_up(config_file: &Path) -> std::io::Result<PathBuf> {
+    let contents = std::fs::read(config_file)?;
+    let mut name = config_file.as_os_str().to_owned();
+    name.push(".bak");
+    let first = PathBuf::from(name);
+    for n in 0..10_000u32 {
+        let candidate = if n == 0 {
+            first.clone()
+        } else {
+            let mut numbered = first.clone().into_os_string();
+            numbered.push(format!(".{n}"));
+            PathBuf::from(numbered)
+        };
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate);
+        match created {
+            Ok(mut file) => {
+                file.write_all(&contents)?;
+                file.sync_all()?;
+                return Ok(candidate);
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "too many backups next to {}; remove old ones",
+        config_file.display()
+    )))
 }
 
 /// Sets `key` to `value` in the config file through the editor (comments kept; a value that

@@ -21,7 +21,7 @@ pub enum EditError {
         suggestion: Option<String>,
     },
     /// The value cannot be written as the key's type.
-    #[error("`{key}` expects {expected}; got {value:?}")]
+    #[error("`{key}` expects {expected}; got {}", shown_value(.key, .value))]
     BadValue {
         /// The key.
         key: String,
@@ -326,6 +326,15 @@ fn typed_value(key: &str, kind: ValueKind, raw: &str) -> Result<Value, EditError
             .filter(Value::is_inline_table)
             .ok_or_else(|| bad(r#"an inline table such as { start = "09:00", end = "22:00" }"#))?,
     })
+}
+
+/// A refused value as the error quotes it: masked under a secret key, cut when long.
+fn shown_value(key: &str, value: &str) -> String {
+    if super::load::is_secret_name(key) {
+        "****".to_owned()
+    } else {
+        format!("{:?}", super::load::capped(value, 200))
+    }
 }
 
 #[cfg(test)]

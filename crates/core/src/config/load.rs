@@ -71,7 +71,8 @@ pub enum ConfigError {
     },
     /// A `${` without its closing brace, or an empty name.
     #[error(
-        "{path}: `{key}` has a malformed variable reference in {value:?}; write ${{NAME}}, or $$ for a literal $"
+        "{path}: `{key}` has a malformed variable reference in {}; write ${{NAME}}, or $$ for a literal $",
+        shown_reference(.key, .value)
     )]
     BadEnvReference {
         /// The config file.
@@ -95,14 +96,19 @@ pub enum ConfigError {
 
 fn syntax_message(path: &Path, line: &usize, column: &usize, text: &str, message: &str) -> String {
     let gutter = line.to_string().len();
-    format!(
-        "{}:{line}:{column}: invalid TOML: {}\n{:gutter$} |\n{line} | {text}\n{:gutter$} | {:>column$}",
+    let shown = shown_line(text, None);
+    let mut out = format!(
+        "{}:{line}:{column}: invalid TOML: {}\n{:gutter$} |\n{line} | {}",
         path.display(),
-        message.trim(),
+        shown_value(message.trim(), text, None),
         "",
-        "",
-        "^",
-    )
+        shown.text,
+    );
+    // The caret points into the line only where the line is shown as written.
+    if !shown.masked && *column <= shown.text.chars().count() {
+        out.push_str(&format!("\n{:gutter$} | {:>column$}", "", "^"));
+    }
+    out
 }
 
 fn type_message(
@@ -116,11 +122,100 @@ fn type_message(
         Some(line) => format!("{}:{line}", path.display()),
         None => path.display().to_string(),
     };
+    let message = shown_value(message, text.as_deref().unwrap_or_default(), Some(key));
     let mut out = format!("{place}: `{key}`: {message}");
     if let (Some(line), Some(text)) = (line, text) {
-        out.push_str(&format!("\n{line} | {text}"));
+        out.push_str(&format!("\n{line} | {}", shown_line(text, Some(key)).text));
     }
     out
+}
+
+/// A malformed `${…}` value as its error quotes it: masked under a secret key, cut when long.
+fn shown_reference(key: &str, value: &str) -> String {
+    if is_secret_name(key) {
+        MASK.to_owned()
+    } else {
+        format!("{:?}", capped(value, MAX_SHOWN_CHARS))
+    }
+}
+
+/// Longest stretch of a config line or value an error message quotes.
+const MAX_SHOWN_CHARS: usize = 200;
+/// Longest value quoted inside the explanation (the line below shows more of it).
+const MAX_QUOTED_CHARS: usize = 40;
+/// What a secret's value is shown as.
+const MASK: &str = "****";
+
+/// Whether a key name (`api_key`, `telegram.bot_token`, `db_password`) names a credential.
+/// Counts such as `max_tokens` are not secrets.
+pub(crate) fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|word| !word.is_empty() && !word.ends_with("tokens"))
+        .any(|word| {
+            ["key", "token", "secret", "password", "passwd", "credential"]
+                .iter()
+                .any(|secret| word.contains(secret))
+        })
+}
+
+/// A config line as an error shows it.
+struct ShownLine {
+    text: String,
+    masked: bool,
+}
+
+/// `line` for an error message: a line naming a secret (or belonging to the secret `key`) shows
+/// its key but `****` for the value; any other line is cut to [`MAX_SHOWN_CHARS`]; control
+/// characters are escaped.
+fn shown_line(line: &str, key: Option<&str>) -> ShownLine {
+    if key.is_some_and(is_secret_name) || is_secret_name(line) {
+        let name = line
+            .split_once('=')
+            .map_or(line, |(name, _)| name)
+            .trim_end();
+        return ShownLine {
+            text: format!("{} = {MASK}", capped(name, MAX_SHOWN_CHARS)),
+            masked: true,
+        };
+    }
+    ShownLine {
+        text: capped(line, MAX_SHOWN_CHARS),
+        masked: false,
+    }
+}
+
+/// `message` with the value written on `line` masked (a secret) or cut short (a long one), so
+/// the error neither shows a secret nor repeats a huge value.
+fn shown_value(message: &str, line: &str, key: Option<&str>) -> String {
+    let value = value_of(line);
+    let secret = key.is_some_and(is_secret_name) || is_secret_name(line);
+    let mut out = message.to_owned();
+    if !value.is_empty() && out.contains(value) {
+        if secret {
+            out = out.replace(value, MASK);
+        } else if value.chars().count() > MAX_QUOTED_CHARS {
+            out = out.replace(value, &capped(value, MAX_QUOTED_CHARS));
+        }
+    }
+    capped(&out, MAX_SHOWN_CHARS * 2)
+}
+
+/// The value written on a `key = value` line, without its quotes.
+fn value_of(line: &str) -> &str {
+    line.split_once('=')
+        .map_or("", |(_, value)| value)
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'')
+}
+
+/// `text` cut to `max` characters (marked with `…` when cut), control characters escaped.
+pub(crate) fn capped(text: &str, max: usize) -> String {
+    let cut = match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    };
+    crate::text::terminal_safe_line(&cut).into_owned()
 }
 
 /// Something worth telling the user that does not stop loading.
@@ -207,7 +302,20 @@ pub fn parse(
         serde_path_to_error::deserialize(ignoring).map_err(|error| {
             let key = error.path().to_string();
             let inner = error.into_inner();
-            let located = inner.span().map(|span| locate(&expanded, span.start));
+            // The line as the user wrote it: `${VAR}`, not the variable's (maybe secret) value,
+            // and the explanation quoting what was written rather than what it expanded to.
+            let mut message = humanize_type_message(inner.message());
+            let located = inner.span().map(|span| {
+                let (line, column, expanded_line) = locate(&expanded, span.start);
+                let written = text.lines().nth(line - 1).map(str::trim_end);
+                if let Some(written) = written.filter(|written| *written != expanded_line) {
+                    let expanded_value = value_of(&expanded_line);
+                    if !expanded_value.is_empty() {
+                        message = message.replace(expanded_value, value_of(written));
+                    }
+                }
+                (line, column, written.map_or(expanded_line, str::to_owned))
+            });
             ConfigError::Type {
                 path: path.to_owned(),
                 key: if key == "." {
@@ -217,7 +325,7 @@ pub fn parse(
                 },
                 line: located.as_ref().map(|(line, _, _)| *line),
                 line_text: located.map(|(_, _, text)| text),
-                message: humanize_type_message(inner.message()),
+                message,
             }
         })?
     };
@@ -367,7 +475,10 @@ fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> {
         if !names.insert(job.name.as_str()) {
             return Err(invalid(
                 &format!("jobs.{index}.name"),
-                format!("another job is already named `{}`", job.name),
+                format!(
+                    "another job is already named `{}`",
+                    capped(&job.name, MAX_QUOTED_CHARS)
+                ),
             ));
         }
     }
