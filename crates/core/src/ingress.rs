@@ -53,6 +53,13 @@ pub enum Sender {
         /// Telegram's numeric user id.
         id: i64,
     },
+    /// Text a Telegram user passed on from someone else — a forward, or a message written
+    /// through another bot. Its author is not the user who sent it, so even the owner's forward
+    /// is never the owner's command.
+    TelegramForward {
+        /// Telegram's numeric id of the user who passed it on.
+        by: i64,
+    },
     /// A scheduled job.
     Job {
         /// The job's name.

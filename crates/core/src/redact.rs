@@ -115,6 +115,12 @@ fn encodings(secret: &str) -> Vec<String> {
     forms.push(upper.clone());
     forms.push(upper.to_lowercase_escapes());
     forms.push(percent_encode(secret, true));
+    // What a URL parser writes: only spaces, controls, non-ASCII and a few marks are escaped.
+    for marks in [URL_PATH_MARKS, URL_QUERY_MARKS] {
+        let minimal = percent_encode_only(secret, marks);
+        forms.push(minimal.to_lowercase_escapes());
+        forms.push(minimal);
+    }
     if let Ok(json) = serde_json::to_string(secret) {
         forms.push(json.trim_matches('"').to_owned());
     }
@@ -133,6 +139,24 @@ fn percent_encode(text: &str, plus_for_space: bool) -> String {
             }
             b' ' if plus_for_space => out.push('+'),
             _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// ASCII marks a URL parser escapes in a path (besides spaces and controls).
+const URL_PATH_MARKS: &[u8] = b"\"#<>?`{}";
+/// ASCII marks a URL parser escapes in a query.
+const URL_QUERY_MARKS: &[u8] = b"\"#<>'";
+
+/// Percent-encodes controls, spaces, non-ASCII bytes and `marks`, leaving the rest as it is.
+fn percent_encode_only(text: &str, marks: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte <= b' ' || byte >= 0x7f || marks.contains(&byte) {
+            out.push_str(&format!("%{byte:02X}"));
+        } else {
+            out.push(char::from(byte));
         }
     }
     out
@@ -173,6 +197,8 @@ mod tests {
             "GET /bot?key=sk-ant-SECRET%2F123%20%C3%A9",
             "GET /bot?key=sk-ant-SECRET%2f123%20%c3%a9",
             "body key=sk-ant-SECRET%2F123+%C3%A9",
+            "url (http://x/botsk-ant-SECRET/123%20%C3%A9/getMe)",
+            "url (http://x/botsk-ant-SECRET/123%20%c3%a9/getMe)",
         ] {
             let scrubbed = redactor.scrub(leaked);
             assert!(scrubbed.contains(REDACTED), "{leaked} -> {scrubbed}");

@@ -1,11 +1,13 @@
 //! A small client for the Telegram Bot API: long-polling `getUpdates`, `sendMessage` (with inline
 //! buttons), `editMessageText`, `answerCallbackQuery`, `sendChatAction`. Rate limits (429 with
 //! `retry_after`) and server errors are retried briefly; every error message has the bot token
-//! removed, because the token is part of each request's URL.
+//! removed — raw, percent-encoded or as the URL spells it — because the token is part of each
+//! request's URL.
 
 use std::time::Duration;
 
 use localgpt_core::config::Secret;
+use localgpt_core::redact::Redactor;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -71,6 +73,41 @@ pub struct Message {
     /// Its text, when it is a text message.
     #[serde(default)]
     pub text: Option<String>,
+    /// Where a forwarded message came from (Bot API 7+).
+    #[serde(default)]
+    pub forward_origin: Option<Value>,
+    /// The original sender of a forwarded message (older Bot API).
+    #[serde(default)]
+    pub forward_from: Option<Value>,
+    /// The original chat of a forwarded message (older Bot API).
+    #[serde(default)]
+    pub forward_from_chat: Option<Value>,
+    /// The name of a forwarded message's hidden sender (older Bot API).
+    #[serde(default)]
+    pub forward_sender_name: Option<String>,
+    /// When the original of a forwarded message was sent (older Bot API).
+    #[serde(default)]
+    pub forward_date: Option<i64>,
+    /// Set for a channel post forwarded into its discussion group automatically.
+    #[serde(default)]
+    pub is_automatic_forward: Option<bool>,
+    /// The inline bot a message was written through.
+    #[serde(default)]
+    pub via_bot: Option<Value>,
+}
+
+impl Message {
+    /// Whether the text is someone else's: forwarded (in either Bot API spelling) or written
+    /// through an inline bot. Whoever sent it on, its author is not them.
+    pub fn is_passed_on(&self) -> bool {
+        self.forward_origin.is_some()
+            || self.forward_from.is_some()
+            || self.forward_from_chat.is_some()
+            || self.forward_sender_name.is_some()
+            || self.forward_date.is_some()
+            || self.is_automatic_forward == Some(true)
+            || self.via_bot.is_some()
+    }
 }
 
 /// A Telegram user.
@@ -101,6 +138,16 @@ impl User {
 pub struct Chat {
     /// Numeric id (a private chat's id is the user's id).
     pub id: i64,
+    /// `private`, `group`, `supergroup` or `channel` (empty when missing).
+    #[serde(default, rename = "type")]
+    pub kind: String,
+}
+
+impl Chat {
+    /// Whether this is `user`'s private chat with the bot: the only place the owner is answered.
+    pub fn is_private_with(&self, user: i64) -> bool {
+        self.kind == "private" && self.id == user
+    }
 }
 
 /// A press of an inline button.
@@ -124,6 +171,8 @@ pub struct BotApi {
     http: reqwest::Client,
     api_url: String,
     token: Secret,
+    /// Removes the token from error texts in every spelling.
+    redactor: Redactor,
 }
 
 impl std::fmt::Debug for BotApi {
@@ -142,11 +191,19 @@ impl BotApi {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|error| TelegramError::Transport(error.to_string()))?;
+        let api_url = api_url.trim_end_matches('/').to_owned();
+        let redactor = Redactor::new([token.expose()]).with(url_spellings(&api_url, &token));
         Ok(Self {
             http,
-            api_url: api_url.trim_end_matches('/').to_owned(),
+            api_url,
             token,
+            redactor,
         })
+    }
+
+    /// `text` without the bot token.
+    fn scrub(&self, text: &str) -> String {
+        self.redactor.scrub(text).into_owned()
     }
 
     /// Updates after `offset`, waiting up to `wait` for one to arrive.
@@ -245,8 +302,7 @@ impl BotApi {
                 Ok(response) => response,
                 Err(error) => {
                     // reqwest's messages quote the URL, which holds the token.
-                    let message = error.to_string().replace(self.token.expose(), "<token>");
-                    return Err(TelegramError::Transport(message));
+                    return Err(TelegramError::Transport(self.scrub(&error.to_string())));
                 }
             };
             let status = response.status().as_u16();
@@ -262,10 +318,7 @@ impl BotApi {
             last = TelegramError::Api {
                 method: method.to_owned(),
                 status,
-                description: answer["description"]
-                    .as_str()
-                    .unwrap_or("no description")
-                    .replace(self.token.expose(), "<token>"),
+                description: self.scrub(answer["description"].as_str().unwrap_or("no description")),
             };
             let transient = status == 429 || status >= 500;
             if !transient || attempt == ATTEMPTS {
@@ -276,6 +329,21 @@ impl BotApi {
         }
         Err(last)
     }
+}
+
+/// The token as the request URL spells it (the URL parser escapes a space or a non-ASCII
+/// character but leaves `:` and the like alone), so an error quoting the URL is caught too.
+fn url_spellings(api_url: &str, token: &Secret) -> Vec<String> {
+    let url = format!("{api_url}/bot{}/getUpdates", token.expose());
+    let Ok(parsed) = reqwest::Url::parse(&url) else {
+        return Vec::new();
+    };
+    let spelled = parsed
+        .path()
+        .rsplit_once("/bot")
+        .and_then(|(_, rest)| rest.strip_suffix("/getUpdates"))
+        .map(str::to_owned);
+    spelled.into_iter().collect()
 }
 
 fn inline_keyboard(rows: &[Vec<(&str, String)>]) -> Value {
@@ -338,6 +406,24 @@ mod tests {
         assert_eq!(pieces.len(), 3);
         assert!(pieces.iter().all(|piece| piece.chars().count() <= 10));
         assert_eq!(clip(&"é".repeat(20), 10).chars().count(), 10);
+    }
+
+    #[test]
+    fn the_token_is_scrubbed_as_the_url_spells_it() {
+        let api = BotApi::new(
+            "http://127.0.0.1:1",
+            Secret::new("123:SEC RET é!".to_owned()),
+        )
+        .unwrap();
+        for leaked in [
+            "123:SEC RET é!",
+            "url (http://127.0.0.1:1/bot123:SEC%20RET%20%C3%A9!/getUpdates)",
+            "bot123%3ASEC%20RET%20%C3%A9%21",
+            "bot123%3asec",
+        ] {
+            let scrubbed = api.scrub(leaked);
+            assert!(!scrubbed.contains("SEC"), "{leaked} -> {scrubbed}");
+        }
     }
 
     #[test]

@@ -3,7 +3,15 @@
 //! the owner; anyone else is untrusted). The owner's chat continues one session until `/new`;
 //! approval requests arrive as Approve/Deny buttons; answers go back to the chat. A stranger's
 //! message is answered with a fixed note, never with the model's words, and its summary goes to
-//! the owner; strangers' messages are capped per hour, so they cannot run up the model bill. Messages of one chat are handled in order; chats proceed side by side.
+//! the owner; strangers' messages are capped per hour, so they cannot run up the model bill.
+//! Messages of one chat are handled in order; chats proceed side by side.
+//!
+//! The owner is answered only in their private chat with the bot: what the owner writes in a
+//! group is not answered there (anyone in the group would read the answer) — they get a note in
+//! their private chat instead, and no model runs. A forwarded message (or one written through
+//! another bot) is someone else's text even when the owner sends it on: it is submitted as a
+//! [`Sender::TelegramForward`], which the control plane never trusts, so it is read by the
+//! sanitizer without tools and outside the owner's conversation.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,8 +30,25 @@ const STRANGER_REPLY: &str =
     "This assistant answers its owner only. Your message was passed on to them.";
 const HELP: &str = "Send a message and I answer it here. /new starts a new conversation. \
                     Tools that need your consent ask with Approve/Deny buttons.";
+/// What the owner is told in their private chat after writing to the bot in a group.
+const GROUP_NOTE: &str = "You wrote to me in a group chat. I answer you only here, in our \
+                          private chat, so nothing was posted in the group. Ask me here instead.";
+/// How a forwarded message's summary is introduced to the owner.
+const FORWARD_INTRO: &str =
+    "Forwarded message (someone else's text, read without tools or your files):";
 /// Pause after the Bot API could not be reached.
 const RETRY_PAUSE: Duration = Duration::from_secs(5);
+
+/// Whose words a message carries, which decides how it is submitted and answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The owner, in their private chat: their conversation, every tool.
+    Owner,
+    /// Someone else's text the owner forwarded: read untrusted, summary to the owner.
+    Forward,
+    /// Anyone else: a fixed note to them, a summary to the owner.
+    Stranger,
+}
 
 /// The Telegram gateway of the daemon.
 pub struct TelegramGateway {
@@ -203,6 +228,20 @@ impl TelegramGateway {
         };
         let chat = message.chat.id;
         let owner = self.owners.contains(&user.id);
+        if owner && !message.chat.is_private_with(user.id) {
+            // Anything said in a group is read by the group: the owner's answer never goes there.
+            tracing::info!(
+                chat,
+                "the owner wrote in a group chat; answered privately with a note"
+            );
+            self.say(user.id, GROUP_NOTE).await;
+            return;
+        }
+        let role = match (owner, message.is_passed_on()) {
+            (false, _) => Role::Stranger,
+            (true, true) => Role::Forward,
+            (true, false) => Role::Owner,
+        };
         let lock = self.chat_lock(chat);
         let _in_order = lock.lock().await;
         let Some(text) = message.text.filter(|text| !text.trim().is_empty()) else {
@@ -211,7 +250,7 @@ impl TelegramGateway {
             }
             return;
         };
-        if owner {
+        if role == Role::Owner {
             match text.trim() {
                 "/start" | "/help" => return self.say(chat, HELP).await,
                 "/new" => {
@@ -221,7 +260,7 @@ impl TelegramGateway {
                 _ => {}
             }
         }
-        if !owner && !self.strangers.allow(user.id, std::time::Instant::now()) {
+        if role == Role::Stranger && !self.strangers.allow(user.id, std::time::Instant::now()) {
             tracing::info!(
                 user = user.id,
                 "a stranger's message over the hourly limit was dropped"
@@ -233,10 +272,13 @@ impl TelegramGateway {
         }
         let submission = Submission {
             source: Source::Telegram,
-            sender: Sender::TelegramUser { id: user.id },
+            sender: match role {
+                Role::Forward => Sender::TelegramForward { by: user.id },
+                Role::Owner | Role::Stranger => Sender::TelegramUser { id: user.id },
+            },
             payload: Payload {
                 text: text.clone(),
-                session_id: if owner {
+                session_id: if role == Role::Owner {
                     self.state.session(chat)
                 } else {
                     None
@@ -258,12 +300,14 @@ impl TelegramGateway {
         };
         while let Some(event) = ticket.events.recv().await {
             match event {
-                AgentEvent::Session(id) if owner => self.state.remember_session(chat, &id),
+                AgentEvent::Session(id) if role == Role::Owner => {
+                    self.state.remember_session(chat, &id);
+                }
                 AgentEvent::ApprovalRequested {
                     id,
                     tool,
                     arguments,
-                } if owner => {
+                } if role == Role::Owner => {
                     let question = format!(
                         "{tool} needs your approval to run:\n{}",
                         serde_json::to_string_pretty(&arguments).unwrap_or_default()
@@ -279,26 +323,32 @@ impl TelegramGateway {
                 _ => {}
             }
         }
-        match ticket.outcome().await {
-            Outcome::Done {
-                report, artifact, ..
-            } => {
-                if owner {
-                    self.say(chat, &report.answer).await;
-                } else {
-                    self.say(chat, STRANGER_REPLY).await;
-                    self.tell_owners(&user.label(), artifact.as_deref(), &report.answer)
-                        .await;
-                }
+        match (ticket.outcome().await, role) {
+            (Outcome::Done { report, .. }, Role::Owner) => self.say(chat, &report.answer).await,
+            (Outcome::Done { report, .. }, Role::Forward) => {
+                self.say(chat, &format!("{FORWARD_INTRO}\n{}", report.answer))
+                    .await;
             }
-            Outcome::Failed(error) if owner => {
+            (
+                Outcome::Done {
+                    report, artifact, ..
+                },
+                Role::Stranger,
+            ) => {
+                self.say(chat, STRANGER_REPLY).await;
+                self.tell_owners(&user.label(), artifact.as_deref(), &report.answer)
+                    .await;
+            }
+            (Outcome::Failed(error), Role::Owner | Role::Forward) => {
                 self.say(chat, &format!("That failed: {error}")).await;
             }
-            Outcome::TimedOut if owner => {
+            (Outcome::TimedOut, Role::Owner | Role::Forward) => {
                 self.say(chat, "That took too long and was stopped.").await;
             }
-            Outcome::Failed(error) => tracing::warn!("a stranger's message failed: {error}"),
-            Outcome::TimedOut => tracing::warn!("a stranger's message timed out"),
+            (Outcome::Failed(error), Role::Stranger) => {
+                tracing::warn!("a stranger's message failed: {error}");
+            }
+            (Outcome::TimedOut, Role::Stranger) => tracing::warn!("a stranger's message timed out"),
         }
     }
 
