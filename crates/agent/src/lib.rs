@@ -5,6 +5,7 @@
 pub mod control;
 pub mod heartbeat;
 pub mod prompt;
+pub mod recall;
 pub mod runtime;
 pub mod scheduler;
 pub mod sessions;

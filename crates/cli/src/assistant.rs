@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use localgpt_agent::control::Persona;
+use localgpt_agent::recall::{RecallSettings, Recaller};
 use localgpt_agent::runtime::system_prompt::{self, PromptInputs};
 use localgpt_agent::runtime::{Agent, AgentSettings, Approver, transcript};
 use localgpt_agent::sessions::SessionStore;
@@ -136,7 +137,11 @@ pub fn build_scoped_agent(
     } else {
         persona.tool_scope()
     };
-    let tools = owner_tools(app, memory)?.with_scope(scope);
+    let memory = match memory {
+        Some(memory) => memory.clone(),
+        None => open_memory(app)?,
+    };
+    let tools = owner_tools(app, Some(&memory))?.with_scope(scope);
     let skills = skills::find(app);
     let listing = prompt_listing(&skills);
     let system = match persona.fixed_system_prompt() {
@@ -161,7 +166,15 @@ pub fn build_scoped_agent(
         protected_paths: agent_config.protected_paths.clone(),
     };
     let workspace = tools.context().workspace.clone();
-    let agent = Agent::new(model, tools, approver, settings, system);
+    // The sanitizer reads a stranger's text: nothing of the owner's memory goes near it.
+    let recalls = agent_config.recall.applies(!compact) && persona.fixed_system_prompt().is_none();
+    let mut agent = Agent::new(model, tools, approver, settings, system);
+    if recalls {
+        agent = agent.with_recall(Recaller::new(
+            memory,
+            RecallSettings::for_context_window(context_window),
+        ));
+    }
     let store = SessionStore::new(app.paths.sessions_dir());
     let (writer, history) = match session {
         SessionChoice::New => (store.create(&workspace)?, Vec::new()),

@@ -13,6 +13,8 @@ use serde_json::Value;
 pub struct EventPrinter {
     /// Whether the last thing printed on stdout ended a line.
     at_line_start: bool,
+    /// The notes recalled from memory for this turn, shown under the answer.
+    recalled: Vec<String>,
 }
 
 impl EventPrinter {
@@ -20,6 +22,7 @@ impl EventPrinter {
     pub fn new() -> Self {
         Self {
             at_line_start: true,
+            recalled: Vec::new(),
         }
     }
 
@@ -53,8 +56,23 @@ impl EventPrinter {
                 self.end_line();
                 eprintln!("note: {note}");
             }
+            AgentEvent::Recalled(sources) => self.recalled.clone_from(sources),
             // The terminal asks through its own approver; requests from a desk do not reach it.
             AgentEvent::ApprovalRequested { .. } | AgentEvent::Session(_) => {}
+        }
+    }
+
+    /// Ends the turn's output: closes the answer's line and names the notes recalled from memory
+    /// for it (on stderr, so a script reading the answer gets only the answer).
+    pub fn finish_turn(&mut self) {
+        self.end_line();
+        if !self.recalled.is_empty() {
+            let sources: Vec<String> = self
+                .recalled
+                .drain(..)
+                .map(|source| localgpt_core::text::terminal_safe_line(&source).into_owned())
+                .collect();
+            eprintln!("from memory: {}", sources.join(", "));
         }
     }
 

@@ -167,3 +167,51 @@ pub(crate) fn embed_missing(
     }
     Ok(())
 }
+
+/// Vectors for free-standing `texts` (sentences a caller compares, not chunks): from the cache
+/// when present, else from the model, and then kept in the cache, so the same text is embedded
+/// once per model.
+pub(crate) fn embed_texts_cached(
+    connection: &Connection,
+    index_path: &std::path::Path,
+    model: &dyn Embedder,
+    texts: &[&str],
+) -> Result<Vec<Vec<f32>>, MemoryError> {
+    let sql = |source| MemoryError::sqlite(index_path, source);
+    let hashes: Vec<String> = texts.iter().map(|text| embed_hash(text)).collect();
+    let mut found: Vec<Option<Vec<f32>>> = Vec::with_capacity(texts.len());
+    {
+        let mut lookup = connection
+            .prepare_cached("SELECT embedding FROM embedding_cache WHERE model = ?1 AND hash = ?2")
+            .map_err(sql)?;
+        for hash in &hashes {
+            let cached: Option<Vec<u8>> = lookup
+                .query_row(params![model.model_id(), hash], |row| row.get(0))
+                .ok();
+            found.push(cached.map(|blob| vectors::from_blob(&blob)));
+        }
+    }
+    let missing: Vec<usize> = (0..texts.len()).filter(|&i| found[i].is_none()).collect();
+    if !missing.is_empty() {
+        let inputs: Vec<&str> = missing.iter().map(|&i| texts[i]).collect();
+        let mut computed = Vec::with_capacity(inputs.len());
+        for batch in inputs.chunks(EMBED_BATCH) {
+            computed.extend(model.embed(batch)?);
+        }
+        let mut insert = connection
+            .prepare_cached(
+                "INSERT OR IGNORE INTO embedding_cache (model, hash, embedding) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(sql)?;
+        for (&i, vector) in missing.iter().zip(computed) {
+            // A read-only or busy index still answers; the vector is just not kept.
+            let _kept = insert.execute(params![
+                model.model_id(),
+                hashes[i],
+                vectors::to_blob(&vector)
+            ]);
+            found[i] = Some(vector);
+        }
+    }
+    Ok(found.into_iter().flatten().collect())
+}

@@ -183,6 +183,15 @@ impl MemoryIndex {
         })
     }
 
+    /// Embeds `texts` with the index's embedding model (vectors cached by model and text), for
+    /// comparing sentences with a query; `None` without an embedding model.
+    pub fn embed_texts(&self, texts: &[&str]) -> Result<Option<Vec<Vec<f32>>>, MemoryError> {
+        let Some(model) = &self.embedder else {
+            return Ok(None);
+        };
+        embedding::embed_texts_cached(&self.connection, &self.path, model.as_ref(), texts).map(Some)
+    }
+
     /// Where a damaged index file was moved (`index.sqlite.corrupt-<timestamp>`) when this index
     /// was opened or last rebuilt; `None` when the file was healthy.
     pub fn recovered_from(&self) -> Option<&Path> {

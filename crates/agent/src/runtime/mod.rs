@@ -24,6 +24,7 @@ use localgpt_core::chat::{
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::recall::{RecallReport, Recaller};
 pub use crate::sessions::TurnTrust;
 use crate::sessions::{SessionError, SessionWriter};
 use crate::tools::{ToolBox, ToolError};
@@ -68,6 +69,8 @@ pub enum AgentEvent {
     /// The turn belongs to this saved session (sent first, so a client can name the session
     /// even when the turn then fails or is stopped).
     Session(String),
+    /// Notes recalled from memory went to the model with the message (`FILE:LINES` each).
+    Recalled(Vec<String>),
 }
 
 /// A tool call made during a turn.
@@ -96,6 +99,9 @@ pub struct TurnReport {
     pub hit_round_limit: bool,
     /// Whether the user cancelled it.
     pub cancelled: bool,
+    /// What active recall gave the model with the message, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recall: Option<RecallReport>,
 }
 
 /// Why a turn failed.
@@ -161,6 +167,8 @@ pub struct Agent {
     taint: Taint,
     /// Which files are guarded once tainted.
     rules: PathRules,
+    /// Active recall for the owner's turns, when on.
+    recaller: Option<Recaller>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -199,7 +207,15 @@ impl Agent {
             session: None,
             taint: Taint::default(),
             rules,
+            recaller: None,
         }
+    }
+
+    /// Searches memory with each of the owner's messages and gives the model the notes that
+    /// bear on it (see [`crate::recall`]).
+    pub fn with_recall(mut self, recaller: Recaller) -> Self {
+        self.recaller = Some(recaller);
+        self
     }
 
     /// Records the conversation to `session`, continuing `history` (from a resumed transcript).
@@ -265,8 +281,19 @@ impl Agent {
     ) -> Result<TurnReport, AgentError> {
         self.taint.start_turn();
         self.compact_if_needed(cancel, on_event).await?;
+        let mut recalled = None;
         let user = match who {
-            TurnTrust::Owner => ChatMessage::user(input),
+            TurnTrust::Owner => match &self.recaller {
+                Some(recaller) => {
+                    let (message, report) = recaller.message_for(input, on_event).await;
+                    if !report.notes.is_empty() {
+                        self.taint.mark("notes recalled from memory".to_owned());
+                    }
+                    recalled = Some(report);
+                    ChatMessage::user(message)
+                }
+                None => ChatMessage::user(input),
+            },
             TurnTrust::Untrusted { source } => {
                 self.taint
                     .mark(format!("a message from someone else ({source})"));
@@ -281,7 +308,10 @@ impl Agent {
         if self.history.last() != Some(&user) {
             self.push(user, entry);
         }
-        let mut report = TurnReport::default();
+        let mut report = TurnReport {
+            recall: recalled,
+            ..TurnReport::default()
+        };
         let mut malformed_seen = false;
         let mut rounds = 0;
         loop {

@@ -81,6 +81,20 @@ impl MemoryHandle {
         .await
     }
 
+    /// Vectors for `texts` from the index's embedding model (cached); `None` without one.
+    pub async fn embed_texts(
+        &self,
+        texts: Vec<String>,
+    ) -> Result<Option<Vec<Vec<f32>>>, ToolError> {
+        self.with_fresh_index(move |index| {
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            index
+                .embed_texts(&texts)
+                .map_err(|error| ToolError::Failed(error.to_string()))
+        })
+        .await
+    }
+
     /// The index's statistics.
     pub async fn stats(&self) -> Result<localgpt_memory::IndexStats, ToolError> {
         self.with_fresh_index(|index| {

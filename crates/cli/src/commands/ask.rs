@@ -82,10 +82,11 @@ pub fn run(
             "tool_calls": report.tool_calls,
             "cancelled": report.cancelled,
             "hit_round_limit": report.hit_round_limit,
+            "recall": report.recall,
         });
         println!("{}", serde_json::to_string_pretty(&output)?);
     } else {
-        printer.end_line();
+        printer.finish_turn();
     }
     if report.cancelled {
         anyhow::bail!("cancelled");

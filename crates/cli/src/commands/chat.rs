@@ -173,7 +173,7 @@ impl Chat {
             watcher.abort();
             outcome
         });
-        printer.end_line();
+        printer.finish_turn();
         match outcome {
             Outcome::Done {
                 report, session_id, ..

@@ -54,6 +54,35 @@ pub struct AgentConfig {
     /// sessions, guarded by `guard_after_untrusted`; any letter case matches. Default: the context
     /// files, `skills/` and `tools/` ([`DEFAULT_PROTECTED_PATHS`]).
     pub protected_paths: Vec<String>,
+    /// Active recall: before each of your turns, memory is searched with your message and the
+    /// notes that bear on it are given to the model with it. `auto` (default) does this for
+    /// models that cannot call `memory_search` themselves (like the built-in one); `on` for every
+    /// model; `off` never.
+    pub recall: RecallMode,
+}
+
+/// `agent.recall`
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecallMode {
+    /// For models without tool support.
+    #[default]
+    Auto,
+    /// For every model.
+    On,
+    /// Never.
+    Off,
+}
+
+impl RecallMode {
+    /// Whether a model that can (or cannot) call tools gets recalled notes.
+    pub fn applies(self, model_supports_tools: bool) -> bool {
+        match self {
+            Self::Auto => !model_supports_tools,
+            Self::On => true,
+            Self::Off => false,
+        }
+    }
 }
 
 /// The workspace paths `agent.protected_paths` guards by default: every file loaded into the
@@ -84,6 +113,7 @@ impl Default for AgentConfig {
             require_approval: vec!["bash".to_owned()],
             aliases: BTreeMap::new(),
             guard_after_untrusted: true,
+            recall: RecallMode::Auto,
             protected_paths: DEFAULT_PROTECTED_PATHS
                 .iter()
                 .map(|path| (*path).to_owned())

@@ -33,6 +33,10 @@ default_model = {DEFAULT_MODEL}
 # #fragment) to a host not fetched in the turn.
 # guard_after_untrusted = true
 # protected_paths = ["AGENTS.md", "SOUL.md", "IDENTITY.md", "TOOLS.md", "USER.md", "HEARTBEAT.md", "MEMORY.md", "BOOTSTRAP.md", "skills/", "tools/"]
+# Active recall: your message is searched in memory before each turn and the notes that bear on
+# it go to the model with it. auto = for models that cannot search memory themselves (the
+# built-in one); on = every model; off = never.
+# recall = "auto"
 
 # [agent.aliases]               # your own short names for models
 # fast = "anthropic/claude-haiku-4-5"

@@ -98,6 +98,7 @@ fn outcome_json(outcome: Outcome, owner: bool) -> Result<Value, ApiError> {
             "tool_calls": report.tool_calls,
             "artifact": artifact,
             "cancelled": report.cancelled,
+            "recall": report.recall,
         })),
         Outcome::Failed(message) => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -132,6 +133,7 @@ fn event_of(event: AgentEvent) -> Event {
         ),
         AgentEvent::Notice(text) => ("notice", json!({"text": text})),
         AgentEvent::Session(id) => ("session", json!({"session_id": id})),
+        AgentEvent::Recalled(sources) => ("recall", json!({"sources": sources})),
         AgentEvent::ApprovalRequested {
             id,
             tool,

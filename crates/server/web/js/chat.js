@@ -285,6 +285,7 @@ export class Chat {
     const model = $("model-select").value || undefined;
     const body = { message: text, session_id: this.sessionId || undefined, model };
     let finished = false;
+    let recalled = [];
     try {
       for await (const { event, data } of events("/api/chat", body, controller.signal)) {
         if (event === "session") {
@@ -294,10 +295,12 @@ export class Chat {
         else if (event === "tool_end") reply.finishTool(data.name, data.preview, data.is_error);
         else if (event === "approval") reply.addApproval(data);
         else if (event === "notice") reply.note(data.text || "");
+        else if (event === "recall") recalled = data.sources || [];
         else if (event === "done") {
           finished = true;
           reply.finish();
           if (data.artifact) reply.note("Kept for the owner's review.");
+          reply.recalled(recalled);
           reply.usage(data.usage);
           if (data.session_id && data.session_id !== this.sessionId) this.adopt(data.session_id, model);
         } else if (event === "error") {
@@ -547,6 +550,15 @@ class AssistantMessage {
     note.className = isError ? "note error-text" : "note";
     note.textContent = text;
     this.element.append(note);
+  }
+
+  /** The memory notes the answer was given, under it ("from memory: FILE:LINES"). */
+  recalled(sources) {
+    if (!sources || !sources.length) return;
+    const line = document.createElement("p");
+    line.className = "recalled";
+    line.textContent = `from memory: ${sources.join(", ")}`;
+    this.element.append(line);
   }
 
   /** The turn's token cost, under the answer. */
