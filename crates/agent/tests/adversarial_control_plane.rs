@@ -310,7 +310,8 @@ impl TurnRunner for Leaky {
             Err(format!(
                 "provider said: bad key {SECRET}; url key=sk-PLANTED-turn%2Fsecret%20%22x%22; \
                  form sk-PLANTED-turn%2Fsecret+%22x%22; json {json}"
-            ))
+            )
+            .into())
         })
     }
 }
@@ -323,9 +324,10 @@ async fn a_failed_turns_text_carries_no_secret() {
     );
     tokio::spawn(plane.serve(queue));
     let outcome = bus.submit(submission("x")).unwrap().outcome().await;
-    let Outcome::Failed(text) = outcome else {
+    let Outcome::Failed(failure) = outcome else {
         panic!("expected a failure, got {outcome:?}");
     };
+    let text = failure.message;
     assert!(!text.contains("PLANTED"), "{text}");
     assert!(text.contains("provider said"), "{text}");
     assert_eq!(text.matches("[redacted]").count(), 4, "{text}");

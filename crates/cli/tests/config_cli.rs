@@ -279,15 +279,79 @@ fn env_vars_expand_and_missing_ones_are_named() {
         .assert()
         .success()
         .stdout("http://gpu-box:11434\n");
-    localgpt(home.path())
+    // Unset: the key is left unset with one warning, and commands that do not need it work.
+    let shown = localgpt(home.path())
         .env_remove("OLLAMA_TEST_HOST")
         .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert!(shown.status.success());
+    let stderr = String::from_utf8_lossy(&shown.stderr);
+    assert!(
+        stderr.contains("`providers.ollama.endpoint` uses ${OLLAMA_TEST_HOST}, which is not set"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("which is not set").count(), 1, "{stderr}");
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    assert!(stdout.contains("http://localhost:11434"), "{stdout}");
+    assert!(
+        !stdout.contains("OLLAMA_TEST_HOST"),
+        "warnings stay off stdout: {stdout}"
+    );
+}
+
+#[test]
+fn an_unset_secret_variable_breaks_only_the_command_that_needs_it() {
+    let home = tempfile::tempdir().unwrap();
+    localgpt(home.path())
+        .args(["config", "init"])
         .assert()
-        .failure()
-        .stderr(predicate::str::contains(
-            "`providers.ollama.endpoint` uses ${OLLAMA_TEST_HOST}",
-        ))
-        .stderr(predicate::str::contains("OLLAMA_TEST_HOST is not set"));
+        .success();
+    let config = home.path().join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen(
+            "[providers.openai]\n",
+            "[providers.openai]\napi_key = \"${LOCALGPT_TEST_UNSET_KEY}\"\n",
+            1,
+        ),
+    )
+    .unwrap();
+    // Unrelated commands work, warning once on stderr.
+    for args in [
+        vec!["config", "set", "heartbeat.interval", "2h"],
+        vec!["memory", "search", "anything"],
+        vec!["sessions", "list"],
+        vec!["config", "get", "heartbeat.interval"],
+    ] {
+        let output = localgpt(home.path())
+            .env_remove("LOCALGPT_TEST_UNSET_KEY")
+            .env_remove("OPENAI_API_KEY")
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr
+                .matches("${LOCALGPT_TEST_UNSET_KEY}, which is not set")
+                .count(),
+            1,
+            "{args:?}: {stderr}"
+        );
+    }
+    // The command that needs the key fails once, naming what to set.
+    let output = localgpt(home.path())
+        .env_remove("LOCALGPT_TEST_UNSET_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .args(["ask", "--model", "openai/gpt-4.1", "hi"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("OPENAI_API_KEY"), "{stderr}");
+    assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
 }
 
 #[test]

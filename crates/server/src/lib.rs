@@ -51,6 +51,8 @@ pub struct ServerState {
     pub memory: Option<MemoryHandle>,
     /// The default model's name, for status.
     pub model: String,
+    /// Why the default model cannot answer yet (with the fix), for status.
+    pub model_problem: Option<String>,
     /// Models a client may pick (the default first), for `GET /v1/models` and the web UI.
     pub models: Vec<String>,
     /// Bearer token that identifies the owner.

@@ -40,7 +40,7 @@ pub enum Outcome {
         artifact: Option<String>,
     },
     /// The turn failed.
-    Failed(String),
+    Failed(super::TurnFailure),
     /// The turn ran past its deadline and was stopped.
     TimedOut,
 }
@@ -107,7 +107,7 @@ impl Ticket {
     /// are not listened to, so the turn knows nobody can answer an approval request.
     pub async fn outcome(mut self) -> Outcome {
         self.events.close();
-        let stopped = || Outcome::Failed("the control plane stopped before answering".to_owned());
+        let stopped = || Outcome::Failed("the control plane stopped before answering".into());
         let Some(receiver) = self.outcome.as_mut() else {
             return stopped();
         };

@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod artifacts;
 pub mod bus;
 pub mod event_log;
+pub mod failure;
 pub mod plane;
 pub mod trust;
 
@@ -14,5 +15,6 @@ pub use approvals::{ApprovalDesk, PendingApproval, TurnApprover, UnknownApproval
 pub use artifacts::{ArtifactError, ArtifactRecord, ArtifactStore};
 pub use bus::{BusError, IngressBus, IngressQueue, Outcome, Submission, Ticket, bounded};
 pub use event_log::{EventLog, EventLogError, OwnerEvent};
+pub use failure::{FailureKind, TurnFailure};
 pub use plane::{ControlPlane, TurnResult, TurnRunner, default_max_turns};
 pub use trust::{Persona, TrustPolicy};

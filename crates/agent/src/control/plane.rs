@@ -28,7 +28,7 @@ use super::{ArtifactStore, Persona, TrustPolicy};
 use crate::runtime::{AgentEvent, TurnReport};
 
 /// What a turn returns to the control plane: its report and the session it ran in.
-pub type TurnResult = Result<(TurnReport, Option<String>), String>;
+pub type TurnResult = Result<(TurnReport, Option<String>), super::TurnFailure>;
 
 /// Runs one turn of the agent for an input, as the given persona. The daemon's runner builds an
 /// agent whose tool box is limited to `persona.tool_scope()`.
@@ -187,7 +187,7 @@ impl ControlPlane {
         };
         if cancel.is_cancelled() {
             // Its caller went away while it waited: no model call for nobody.
-            let _ = outcome.send(Outcome::Failed("cancelled before it started".to_owned()));
+            let _ = outcome.send(Outcome::Failed("cancelled before it started".into()));
             return;
         }
         let message = Arc::new(message);
@@ -209,7 +209,7 @@ impl ControlPlane {
             Ok(Ok(result)) => self.finish(&message, result),
             Ok(Err(error)) => {
                 tracing::error!(id = %message.id, "turn task failed: {error}");
-                Outcome::Failed("the turn stopped unexpectedly".to_owned())
+                Outcome::Failed("the turn stopped unexpectedly".into())
             }
             Err(_) => {
                 cancel.cancel();
@@ -224,7 +224,11 @@ impl ControlPlane {
     fn finish(&self, message: &IngressMessage, result: TurnResult) -> Outcome {
         let (report, session_id) = match result {
             Ok(done) => done,
-            Err(error) => return Outcome::Failed(self.redactor.scrub(&error).into_owned()),
+            Err(error) => {
+                return Outcome::Failed(
+                    error.map_message(|text| self.redactor.scrub(text).into_owned()),
+                );
+            }
         };
         let artifact = match (&self.artifacts, message.trust) {
             (Some(store), TrustLevel::UntrustedEvent) => {
@@ -239,7 +243,7 @@ impl ControlPlane {
                     Ok(record) => Some(record.id),
                     Err(error) => {
                         let error = format!("storing the artifact: {error}");
-                        return Outcome::Failed(self.redactor.scrub(&error).into_owned());
+                        return Outcome::Failed(self.redactor.scrub(&error).into_owned().into());
                     }
                 }
             }

@@ -12,7 +12,7 @@ use localgpt_core::ingress::{Payload, Sender, Source};
 use serde_json::json;
 
 use crate::app::App;
-use crate::daemon::{Approvals, build_plane_with};
+use crate::daemon::{Approvals, PlaneParts, build_plane_with};
 use crate::terminal::{EventPrinter, TerminalApprover};
 
 /// Runs `ask`.
@@ -31,7 +31,9 @@ pub fn run(
     } else {
         Arc::new(DenyAll)
     };
-    let (plane, model_name, _) = build_plane_with(app, model, Approvals::Fixed(approver), None)?;
+    let PlaneParts {
+        plane, model_name, ..
+    } = build_plane_with(app, model, Approvals::Fixed(approver), None)?.require_model()?;
     let mut printer = EventPrinter::new();
     let outcome = runtime.block_on(async {
         let (bus, queue) = bounded(1);

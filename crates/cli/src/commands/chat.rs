@@ -19,7 +19,7 @@ use rustyline::error::ReadlineError;
 use crate::app::App;
 use crate::assistant::{SessionChoice, build_agent, create_model};
 use crate::commands::skills;
-use crate::daemon::{Approvals, build_plane_with};
+use crate::daemon::{Approvals, PlaneParts, build_plane_with};
 use crate::terminal::{EventPrinter, TerminalApprover};
 
 const HELP: &str = "\
@@ -57,12 +57,18 @@ pub fn run(app: &App, session: SessionChoice, model: Option<&str>) -> anyhow::Re
         SessionChoice::Resume(id) => Some(id_of(&store, &id)?),
         SessionChoice::Latest => store.latest()?,
     };
-    let (plane, model_name, memory) = build_plane_with(
+    let PlaneParts {
+        plane,
+        model_name,
+        memory,
+        ..
+    } = build_plane_with(
         app,
         model,
         Approvals::Fixed(Arc::new(TerminalApprover)),
         None,
-    )?;
+    )?
+    .require_model()?;
     let (bus, queue) = bounded(1);
     runtime.spawn(plane.serve(queue));
     let mut chat = Chat {

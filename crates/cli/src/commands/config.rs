@@ -155,7 +155,10 @@ pub fn set(paths: &Paths, key: &str, value: &str) -> anyhow::Result<()> {
     let edited = edit::set(&text, config_file, key, value, &config::process_env)?;
     write_atomic(config_file, edited.as_bytes())
         .with_context(|| format!("writing {}", config_file.display()))?;
-    let (config, _) = config::parse(&edited, config_file, &config::process_env)?;
+    let (config, warnings) = config::parse(&edited, config_file, &config::process_env)?;
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
     println!(
         "{key} = {}",
         edit::get(&config, key).unwrap_or_else(|_| value.to_owned())

@@ -199,7 +199,12 @@ async fn work_tasks(
             state.last_delivered = Some((reply.clone(), now));
             (CycleOutcome::Delivered { reply }, tokens)
         }
-        Outcome::Failed(message) => (CycleOutcome::Failed { message }, 0),
+        Outcome::Failed(failure) => (
+            CycleOutcome::Failed {
+                message: failure.message,
+            },
+            0,
+        ),
         Outcome::TimedOut => (
             CycleOutcome::Failed {
                 message: "the heartbeat turn ran past its deadline".to_owned(),

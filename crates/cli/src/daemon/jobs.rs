@@ -75,7 +75,7 @@ pub async fn run_job(
     };
     let outcome = match bus.submit(submission) {
         Ok(ticket) => ticket.outcome().await,
-        Err(error) => Outcome::Failed(error.to_string()),
+        Err(error) => Outcome::Failed(error.to_string().into()),
     };
     let (last_outcome, last_reply) = match outcome {
         Outcome::Done { report, .. } => {
@@ -84,7 +84,8 @@ pub async fn run_job(
                 .await;
             ("ok".to_owned(), Some(report.answer))
         }
-        Outcome::Failed(message) => {
+        Outcome::Failed(failure) => {
+            let message = failure.message;
             delivery
                 .deliver(Urgency::Report, "job_failed", &job.name, &message)
                 .await;

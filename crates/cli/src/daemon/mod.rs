@@ -16,5 +16,5 @@ mod telegram;
 
 pub use jobs::list as list_jobs;
 pub use process::{start, status, stop};
-pub use run::{build_plane_with, heartbeat_once, run_foreground, run_job_once};
+pub use run::{PlaneParts, build_plane_with, heartbeat_once, run_foreground, run_job_once};
 pub use runner::Approvals;

@@ -250,6 +250,9 @@ pub fn status(app: &App, json: bool) -> anyhow::Result<()> {
         terminal_safe_line(&address)
     );
     println!("model: {}", text(&status["model"], "?"));
+    if status["model_problem"].is_string() {
+        println!("  not ready: {}", text(&status["model_problem"], "?"));
+    }
     println!("uptime: {} s", status["uptime_seconds"]);
     println!("queue: {} waiting", status["queue_depth"]);
     if let Some(heartbeat) = status.get("heartbeat").filter(|value| !value.is_null()) {

@@ -16,7 +16,7 @@ use localgpt_server::ServerState;
 use localgpt_agent::tools::memory::MemoryHandle;
 
 use super::process::{lock_path, pid_path};
-use super::runner::{Approvals, DaemonRunner};
+use super::runner::{Approvals, DaemonRunner, UnavailableModel};
 use super::{delivery, heartbeat, jobs, telegram};
 use crate::app::App;
 use crate::assistant::{create_model_with, open_memory};
@@ -58,12 +58,20 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
     drop(pid_file);
 
     let desk = Arc::new(ApprovalDesk::default());
-    let (plane, model_name, memory) = build_plane_with(
+    let PlaneParts {
+        plane,
+        model_name,
+        memory,
+        model_problem,
+    } = build_plane_with(
         app,
         None,
         Approvals::Desk(Arc::clone(&desk)),
         Some(app.config.providers.local.keep_alive.0),
     )?;
+    if let Some(problem) = &model_problem {
+        tracing::warn!("the default model {model_name} cannot answer yet: {problem}");
+    }
     let _watcher = watch_memory(app, &memory);
     let (bus, queue) = bounded(QUEUE_CAPACITY);
     let telegram = telegram::gateway(app, &bus, &desk)?;
@@ -78,6 +86,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
         memory: Some(memory),
         artifacts: Some(ArtifactStore::new(state_dir.join("artifacts"))),
         model: model_name.clone(),
+        model_problem: model_problem.clone(),
         models: model_choices(app, &model_name),
         auth_token: server.token().cloned(),
         allow_local_unauthenticated: server.allow_local_unauthenticated,
@@ -143,7 +152,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
 
 /// The control plane of this home: trust policy, the default model loaded once, the memory
 /// index, artifacts in `state/artifacts/`.
-pub fn build_plane(app: &App) -> anyhow::Result<(Arc<ControlPlane>, String, MemoryHandle)> {
+pub fn build_plane(app: &App) -> anyhow::Result<PlaneParts> {
     build_plane_with(app, None, Approvals::Fixed(Arc::new(DenyAll)), None)
 }
 
@@ -155,20 +164,59 @@ pub fn build_plane_with(
     model: Option<&str>,
     approvals: Approvals,
     idle_unload: Option<std::time::Duration>,
-) -> anyhow::Result<(Arc<ControlPlane>, String, MemoryHandle)> {
+) -> anyhow::Result<PlaneParts> {
     let memory = open_memory(app)?;
-    let model = create_model_with(app, model, idle_unload)?;
-    let model_name = model.name().to_owned();
+    // A model that cannot be set up (not installed, a key missing) does not stop the plane:
+    // everything else works, and a chat says what to do.
+    let default_model = create_model_with(app, model, idle_unload).map_err(|error| {
+        let name = model.unwrap_or(&app.config.agent.default_model).to_owned();
+        UnavailableModel {
+            problem: format!("{error:#}"),
+            name,
+        }
+    });
+    let (model_name, model_problem) = match &default_model {
+        Ok(model) => (model.name().to_owned(), None),
+        Err(unavailable) => (unavailable.name.clone(), Some(unavailable.problem.clone())),
+    };
     let runner = Arc::new(DaemonRunner::new(
         app.clone(),
-        model,
+        default_model,
         memory.clone(),
         approvals,
     ));
     let plane = ControlPlane::new(TrustPolicy::from_config(&app.config), runner, TURN_DEADLINE)
         .with_artifacts(ArtifactStore::new(app.paths.state_dir().join("artifacts")))
         .with_redactor(localgpt_llm::ModelFactory::new(&app.config).redactor());
-    Ok((Arc::new(plane), model_name, memory))
+    Ok(PlaneParts {
+        plane: Arc::new(plane),
+        model_name,
+        memory,
+        model_problem,
+    })
+}
+
+/// What [`build_plane_with`] sets up.
+pub struct PlaneParts {
+    /// The control plane.
+    pub plane: Arc<ControlPlane>,
+    /// The default model's name.
+    pub model_name: String,
+    /// The memory index, shared with the tools.
+    pub memory: MemoryHandle,
+    /// Why the default model cannot answer (with the fix), when it cannot.
+    pub model_problem: Option<String>,
+}
+
+impl PlaneParts {
+    /// The parts, or the model's problem as an error: for `ask` and `chat`, which exist to talk
+    /// to the model.
+    pub fn require_model(self) -> anyhow::Result<Self> {
+        match &self.model_problem {
+            Some(problem) => Err(anyhow::anyhow!("{problem}")),
+            None => Ok(self),
+        }
+    }
 }
 
 /// Keeps the index following the files while the daemon runs (a failure to watch is logged; the
@@ -240,7 +288,7 @@ fn heartbeat_status(app: &App) -> serde_json::Value {
 /// `daemon heartbeat`: one cycle now, in this process, through the same control plane.
 pub fn heartbeat_once(app: &App, json: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let (plane, _, _) = build_plane(app)?;
+    let PlaneParts { plane, .. } = build_plane(app)?;
     let outcome = runtime.block_on(async {
         let (bus, queue) = bounded(1);
         let serving = tokio::spawn(plane.serve(queue));
@@ -294,7 +342,7 @@ pub fn run_job_once(app: &App, name: &str) -> anyhow::Result<()> {
         );
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let (plane, _, _) = build_plane(app)?;
+    let PlaneParts { plane, .. } = build_plane(app)?;
     let state = runtime.block_on(async {
         let (bus, queue) = bounded(1);
         let serving = tokio::spawn(plane.serve(queue));

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use localgpt_agent::control::{ApprovalDesk, Persona, TurnResult, TurnRunner};
+use localgpt_agent::control::{ApprovalDesk, Persona, TurnFailure, TurnResult, TurnRunner};
 use localgpt_agent::runtime::{AgentEvent, Approver, TurnTrust};
 use localgpt_agent::tools::memory::MemoryHandle;
 use localgpt_core::chat::{CancelToken, ChatModel};
@@ -42,10 +42,23 @@ impl Approvals {
     }
 }
 
+/// The default model, or why it could not be set up (with the fix). Everything but a chat
+/// works without it.
+pub type DefaultModel = Result<Arc<dyn ChatModel>, UnavailableModel>;
+
+/// A model that could not be set up: its name and what to do about it.
+#[derive(Debug, Clone)]
+pub struct UnavailableModel {
+    /// The model's name, as configured or asked for.
+    pub name: String,
+    /// Why, with the command or variable that fixes it.
+    pub problem: String,
+}
+
 /// Runs turns for the control plane.
 pub struct DaemonRunner {
     app: App,
-    default_model: Arc<dyn ChatModel>,
+    default_model: DefaultModel,
     memory: MemoryHandle,
     approvals: Approvals,
 }
@@ -54,7 +67,7 @@ impl DaemonRunner {
     /// A runner answering with `default_model` unless a request names another.
     pub fn new(
         app: App,
-        default_model: Arc<dyn ChatModel>,
+        default_model: DefaultModel,
         memory: MemoryHandle,
         approvals: Approvals,
     ) -> Self {
@@ -66,12 +79,18 @@ impl DaemonRunner {
         }
     }
 
-    fn model_for(&self, requested: Option<&str>) -> Result<Arc<dyn ChatModel>, String> {
-        match requested {
-            Some(name) if name != self.default_model.name() => {
-                create_model(&self.app, Some(name)).map_err(|error| format!("{error:#}"))
+    fn model_for(&self, requested: Option<&str>) -> Result<Arc<dyn ChatModel>, TurnFailure> {
+        let default_name = match &self.default_model {
+            Ok(model) => model.name(),
+            Err(unavailable) => unavailable.name.as_str(),
+        };
+        match (requested, &self.default_model) {
+            (Some(name), _) if name != default_name => create_model(&self.app, Some(name))
+                .map_err(|error| TurnFailure::model_unavailable(format!("{error:#}"))),
+            (_, Ok(model)) => Ok(Arc::clone(model)),
+            (_, Err(unavailable)) => {
+                Err(TurnFailure::model_unavailable(unavailable.problem.clone()))
             }
-            _ => Ok(Arc::clone(&self.default_model)),
         }
     }
 }
@@ -99,7 +118,7 @@ impl TurnRunner for DaemonRunner {
                 persona,
                 Some(&self.memory),
             )
-            .map_err(|error| format!("{error:#}"))?;
+            .map_err(|error| TurnFailure::from(format!("{error:#}")))?;
             if let Some(id) = agent.session_id() {
                 let _ = events.send(AgentEvent::Session(id.to_owned()));
             }
@@ -110,7 +129,7 @@ impl TurnRunner for DaemonRunner {
                     let _ = events.send(event);
                 })
                 .await
-                .map_err(|error| error.to_string())?;
+                .map_err(|error| TurnFailure::from(error.to_string()))?;
             Ok((report, agent.session_id().map(str::to_owned)))
         })
     }

@@ -132,10 +132,17 @@ pub fn apply(
                 step.value
             ));
         } else {
-            // Checked against the real loader: a `${VAR}` that is not set here would stop every
-            // command, so it is reported instead.
+            // Checked against the real loader. A `${VAR}` that is not set in this shell is
+            // written (only commands that need it fail) and the report says to export it.
             match edit::set(&text, path, &key, &value, &config::process_env) {
-                Ok(edited) => text = edited,
+                Ok(edited) => {
+                    text = edited;
+                    if let Some(var) = unset_variable(&value) {
+                        step.reason = Some(format!(
+                            "{var} is not set in this shell; export it before `localgpt daemon start`"
+                        ));
+                    }
+                }
                 Err(error) => {
                     step.action = "skipped";
                     step.reason = Some(error.to_string());
@@ -158,4 +165,19 @@ pub fn apply(
             .map_err(|error| anyhow::anyhow!("writing {}: {error}", path.display()))?;
     }
     Ok(steps)
+}
+
+/// The first `${VAR}` in `value` whose variable is not set here.
+fn unset_variable(value: &str) -> Option<String> {
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        let tail = &rest[start + 2..];
+        let end = tail.find('}')?;
+        let name = &tail[..end];
+        if config::process_env(name).is_none() {
+            return Some(name.to_owned());
+        }
+        rest = &tail[end + 1..];
+    }
+    None
 }

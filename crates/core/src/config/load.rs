@@ -221,26 +221,47 @@ pub(crate) fn capped(text: &str, max: usize) -> String {
 /// Something worth telling the user that does not stop loading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigWarning {
-    /// The unknown key, dotted.
+    /// The key, dotted.
     pub key: String,
-    /// The closest valid key, if any is close.
-    pub suggestion: Option<String>,
+    /// What is wrong with it.
+    pub kind: WarningKind,
     /// The config file.
     pub path: PathBuf,
 }
 
+/// Why a key is ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WarningKind {
+    /// No such key exists.
+    UnknownKey {
+        /// The closest valid key, if any is close.
+        suggestion: Option<String>,
+    },
+    /// Its value uses `${VAR}` and the variable is not set: the key is left unset, and only a
+    /// command that needs it fails (naming the variable).
+    UnsetVariable {
+        /// The variable's name.
+        var: String,
+    },
+}
+
 impl fmt::Display for ConfigWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: unknown key `{}` is ignored",
-            self.path.display(),
-            self.key
-        )?;
-        if let Some(suggestion) = &self.suggestion {
-            write!(f, "; did you mean `{suggestion}`?")?;
+        let (path, key) = (self.path.display(), &self.key);
+        match &self.kind {
+            WarningKind::UnknownKey { suggestion } => {
+                write!(f, "{path}: unknown key `{key}` is ignored")?;
+                if let Some(suggestion) = suggestion {
+                    write!(f, "; did you mean `{suggestion}`?")?;
+                }
+                Ok(())
+            }
+            WarningKind::UnsetVariable { var } => write!(
+                f,
+                "{path}: `{key}` uses ${{{var}}}, which is not set, so `{key}` is left unset; \
+                 export {var} where it is needed"
+            ),
         }
-        Ok(())
     }
 }
 
@@ -290,7 +311,8 @@ pub fn parse(
     let mut document: DocumentMut = text.parse().map_err(|error: toml_edit::TomlError| {
         syntax_error(text, path, error.span(), error.message())
     })?;
-    expand_table(document.as_table_mut(), "", path, env)?;
+    let mut warnings = Vec::new();
+    expand_table(document.as_table_mut(), "", path, env, &mut warnings)?;
     let expanded = document.to_string();
 
     let mut unknown: Vec<String> = Vec::new();
@@ -330,14 +352,13 @@ pub fn parse(
         })?
     };
     validate(&config, path)?;
-    let warnings = unknown
-        .into_iter()
-        .map(|key| ConfigWarning {
+    warnings.extend(unknown.into_iter().map(|key| ConfigWarning {
+        kind: WarningKind::UnknownKey {
             suggestion: keys::suggest(&key),
-            key,
-            path: path.to_owned(),
-        })
-        .collect();
+        },
+        key,
+        path: path.to_owned(),
+    }));
     Ok((config, warnings))
 }
 
@@ -493,14 +514,33 @@ fn join(prefix: &str, key: &str) -> String {
     }
 }
 
+/// Expands `${VAR}` in every string of `table`. A key whose value names an unset variable is
+/// removed (as if it were not written) with a warning: only a command that needs the value
+/// fails, and it says which variable to set.
 fn expand_table(
     table: &mut toml_edit::Table,
     prefix: &str,
     path: &Path,
     env: EnvLookup<'_>,
+    warnings: &mut Vec<ConfigWarning>,
 ) -> Result<(), ConfigError> {
+    let mut unset = Vec::new();
     for (key, item) in table.iter_mut() {
-        expand_item(item, &join(prefix, key.get()), path, env)?;
+        let dotted = join(prefix, key.get());
+        match expand_item(item, &dotted, path, env, warnings) {
+            Err(ConfigError::MissingEnvVar { var, .. }) if item.is_value() => {
+                unset.push((key.get().to_owned(), dotted, var));
+            }
+            other => other?,
+        }
+    }
+    for (name, dotted, var) in unset {
+        table.remove(&name);
+        warnings.push(ConfigWarning {
+            key: dotted,
+            kind: WarningKind::UnsetVariable { var },
+            path: path.to_owned(),
+        });
     }
     Ok(())
 }
@@ -510,13 +550,14 @@ fn expand_item(
     key: &str,
     path: &Path,
     env: EnvLookup<'_>,
+    warnings: &mut Vec<ConfigWarning>,
 ) -> Result<(), ConfigError> {
     match item {
         Item::Value(value) => expand_value(value, key, path, env),
-        Item::Table(table) => expand_table(table, key, path, env),
+        Item::Table(table) => expand_table(table, key, path, env, warnings),
         Item::ArrayOfTables(array) => {
             for (index, table) in array.iter_mut().enumerate() {
-                expand_table(table, &format!("{key}.{index}"), path, env)?;
+                expand_table(table, &format!("{key}.{index}"), path, env, warnings)?;
             }
             Ok(())
         }

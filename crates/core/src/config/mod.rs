@@ -8,6 +8,6 @@ pub mod schema;
 pub mod template;
 pub mod values;
 
-pub use load::{ConfigError, ConfigWarning, LoadedConfig, load, parse, process_env};
+pub use load::{ConfigError, ConfigWarning, LoadedConfig, WarningKind, load, parse, process_env};
 pub use schema::*;
 pub use values::{ActiveHours, ByteSize, Duration, Secret, TimeOfDay};

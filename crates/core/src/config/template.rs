@@ -34,8 +34,8 @@ default_model = {DEFAULT_MODEL}
 # guard_after_untrusted = true
 # protected_paths = ["AGENTS.md", "SOUL.md", "IDENTITY.md", "TOOLS.md", "USER.md", "HEARTBEAT.md", "MEMORY.md", "BOOTSTRAP.md", "skills/", "tools/"]
 # Active recall: your message is searched in memory before each turn and the notes that bear on
-# it go to the model with it. auto = for models that cannot search memory themselves (the
-# built-in one); on = every model; off = never.
+# it go to the model with it. "auto": for models that cannot search memory themselves (the
+# built-in one); "on": every model; "off": never.
 # recall = "auto"
 
 # [agent.aliases]               # your own short names for models

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
-use localgpt_agent::control::{BusError, Outcome, Submission, Ticket};
+use localgpt_agent::control::{BusError, FailureKind, Outcome, Submission, Ticket, TurnFailure};
 use localgpt_agent::runtime::AgentEvent;
 use localgpt_core::ingress::{Payload, Source};
 use serde::Deserialize;
@@ -85,6 +85,20 @@ pub async fn chat(
 pub const GENERIC_FAILURE: &str = "the assistant could not answer this time; try again later";
 
 /// The final answer as JSON, or the error it was (in detail only for the owner).
+/// A failed turn as an API error: `503 model_unavailable` when the model is not set up (the
+/// message names the fix), `502 turn_failed` otherwise. Strangers learn neither the reason nor
+/// the setup: they get a generic `502`.
+pub(crate) fn failure_error(failure: TurnFailure, owner: bool) -> ApiError {
+    if !owner {
+        return ApiError::new(StatusCode::BAD_GATEWAY, "turn_failed", GENERIC_FAILURE);
+    }
+    let status = match failure.kind {
+        FailureKind::ModelUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        FailureKind::Turn => StatusCode::BAD_GATEWAY,
+    };
+    ApiError::new(status, failure.code(), failure.message)
+}
+
 fn outcome_json(outcome: Outcome, owner: bool) -> Result<Value, ApiError> {
     match outcome {
         Outcome::Done {
@@ -100,15 +114,7 @@ fn outcome_json(outcome: Outcome, owner: bool) -> Result<Value, ApiError> {
             "cancelled": report.cancelled,
             "recall": report.recall,
         })),
-        Outcome::Failed(message) => Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "turn_failed",
-            if owner {
-                message
-            } else {
-                GENERIC_FAILURE.to_owned()
-            },
-        )),
+        Outcome::Failed(failure) => Err(failure_error(failure, owner)),
         Outcome::TimedOut => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             "timed_out",

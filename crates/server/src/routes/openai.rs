@@ -148,15 +148,7 @@ pub async fn completions(
             },
         }))
         .into_response()),
-        Outcome::Failed(message) => Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "turn_failed",
-            if owner {
-                message
-            } else {
-                super::chat::GENERIC_FAILURE.to_owned()
-            },
-        )),
+        Outcome::Failed(failure) => Err(super::chat::failure_error(failure, owner)),
         Outcome::TimedOut => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             "timed_out",

@@ -25,6 +25,7 @@ pub async fn status(
     let mut status = json!({
         "version": env!("CARGO_PKG_VERSION"),
         "model": state.model,
+        "model_problem": state.model_problem,
         "uptime_seconds": state.started.elapsed().as_secs(),
         "pid": std::process::id(),
         "queue_depth": state.bus.depth(),

@@ -242,7 +242,8 @@ export class Chat {
     const element = document.createElement("div");
     element.className = "msg error";
     element.setAttribute("role", "alert");
-    element.innerHTML = `<p>${escapeHtml(message)}</p>`;
+    // Commands in the message (`localgpt models pull …`) are shown as code to copy.
+    element.innerHTML = `<p>${escapeHtml(message).replace(/`([^`<]+)`/g, "<code>$1</code>")}</p>`;
     if (retryText !== null) {
       const retry = document.createElement("button");
       retry.type = "button";
@@ -306,7 +307,8 @@ export class Chat {
         } else if (event === "error") {
           finished = true;
           reply.finish();
-          this.showError(data.message || "The turn failed.", text);
+          // A model that is not set up cannot be retried into working: the message names the fix.
+          this.showError(data.message || "The turn failed.", data.code === "model_unavailable" ? null : text);
         }
         this.scrollDown();
       }

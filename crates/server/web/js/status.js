@@ -83,7 +83,7 @@ export class Status {
     const status = await api("/api/status");
     const index = status.index || {};
     facts($("status-daemon"), [
-      ["Model", status.model],
+      ["Model", status.model_problem ? `${status.model} — not ready: ${status.model_problem}` : status.model],
       ["Version", status.version],
       ["Up for", duration(status.uptime_seconds)],
       ["Process", status.pid],
