@@ -21,7 +21,8 @@ static REDACTOR: LazyLock<RwLock<Redactor>> =
     LazyLock::new(|| RwLock::new(Redactor::from_config(&localgpt_core::Config::default())));
 
 /// Logs go to stderr: warnings by default, more with `-v`; `LOCALGPT_LOG` takes a full filter.
-/// A daemon's stderr is its log file, so it gets no colour codes.
+/// Colour codes only go to a terminal, and never with `NO_COLOR` set (a daemon's stderr is its
+/// log file, a pipe or a file gets plain lines).
 pub fn init(verbose: u8, to_file: bool) {
     // llama.cpp's own log lines are kept off the terminal unless asked for with -vv.
     let default = match verbose {
@@ -36,7 +37,7 @@ pub fn init(verbose: u8, to_file: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| ScrubbingStderr)
-        .with_ansi(!to_file)
+        .with_ansi(!to_file && crate::terminal::colour_on(&std::io::stderr()))
         .with_target(false)
         .init();
 }

@@ -8,6 +8,40 @@ use std::pin::Pin;
 use localgpt_agent::runtime::{AgentEvent, ApprovalRequest, Approver};
 use serde_json::Value;
 
+/// Whether to send colour or bold codes to `stream`: only to a terminal, and not when `NO_COLOR`
+/// is set to anything (<https://no-color.org>).
+pub fn colour_on(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
+/// `text` with its markdown `**bold**` marks shown as terminal bold when `bold` is on, as they
+/// are otherwise. An unpaired `**` is left as it is.
+pub fn bold_marks(text: &str, bold: bool) -> String {
+    if !bold {
+        return text.to_owned();
+    }
+    let pieces: Vec<&str> = text.split("**").collect();
+    let mut out = String::with_capacity(text.len() + 16);
+    let last_pair = if pieces.len() % 2 == 1 {
+        pieces.len()
+    } else {
+        pieces.len() - 1
+    };
+    for (index, piece) in pieces.iter().enumerate() {
+        if index > 0 {
+            if index >= last_pair {
+                out.push_str("**");
+            } else if index % 2 == 1 {
+                out.push_str("\x1b[1m");
+            } else {
+                out.push_str("\x1b[22m");
+            }
+        }
+        out.push_str(piece);
+    }
+    out
+}
+
 /// Shows agent events: text on stdout, tools and notices on stderr.
 #[derive(Debug, Default)]
 pub struct EventPrinter {
@@ -141,5 +175,24 @@ impl Approver for TerminalApprover {
             .await
             .unwrap_or(false)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bold_marks_become_terminal_bold_in_pairs_only() {
+        assert_eq!(
+            bold_marks("a **key** under **pot**", true),
+            "a \x1b[1mkey\x1b[22m under \x1b[1mpot\x1b[22m"
+        );
+        assert_eq!(bold_marks("odd **one", true), "odd **one");
+        assert_eq!(
+            bold_marks("**a** and ** b", true),
+            "\x1b[1ma\x1b[22m and ** b"
+        );
+        assert_eq!(bold_marks("a **key**", false), "a **key**");
     }
 }

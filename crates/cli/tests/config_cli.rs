@@ -552,3 +552,32 @@ fn a_closed_pipe_ends_the_command_quietly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn log_lines_are_plain_when_stderr_is_not_a_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    localgpt(home.path())
+        .args(["config", "init"])
+        .assert()
+        .success();
+    // A warning is logged (the unknown key) and, with -v, info lines too: all without colour.
+    let config = home.path().join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen("[memory]\n", "[memory]\nchunk_tokenz = 3\n", 1),
+    )
+    .unwrap();
+    for args in [
+        vec!["-v", "memory", "reindex"],
+        vec!["memory", "search", "anything"],
+    ] {
+        let output = localgpt(home.path()).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.is_empty(), "{args:?} logged nothing");
+        assert!(
+            !stderr.contains('\x1b'),
+            "{args:?}: colour codes in {stderr:?}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::cli::MemoryCommand;
 use crate::embedding::embedder_for;
 use crate::progress::Progress as Bar;
+use crate::terminal::{bold_marks, colour_on};
 
 /// Opens the index for this configuration, with its embedder (if one can be used). A damaged
 /// index file is moved aside and a fresh one opened (the warning names where it went); the next
@@ -58,6 +59,7 @@ pub fn run(command: MemoryCommand, app: &App) -> anyhow::Result<()> {
             if results.results.is_empty() {
                 println!("No matches for {query:?}.");
             }
+            let bold = colour_on(&std::io::stdout());
             for (rank, hit) in results.results.iter().enumerate() {
                 // Names and text come from files: shown escaped, each on one line, so a name
                 // with a newline or a terminal escape cannot forge lines or drive the terminal.
@@ -74,7 +76,11 @@ pub fn run(command: MemoryCommand, app: &App) -> anyhow::Result<()> {
                     hit.end_line,
                     hit.score
                 );
-                println!("   {}\n", terminal_safe(hit.snippet.trim()));
+                // Matches are marked `**…**`: terminal bold on a terminal, as written elsewhere.
+                println!(
+                    "   {}\n",
+                    bold_marks(&terminal_safe(hit.snippet.trim()), bold)
+                );
             }
             Ok(())
         }
