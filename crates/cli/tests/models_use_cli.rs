@@ -6,35 +6,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{localgpt, run_ok};
-
-fn test_wheel(prefix: &str) -> PathBuf {
-    let models = std::env::var_os("LOCALGPT_TEST_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::home_dir()
-                .unwrap()
-                .join(".cache/localgpt/test-models")
-        });
-    std::fs::read_dir(&models)
-        .unwrap_or_else(|_| {
-            panic!(
-                "no test models in {}: run scripts/fetch-test-models.sh",
-                models.display()
-            )
-        })
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| {
-            path.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(prefix)
-        })
-        .unwrap_or_else(|| panic!("{prefix} wheel missing: run scripts/fetch-test-models.sh"))
-}
+use common::{localgpt, run_ok, test_wheel};
 
 fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

@@ -7,9 +7,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{daemon_home, daemon_url, localgpt, post, run_ok, start_daemon};
+use common::{daemon_home, daemon_url, localgpt, post, run_ok, start_daemon, test_wheel};
 use localgpt_provider_script::{Script, ScriptedServer, Turn};
 use serde_json::{Value, json};
 
@@ -95,32 +93,6 @@ fn the_owner_gets_recalled_notes_and_a_stranger_gets_none() {
     assert!(reply.get("recall").is_none_or(Value::is_null), "{reply}");
     let request = server.requests()[2].body.to_string();
     assert!(!request.contains("boathouse"), "{request}");
-}
-
-fn test_wheel(prefix: &str) -> PathBuf {
-    let models = std::env::var_os("LOCALGPT_TEST_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::home_dir()
-                .unwrap()
-                .join(".cache/localgpt/test-models")
-        });
-    std::fs::read_dir(&models)
-        .unwrap_or_else(|_| {
-            panic!(
-                "no test models in {}: run scripts/fetch-test-models.sh",
-                models.display()
-            )
-        })
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| {
-            path.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(prefix)
-        })
-        .unwrap_or_else(|| panic!("{prefix} wheel missing: run scripts/fetch-test-models.sh"))
 }
 
 #[test]

