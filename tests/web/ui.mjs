@@ -19,6 +19,7 @@ import { launch, watch } from "./browser.mjs";
 const base = process.env.LOCALGPT_URL;
 const guarded = process.env.LOCALGPT_GUARDED_URL;
 const token = process.env.LOCALGPT_TOKEN;
+const unready = process.env.LOCALGPT_UNREADY_URL;
 const screenshots = process.env.SCREENSHOTS;
 assert.ok(base && guarded && token, "LOCALGPT_URL, LOCALGPT_GUARDED_URL and LOCALGPT_TOKEN are required");
 if (screenshots) mkdirSync(screenshots, { recursive: true });
@@ -354,7 +355,36 @@ async function tokenPrompt() {
   }
 }
 
+async function modelNotReady() {
+  const { page, close } = await openPage({ width: 1024, height: 700 });
+  try {
+    step("with no model installed, the page works and a chat names the command that fixes it");
+    await page.goto(unready);
+    await ready(page);
+    await send(page, "Where is the canoe?");
+    const banner = page.locator(".msg.error");
+    await banner.waitFor();
+    assert.match(await banner.textContent(), /localgpt models pull smollm2-135m/);
+    assert.equal(await banner.locator("code").count() > 0, true, "the command is shown as code");
+    assert.equal(await banner.locator("button").count(), 0, "no Retry: retrying cannot help");
+    await shoot(page, "model-missing-desktop");
+
+    step("Status says the model is not ready and why");
+    await page.click('nav a[data-view="status"]');
+    await page.waitForSelector("#status-daemon dd >> text=/not ready: .*models pull smollm2-135m/");
+
+    step("memory search works by keywords without any model");
+    await page.click('nav a[data-view="memory"]');
+    await page.fill("#search-input", "canoe");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#search-results >> text=MEMORY.md");
+  } finally {
+    await close();
+  }
+}
+
 try {
+  await modelNotReady();
   await desktop();
   await phone();
   await dark();

@@ -87,6 +87,17 @@ fn the_web_ui_works_in_headless_chromium() {
     let open_url = daemon_url(open.path());
     let _guarded_running = start_daemon(guarded.path());
     let guarded_url = daemon_url(guarded.path());
+    // A home whose default model is the built-in one, never installed: no model, no key.
+    let unready = home_for(&server, "");
+    let config = unready.path().join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("\"openai/gpt-test\"", "\"local/smollm2-135m\""),
+    )
+    .unwrap();
+    let _unready_running = start_daemon(unready.path());
+    let unready_url = daemon_url(unready.path());
     // A caller without the token is a stranger: what their turn produced waits for the owner.
     let mut stranger = ureq::post(&format!("{guarded_url}/api/chat"))
         .header("content-type", "application/json")
@@ -116,6 +127,7 @@ fn the_web_ui_works_in_headless_chromium() {
         .current_dir(&web_tests)
         .env("LOCALGPT_URL", &open_url)
         .env("LOCALGPT_GUARDED_URL", &guarded_url)
+        .env("LOCALGPT_UNREADY_URL", &unready_url)
         .env("LOCALGPT_TOKEN", "web-test-token")
         .env("SCREENSHOTS", &screenshots)
         .output()
