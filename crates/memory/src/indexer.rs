@@ -241,6 +241,7 @@ fn write_file(
         ])?;
         let chunk_id = transaction.last_insert_rowid();
         insert_fts.execute(params![chunk_id, heading, chunk.text])?;
+        crate::cjk::index_chunk(transaction, chunk_id, &heading, &chunk.text)?;
         // Vector tables exist only once a model has been used.
         if let (Some(model), Some(vector)) = (model_id, vectors.get(&hash)) {
             let blob = vectors::to_blob(vector);
@@ -275,6 +276,10 @@ fn load_existing(connection: &Connection) -> rusqlite::Result<HashMap<String, Ex
 fn delete_file(transaction: &Transaction<'_>, file_id: i64) -> rusqlite::Result<()> {
     transaction.execute(
         "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?1)",
+        [file_id],
+    )?;
+    transaction.execute(
+        "DELETE FROM chunks_cjk WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?1)",
         [file_id],
     )?;
     let has_vec0: bool = transaction

@@ -18,6 +18,7 @@
 
 mod binary_scan;
 pub mod chunker;
+mod cjk;
 mod embedding;
 mod error;
 pub mod fusion;

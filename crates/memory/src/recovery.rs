@@ -32,6 +32,7 @@ const EXPECTED_COLUMNS: &[(&str, &[&str])] = &[
         ],
     ),
     ("chunks_fts", &["heading", "text"]),
+    ("chunks_cjk", &["grams", "chars"]),
     ("chunk_vectors", &["chunk_id", "embedding"]),
     ("embedding_cache", &["model", "hash", "embedding"]),
 ];

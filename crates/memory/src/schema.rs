@@ -1,5 +1,5 @@
 //! The index database: one SQLite file in WAL mode holding files, chunks, an FTS5 table for
-//! keywords, float vectors for exact scoring, a sqlite-vec `vec0` table of binary-quantised vectors
+//! keywords (and one for Chinese, Japanese and Korean text, see [`crate::cjk`]), float vectors for exact scoring, a sqlite-vec `vec0` table of binary-quantised vectors
 //! for fast candidates, and an embedding cache. The schema is versioned; opening an older file
 //! migrates it, and a file from a newer LocalGPT is refused rather than damaged.
 
@@ -47,6 +47,8 @@ pub fn open(path: &Path) -> Result<Connection, MemoryError> {
     configure(&connection).map_err(|source| MemoryError::sqlite(path, source))?;
     migrate(&connection, path)?;
     crate::recovery::check_schema(&connection, path)?;
+    crate::cjk::backfill_if_pending(&connection)
+        .map_err(|source| MemoryError::sqlite(path, source))?;
     crate::recovery::make_private(path);
     Ok(connection)
 }
@@ -96,6 +98,13 @@ const MIGRATIONS: &[&str] = &[
          embedding BLOB NOT NULL,
          PRIMARY KEY (model, hash)
      ) WITHOUT ROWID;",
+    // 1 → 2: keyword search inside Chinese, Japanese and Korean text (see `crate::cjk`); the
+    // chunks already indexed are added by `cjk::backfill_if_pending` right after this step.
+    "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_cjk USING fts5(
+         grams, chars, tokenize = 'porter unicode61 remove_diacritics 2'
+     );
+     INSERT INTO meta (key, value) VALUES ('cjk_backfill', 'pending')
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value;",
 ];
 
 /// Current schema version.

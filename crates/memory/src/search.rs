@@ -394,6 +394,7 @@ fn keyword_ranking(
     terms: &[String],
     depth: usize,
 ) -> rusqlite::Result<Vec<(i64, f32)>> {
+    let cjk = crate::cjk::ranking(connection, terms, depth)?;
     let terms = without_common_terms(connection, terms)?;
     let terms = terms.as_slice();
     let mut statement = connection.prepare_cached("SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY bm25(chunks_fts) LIMIT ?2")?;
@@ -401,8 +402,27 @@ fn keyword_ranking(
         Ok((row.get::<_, i64>(0)?, row.get::<_, f64>(1)?))
     })?;
     // bm25() is lower-is-better and negative; report a positive score.
-    rows.map(|row| row.map(|(id, rank)| (id, (-rank) as f32)))
-        .collect()
+    let main: Vec<(i64, f32)> = rows
+        .map(|row| row.map(|(id, rank)| (id, (-rank) as f32)))
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(merge_cjk(main, cjk, depth))
+}
+
+/// Adds the CJK ranking (empty unless the query has CJK characters, so English search is
+/// unchanged) to the main one: a chunk in both keeps its better score.
+fn merge_cjk(main: Vec<(i64, f32)>, cjk: Vec<(i64, f32)>, depth: usize) -> Vec<(i64, f32)> {
+    if cjk.is_empty() {
+        return main;
+    }
+    let mut best: std::collections::HashMap<i64, f32> = main.into_iter().collect();
+    for (id, score) in cjk {
+        let entry = best.entry(id).or_insert(score);
+        *entry = entry.max(score);
+    }
+    let mut merged: Vec<(i64, f32)> = best.into_iter().collect();
+    merged.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    merged.truncate(depth);
+    merged
 }
 
 enum RankError {

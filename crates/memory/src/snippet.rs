@@ -39,14 +39,20 @@ pub fn snippet(text: &str, terms: &[String]) -> String {
             .then(|| {
                 stems.iter().filter(|stem| !stem.is_empty()).find(|stem| {
                     let stem_chars: Vec<char> = stem.chars().collect();
-                    let at_word_start = position == 0 || !lower[position - 1].is_alphanumeric();
+                    // Chinese, Japanese and Korean words sit inside runs with no spaces.
+                    let cjk = stem_chars.first().is_some_and(|c| crate::cjk::is_cjk(*c));
+                    let at_word_start =
+                        cjk || position == 0 || !lower[position - 1].is_alphanumeric();
                     at_word_start && lower[position..].starts_with(&stem_chars)
                 })
             })
             .flatten();
         if let Some(stem) = matched {
             let mut word_end = position + stem.chars().count();
-            while word_end < chars.len() && chars[word_end].is_alphanumeric() {
+            while word_end < chars.len()
+                && chars[word_end].is_alphanumeric()
+                && !crate::cjk::is_cjk(chars[word_end])
+            {
                 word_end += 1;
             }
             out.push_str("**");
