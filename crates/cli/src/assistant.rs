@@ -13,7 +13,9 @@ use localgpt_agent::sessions::SessionStore;
 use localgpt_agent::skills::prompt_listing;
 use localgpt_agent::tools::bash::Bash;
 use localgpt_agent::tools::files::{EditFile, ListDir, ReadFile, WriteFile};
-use localgpt_agent::tools::memory::{MemoryAppend, MemoryGet, MemoryHandle, MemorySearch};
+use localgpt_agent::tools::memory::{
+    MemoryAppend, MemoryGet, MemoryHandle, MemorySearch, WriteSource,
+};
 use localgpt_agent::tools::web_fetch::WebFetch;
 use localgpt_agent::tools::{AllowedRoots, ToolBox, ToolContext};
 use localgpt_core::chat::ChatModel;
@@ -141,6 +143,12 @@ pub fn build_scoped_agent(
         Some(memory) => memory.clone(),
         None => open_memory(app)?,
     };
+    // What this session appends to memory records where the session came from.
+    let origin = match session {
+        SessionChoice::NewFrom(origin) => Some(origin.as_str()),
+        _ => None,
+    };
+    let memory = memory.with_source(WriteSource::from_origin(origin));
     let tools = owner_tools(app, Some(&memory))?.with_scope(scope);
     let skills = skills::find(app);
     let listing = prompt_listing(&skills);

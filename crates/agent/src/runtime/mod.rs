@@ -524,7 +524,13 @@ impl Agent {
                 return (Err(guard::refusal(&call.name, guard.as_deref())), false);
             }
         }
-        (self.tools.call(&call.name, arguments).await, true)
+        // `memory_append` records what untrusted text the turn had read as its note's source.
+        let taint = self.taint.reason().map(str::to_owned);
+        let call_tool = self.tools.call(&call.name, arguments);
+        (
+            crate::tools::memory::TURN_TAINT.scope(taint, call_tool).await,
+            true,
+        )
     }
 
     /// Gives every call of an unfinished round a result, so the conversation stays valid.

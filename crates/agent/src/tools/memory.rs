@@ -5,6 +5,13 @@
 //! every append, so answers never come from stale files. The index sits behind a blocking lock and
 //! SQLite, and the files are read from disk, so every piece of this work runs on a blocking thread
 //! under a time limit, and only regular files are read (see [`super::safe_io`]).
+//!
+//! Every note `memory_append` writes ends with where it came from, as an HTML comment that
+//! rendered markdown hides and a reader (or [`entry_source`]) can parse:
+//! `- 09:12 Buy milk <!-- source: owner turn -->`. The source is the turn's origin (the owner, a
+//! job, the heartbeat, a stranger's event), and `untrusted artifact (…)` when the turn had read
+//! text someone else may have written (see [`TURN_TAINT`]). A note cannot forge the marker: any
+//! `<!--` in its text is escaped.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,6 +39,102 @@ const INDEX_WORK_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct MemoryHandle {
     index: Arc<Mutex<MemoryIndex>>,
     fresh: Arc<AtomicBool>,
+    source: WriteSource,
+}
+
+tokio::task_local! {
+    /// What untrusted text the running turn has read (the agent loop sets it around each tool
+    /// call from its taint tracking); `memory_append` then records its note as coming from an
+    /// untrusted artifact.
+    pub static TURN_TAINT: Option<String>;
+}
+
+/// The origin of the turn that writes to memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WriteSource {
+    /// The owner, at the keyboard, on the API or in the web UI.
+    #[default]
+    Owner,
+    /// A scheduled job, by name.
+    Job(String),
+    /// The heartbeat.
+    Heartbeat,
+    /// An event from someone other than the owner, by where it came from.
+    Untrusted(String),
+    /// Another trusted channel (e.g. `telegram`).
+    Other(String),
+}
+
+impl WriteSource {
+    /// The source of a session labelled `origin` (the daemon's labels: `heartbeat`,
+    /// `job NAME`, `untrusted SOURCE`, `telegram`); `None` is the owner.
+    pub fn from_origin(origin: Option<&str>) -> Self {
+        match origin {
+            None => Self::Owner,
+            Some("heartbeat") => Self::Heartbeat,
+            Some(label) => match label.split_once(' ') {
+                Some(("job", name)) => Self::Job(name.to_owned()),
+                Some(("untrusted", from)) => Self::Untrusted(from.to_owned()),
+                _ if label == "untrusted" => Self::Untrusted(String::new()),
+                _ => Self::Other(label.to_owned()),
+            },
+        }
+    }
+
+    /// How the source reads in the daily log.
+    pub fn label(&self) -> String {
+        let label = match self {
+            Self::Owner => "owner turn".to_owned(),
+            Self::Job(name) => format!("job {name}"),
+            Self::Heartbeat => "heartbeat".to_owned(),
+            Self::Untrusted(from) => format!("untrusted event {from}"),
+            Self::Other(channel) => channel.clone(),
+        };
+        plain_label(&label)
+    }
+}
+
+/// `text` reduced to a short label that cannot end the comment it sits in or start a new line:
+/// letters, digits, spaces and `.:/_()@-`, no `--`, at most 120 characters.
+fn plain_label(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let keep = c.is_alphanumeric() || " .:/_()@-".contains(c);
+        let c = if keep { c } else { ' ' };
+        if (c == '-' && out.ends_with('-')) || (c == ' ' && (out.is_empty() || out.ends_with(' ')))
+        {
+            continue;
+        }
+        out.push(c);
+    }
+    out.trim().chars().take(120).collect()
+}
+
+/// The comment that ends an entry written by a turn from `source` that had read `taint`.
+fn provenance_marker(source: &WriteSource, taint: Option<&str>) -> String {
+    match taint {
+        None => format!("<!-- source: {} -->", source.label()),
+        Some(reason) => format!(
+            "<!-- source: untrusted artifact ({}) in {} -->",
+            plain_label(reason),
+            source.label()
+        ),
+    }
+}
+
+/// The source recorded at the end of a daily-log line (`owner turn`, `job digest`,
+/// `heartbeat`, `untrusted artifact (…) in owner turn`), or `None` when it has none.
+pub fn entry_source(line: &str) -> Option<&str> {
+    let body = line.trim_end().strip_suffix("-->")?;
+    let start = body.rfind("<!-- source: ")?;
+    let source = body[start + "<!-- source: ".len()..].trim();
+    (!source.is_empty() && !source.contains("<!--")).then_some(source)
+}
+
+/// The note's text with every `<!--` escaped (`<\!--` renders as the same characters), so a
+/// note cannot open a comment that hides text or poses as a provenance marker.
+fn escape_comments(text: &str) -> String {
+    text.replace("<!--", "<\\!--")
 }
 
 impl std::fmt::Debug for MemoryHandle {
@@ -46,6 +149,16 @@ impl MemoryHandle {
         Self {
             index: Arc::new(Mutex::new(index)),
             fresh: Arc::new(AtomicBool::new(false)),
+            source: WriteSource::Owner,
+        }
+    }
+
+    /// The same index, for a turn from `source`: what `memory_append` writes through this handle
+    /// records it.
+    pub fn with_source(&self, source: WriteSource) -> Self {
+        Self {
+            source,
+            ..self.clone()
         }
     }
 
@@ -350,7 +463,13 @@ impl Tool for MemoryAppend {
                     )));
                 }
             };
-            let entry = format!("\n- {} {text}\n", now.strftime("%H:%M"));
+            let taint = TURN_TAINT.try_with(Clone::clone).ok().flatten();
+            let marker = provenance_marker(&self.0.source, taint.as_deref());
+            let entry = format!(
+                "\n- {} {} {marker}\n",
+                now.strftime("%H:%M"),
+                escape_comments(text)
+            );
             let roots = Arc::clone(&context.roots);
             let appended = run_blocking("appending to memory", FILE_WORK_TIMEOUT, move || {
                 let path = roots.resolve(&relative)?;
