@@ -375,18 +375,25 @@ pub enum SandboxLevel {
     Off,
 }
 
-/// `[sandbox]`
+/// `[sandbox]`: the OS confinement of shell commands (`bash`, `localgpt sandbox run`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SandboxConfig {
-    /// Default `auto`.
+    /// `auto` (enforce what the kernel supports, report the rest), `strict` (refuse to run a
+    /// command whose policy cannot be fully enforced) or `off` (unconfined, environment still
+    /// scrubbed). Default `auto`.
     pub level: SandboxLevel,
-    /// Extra readable paths. Default none (the workspace is always readable).
+    /// Extra readable paths. Default none (the workspace and system folders always are).
     pub allow_read: Vec<String>,
-    /// Extra writable paths. Default none (the workspace is always writable).
+    /// Extra writable paths. Default none (the workspace always is).
     pub allow_write: Vec<String>,
-    /// Hosts tools may reach. Default none.
+    /// Hosts commands may reach (needs the filtering proxy, not built yet). Default none.
     pub allow_net: Vec<String>,
+    /// Extra environment variables passed to commands, by name (never keys, tokens or
+    /// `LOCALGPT_*`). Default none.
+    pub env: Vec<String>,
+    /// Resource limits of each command.
+    pub limits: SandboxLimits,
 }
 
 impl Default for SandboxConfig {
@@ -396,6 +403,36 @@ impl Default for SandboxConfig {
             allow_read: Vec::new(),
             allow_write: Vec::new(),
             allow_net: Vec::new(),
+            env: Vec::new(),
+            limits: SandboxLimits::default(),
+        }
+    }
+}
+
+/// `[sandbox.limits]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SandboxLimits {
+    /// CPU seconds a command may use. Default 300.
+    pub cpu_seconds: u64,
+    /// Address space of each process, in MiB. Default 4096.
+    pub memory_mb: u64,
+    /// Processes a command may have at once. Default 256.
+    pub processes: u64,
+    /// Largest file a command may write, in MiB. Default 1024.
+    pub file_size_mb: u64,
+    /// Files a process may have open. Default 1024.
+    pub open_files: u64,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        Self {
+            cpu_seconds: 300,
+            memory_mb: 4096,
+            processes: 256,
+            file_size_mb: 1024,
+            open_files: 1024,
         }
     }
 }

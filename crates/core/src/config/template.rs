@@ -96,7 +96,14 @@ default_model = {DEFAULT_MODEL}
 # level = "auto"                # auto | strict | off
 # allow_read = []               # extra readable paths (the workspace always is)
 # allow_write = []              # extra writable paths (the workspace always is)
-# allow_net = []                # hosts tools may reach
+# allow_net = []                # hosts commands may reach (needs the filtering proxy, not built yet)
+# env = []                      # extra environment variable names passed to commands
+# [sandbox.limits]
+# cpu_seconds = 300
+# memory_mb = 4096              # address space per process
+# processes = 256
+# file_size_mb = 1024
+# open_files = 1024
 
 # Scheduled jobs: a cron schedule, a prompt, and the only tools the job may use.
 # [[jobs]]

@@ -1,0 +1,146 @@
+//! A [`Confinement`]: a [`Policy`] prepared for one child process, applied to its `Command`.
+
+use std::ffi::OsString;
+use std::process::Command;
+
+use tempfile::TempDir;
+
+use crate::env::scrubbed_environment;
+use crate::policy::Policy;
+use crate::support::Support;
+use crate::{SandboxError, SandboxLevel};
+
+/// One command's confinement. Keep it alive until the command has ended: it owns the command's
+/// private temporary folder and (for root) its pids cgroup.
+#[derive(Debug)]
+pub struct Confinement {
+    level: SandboxLevel,
+    unenforced: Vec<String>,
+    env: Vec<(OsString, OsString)>,
+    tmp: Option<TempDir>,
+    #[cfg(target_os = "linux")]
+    prepared: Option<crate::linux::child::Prepared>,
+    #[cfg(target_os = "linux")]
+    _cgroup: Option<crate::linux::limits::PidsCgroup>,
+}
+
+impl Confinement {
+    /// Prepares `policy` on this machine. Under `strict`, fails when any part of it cannot be
+    /// enforced; under `auto`, [`Confinement::unenforced`] lists those parts.
+    pub fn prepare(policy: &Policy) -> Result<Self, SandboxError> {
+        Self::prepare_with(policy, &Support::detect())
+    }
+
+    /// [`Confinement::prepare`] with an already-probed [`Support`].
+    pub fn prepare_with(policy: &Policy, support: &Support) -> Result<Self, SandboxError> {
+        let env = scrubbed_environment(std::env::vars_os(), &policy.env);
+        if policy.level == SandboxLevel::Off {
+            return Ok(Self {
+                level: SandboxLevel::Off,
+                unenforced: vec![
+                    "the sandbox is off (level = \"off\"): commands run unconfined, \
+                                  with only the scrubbed environment"
+                        .to_owned(),
+                ],
+                env,
+                tmp: None,
+                #[cfg(target_os = "linux")]
+                prepared: None,
+                #[cfg(target_os = "linux")]
+                _cgroup: None,
+            });
+        }
+        let unenforced = support.gaps(policy);
+        if policy.level == SandboxLevel::Strict && !unenforced.is_empty() {
+            return Err(SandboxError::Unenforceable(unenforced));
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix("localgpt-sandbox-")
+            .tempdir()
+            .map_err(|error| SandboxError::Setup(format!("temporary folder: {error}")))?;
+        #[cfg(target_os = "linux")]
+        {
+            use crate::linux::{fs_rules, limits, seccomp};
+            let strict = policy.level == SandboxLevel::Strict;
+            let ruleset = match support.landlock_abi {
+                Some(_) => Some(fs_rules::ruleset(policy, tmp.path(), strict)?),
+                None => None,
+            };
+            let filters = if support.seccomp {
+                seccomp::filters(true)?
+            } else {
+                Vec::new()
+            };
+            let cgroup = match support.process_limit {
+                crate::support::ProcessLimit::Cgroup => {
+                    match limits::PidsCgroup::create(policy.limits.processes) {
+                        Ok(cgroup) => Some(cgroup),
+                        Err(error) if strict => {
+                            return Err(SandboxError::Unenforceable(vec![format!(
+                                "the process limit's cgroup could not be made: {error}"
+                            )]));
+                        }
+                        Err(_) => None,
+                    }
+                }
+                _ => None,
+            };
+            let prepared = crate::linux::child::Prepared {
+                ruleset,
+                filters,
+                rlimits: limits::rlimits(&policy.limits),
+                cgroup_procs: cgroup.as_ref().map(|cgroup| cgroup.procs.clone()),
+            };
+            Ok(Self {
+                level: policy.level,
+                unenforced,
+                env,
+                tmp: Some(tmp),
+                prepared: Some(prepared),
+                _cgroup: cgroup,
+            })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Ok(Self {
+                level: policy.level,
+                unenforced,
+                env,
+                tmp: Some(tmp),
+            })
+        }
+    }
+
+    /// The parts of the policy not enforced for this command (empty: all of it is).
+    pub fn unenforced(&self) -> &[String] {
+        &self.unenforced
+    }
+
+    /// The level this confinement was prepared at.
+    pub fn level(&self) -> SandboxLevel {
+        self.level
+    }
+
+    /// Sets `command`'s environment and makes its child confine itself before it runs.
+    /// Call once per confinement.
+    pub fn apply(&mut self, command: &mut Command) {
+        command.env_clear().envs(self.env.iter().cloned());
+        if let Some(tmp) = &self.tmp {
+            command.env("TMPDIR", tmp.path());
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(mut prepared) = self.prepared.take() {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: the closure only makes system calls on memory prepared beforehand
+            // (see `linux::child`), which is what is allowed between fork and exec.
+            unsafe {
+                command.pre_exec(move || prepared.enter());
+            }
+        }
+        #[cfg(all(unix, not(target_os = "linux")))]
+        {
+            use std::os::unix::process::CommandExt;
+            command.process_group(0);
+        }
+    }
+}

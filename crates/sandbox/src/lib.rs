@@ -1,0 +1,26 @@
+//! LocalGPT's OS sandbox for shell commands. A [`Policy`] (from `[sandbox]`) says what a command
+//! may read, write and reach, its resource limits and the environment it gets; [`Confinement`]
+//! turns it into what the kernel enforces for one child process: a new session, `no_new_privs`,
+//! rlimits, Landlock file-system, TCP and scope rules, a seccomp filter and a scrubbed environment.
+//! [`Support`] says what this machine enforces.
+//!
+//! Known limit: Landlock allows by path, so a hard link to a credential file made *inside* an
+//! allowed folder (by someone outside the sandbox) is readable through it; the sandbox cannot make
+//! such links itself, since Landlock refuses links that would widen access.
+
+mod env;
+mod error;
+mod policy;
+mod support;
+
+#[cfg(target_os = "linux")]
+mod linux;
+
+mod confine;
+
+pub use confine::Confinement;
+pub use env::{BASE_ENV, scrubbed_environment};
+pub use error::SandboxError;
+pub use localgpt_core::config::{SandboxLevel, SandboxLimits};
+pub use policy::Policy;
+pub use support::Support;

@@ -1,0 +1,154 @@
+//! The seccomp filters of a confined command: system calls no shell command needs, which would
+//! let it escape or attack the machine, fail with `EPERM`.
+
+use std::collections::BTreeMap;
+
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
+
+use crate::SandboxError;
+
+/// System calls denied outright.
+const DENIED: &[libc::c_long] = &[
+    libc::SYS_ptrace,
+    libc::SYS_process_vm_readv,
+    libc::SYS_process_vm_writev,
+    libc::SYS_mount,
+    libc::SYS_umount2,
+    libc::SYS_pivot_root,
+    libc::SYS_chroot,
+    libc::SYS_kexec_load,
+    libc::SYS_kexec_file_load,
+    libc::SYS_init_module,
+    libc::SYS_finit_module,
+    libc::SYS_delete_module,
+    libc::SYS_bpf,
+    libc::SYS_keyctl,
+    libc::SYS_add_key,
+    libc::SYS_request_key,
+    libc::SYS_unshare,
+    libc::SYS_setns,
+    libc::SYS_perf_event_open,
+    libc::SYS_userfaultfd,
+    libc::SYS_io_uring_setup,
+    libc::SYS_io_uring_enter,
+    libc::SYS_io_uring_register,
+    libc::SYS_open_by_handle_at,
+    libc::SYS_name_to_handle_at,
+    libc::SYS_swapon,
+    libc::SYS_swapoff,
+    libc::SYS_reboot,
+    libc::SYS_acct,
+    libc::SYS_fsopen,
+    libc::SYS_fsmount,
+    libc::SYS_move_mount,
+    libc::SYS_open_tree,
+    libc::SYS_setsid,
+    libc::SYS_setpgid,
+];
+
+fn condition(
+    arg: u8,
+    operator: SeccompCmpOp,
+    value: u64,
+) -> Result<SeccompCondition, SandboxError> {
+    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, operator, value).map_err(setup)
+}
+
+fn rule(conditions: Vec<SeccompCondition>) -> Result<SeccompRule, SandboxError> {
+    SeccompRule::new(conditions).map_err(setup)
+}
+
+fn setup(error: impl std::fmt::Display) -> SandboxError {
+    SandboxError::Setup(format!("seccomp: {error}"))
+}
+
+/// The filters to install, in order. `block_inet`: no IPv4/IPv6 sockets at all.
+pub fn filters(block_inet: bool) -> Result<Vec<BpfProgram>, SandboxError> {
+    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(setup)?;
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for call in DENIED {
+        rules.insert(*call, Vec::new());
+    }
+    // Only querying the personality is allowed.
+    rules.insert(
+        libc::SYS_personality,
+        vec![rule(vec![condition(0, SeccompCmpOp::Ne, 0xffff_ffff)?])?],
+    );
+    // A clone with any namespace flag.
+    let mut clone_rules = Vec::new();
+    for flag in [
+        libc::CLONE_NEWNS,
+        libc::CLONE_NEWUTS,
+        libc::CLONE_NEWIPC,
+        libc::CLONE_NEWUSER,
+        libc::CLONE_NEWPID,
+        libc::CLONE_NEWNET,
+        libc::CLONE_NEWCGROUP,
+    ] {
+        let flag = flag as u64;
+        clone_rules.push(rule(vec![condition(
+            0,
+            SeccompCmpOp::MaskedEq(flag),
+            flag,
+        )?])?);
+    }
+    rules.insert(libc::SYS_clone, clone_rules);
+    // Raw and packet sockets, sockets to local services by path, and (without network) any
+    // IPv4/IPv6 socket.
+    let mut socket_rules = vec![
+        rule(vec![condition(
+            0,
+            SeccompCmpOp::Eq,
+            libc::AF_PACKET as u64,
+        )?])?,
+        rule(vec![condition(0, SeccompCmpOp::Eq, libc::AF_UNIX as u64)?])?,
+        rule(vec![condition(
+            0,
+            SeccompCmpOp::Eq,
+            libc::AF_NETLINK as u64,
+        )?])?,
+        rule(vec![condition(
+            1,
+            SeccompCmpOp::MaskedEq(0xf),
+            libc::SOCK_RAW as u64,
+        )?])?,
+    ];
+    if block_inet {
+        socket_rules.push(rule(vec![condition(
+            0,
+            SeccompCmpOp::Eq,
+            libc::AF_INET as u64,
+        )?])?);
+        socket_rules.push(rule(vec![condition(
+            0,
+            SeccompCmpOp::Eq,
+            libc::AF_INET6 as u64,
+        )?])?);
+    }
+    rules.insert(libc::SYS_socket, socket_rules);
+    let eperm = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch,
+    )
+    .map_err(setup)?;
+    // clone3 passes its flags in memory a filter cannot read: it answers ENOSYS so the C
+    // library falls back to clone, whose flags the filter above checks.
+    let mut clone3 = BTreeMap::new();
+    clone3.insert(libc::SYS_clone3, Vec::new());
+    let enosys = SeccompFilter::new(
+        clone3,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        arch,
+    )
+    .map_err(setup)?;
+    Ok(vec![
+        BpfProgram::try_from(eperm).map_err(setup)?,
+        BpfProgram::try_from(enosys).map_err(setup)?,
+    ])
+}
