@@ -18,7 +18,9 @@ pub(crate) fn is_cjk(c: char) -> bool {
     matches!(c as u32,
         0x1100..=0x11FF      // Hangul Jamo
         | 0x3005..=0x3007    // 々 〆 〇
-        | 0x3040..=0x30FF    // Hiragana, Katakana (with ー)
+        | 0x3040..=0x309F    // Hiragana
+        | 0x30A1..=0x30FA    // Katakana
+        | 0x30FC..=0x30FF    // ー ヽ ヾ ヿ (not the ・ between words)
         | 0x3130..=0x318F    // Hangul compatibility Jamo
         | 0x31F0..=0x31FF    // Katakana phonetic extensions
         | 0x3400..=0x4DBF    // CJK extension A
@@ -220,6 +222,13 @@ mod tests {
             ["spare", "钥匙", "匙藏", "key"]
         );
         assert_eq!(chars_column("a鍵b花"), "鍵 花 ");
+        // The katakana middle dot separates words; the long-vowel mark is part of one.
+        assert_eq!(
+            grams_column("パス・センター")
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["パス", "・", "セン", "ンタ", "ター"]
+        );
         assert_eq!(
             grams_column("열쇠는 파란")
                 .split_whitespace()
