@@ -90,6 +90,10 @@ pub enum Command {
     #[command(subcommand)]
     Skills(SkillsCommand),
 
+    /// Serve memory and sessions to other agents over the Model Context Protocol on stdio
+    /// (for Claude Desktop, Claude Code, Codex and editors).
+    McpServer,
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion {
         /// The shell to generate completions for.

@@ -106,6 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         }) => migrate::openclaw(&App::load(paths)?, path.as_deref(), dry_run, json),
         Command::Skills(command) => commands::skills::run(command, &App::load(paths)?),
+        Command::McpServer => commands::mcp::serve_stdio(&App::load(paths)?),
         Command::Completion { shell } => {
             commands::completion::run(shell);
             Ok(())

@@ -49,6 +49,8 @@ pub struct ServerState {
     pub log_file: Option<std::path::PathBuf>,
     /// The memory index, when the daemon opened one.
     pub memory: Option<MemoryHandle>,
+    /// The MCP server of `/mcp` (the owner's memory and sessions for other agents).
+    pub mcp: Option<Arc<localgpt_mcp::McpServer>>,
     /// The default model's name, for status.
     pub model: String,
     /// Why the default model cannot answer yet (with the fix), for status.

@@ -83,6 +83,9 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
         approvals: Some(desk),
         events: Some(delivery::event_log(app)),
         log_file: Some(app.paths.logs_dir().join("daemon.log")),
+        mcp: Some(Arc::new(localgpt_mcp::McpServer::new(
+            crate::commands::mcp::backend(app, memory.clone())?,
+        ))),
         memory: Some(memory),
         artifacts: Some(ArtifactStore::new(state_dir.join("artifacts"))),
         model: model_name.clone(),

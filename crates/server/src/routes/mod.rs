@@ -5,6 +5,7 @@ mod artifacts;
 mod chat;
 mod events;
 mod logs;
+mod mcp;
 mod memory;
 mod openai;
 mod sessions;
@@ -58,4 +59,5 @@ pub fn router() -> Router<ServerState> {
         .route("/api/memory/file", get(memory::file))
         .route("/api/memory/reindex", post(memory::reindex))
         .route("/api/logs", get(logs::recent))
+        .route("/mcp", post(mcp::post).get(mcp::get).delete(mcp::delete))
 }
