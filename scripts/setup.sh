@@ -32,6 +32,13 @@ if ! python3 -c "import openai" >/dev/null 2>&1; then
     || python3 -m pip install --quiet "openai==3.57.0"
 fi
 
+# The official MCP Python SDK: `localgpt mcp-server` and the daemon's /mcp are tested with it.
+if ! python3 -c "import mcp" >/dev/null 2>&1; then
+  echo "setup: installing the mcp Python package (test client)"
+  python3 -m pip install --quiet --user "mcp==2.3.0" 2>/dev/null \
+    || python3 -m pip install --quiet "mcp==2.3.0"
+fi
+
 if [ -x scripts/fetch-test-models.sh ]; then
   scripts/fetch-test-models.sh
 fi
