@@ -11,7 +11,7 @@ use localgpt_agent::runtime::system_prompt::{self, PromptInputs};
 use localgpt_agent::runtime::{Agent, AgentSettings, Approver, transcript};
 use localgpt_agent::sessions::SessionStore;
 use localgpt_agent::skills::prompt_listing;
-use localgpt_agent::tools::bash::Bash;
+use localgpt_agent::tools::bash::SandboxedBash;
 use localgpt_agent::tools::files::{EditFile, ListDir, ReadFile, WriteFile};
 use localgpt_agent::tools::memory::{
     MemoryAppend, MemoryGet, MemoryHandle, MemorySearch, WriteSource,
@@ -90,6 +90,7 @@ pub fn owner_tools(app: &App, memory: Option<&MemoryHandle>) -> anyhow::Result<T
         app.paths.state_dir(),
         app.paths.models_dir(),
     ]);
+    let workspace_for_bash = workspace.clone();
     let context = ToolContext {
         roots: Arc::new(AllowedRoots::new(&workspace, &extra).with_protected(protected)),
         workspace,
@@ -102,7 +103,10 @@ pub fn owner_tools(app: &App, memory: Option<&MemoryHandle>) -> anyhow::Result<T
         .with(WriteFile)
         .with(EditFile)
         .with(ListDir)
-        .with(Bash)
+        .with(SandboxedBash::new(crate::commands::sandbox::policy(
+            app,
+            &workspace_for_bash,
+        )))
         .with(WebFetch::default()))
 }
 

@@ -94,6 +94,10 @@ pub enum Command {
     /// (for Claude Desktop, Claude Code, Codex and editors).
     McpServer,
 
+    /// Show what the OS sandbox enforces here, or run a command under it.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion {
         /// The shell to generate completions for.
@@ -285,6 +289,22 @@ pub enum MemoryCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Print what this machine enforces (Landlock ABI, seccomp, network, limits) and what not.
+    Check {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command under the `[sandbox]` policy, in the workspace; exits with its status.
+    Run {
+        /// The command and its arguments (after `--`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
     },
 }
 

@@ -1,15 +1,17 @@
 //! The `bash` tool: runs a shell command in the workspace with a timeout and a cap on what it
-//! prints. It asks the owner first by default (`agent.require_approval`); the OS sandbox that will
-//! confine it further is configured under `[sandbox]`.
-//!
-//! The command gets a cleared environment with only a safe allow-list passed through
-//! ([`SAFE_ENV`] and `LC_*`), so the daemon's provider keys and bot tokens never reach it. The
-//! child is awaited asynchronously, so a long command never occupies an async worker thread.
+//! prints. It asks the owner first by default (`agent.require_approval`), and runs under the OS
+//! sandbox of `[sandbox]` ([`localgpt_sandbox`]): the workspace read-write, system folders
+//! read-only, no network, resource limits, and a scrubbed environment, so the daemon's provider
+//! keys and bot tokens never reach it. Under `strict` a command whose policy cannot be fully
+//! enforced is refused. The child is awaited asynchronously, so a long command never occupies an
+//! async worker thread.
 
 use std::process::Stdio;
+use std::sync::Once;
 use std::time::Duration;
 
 use localgpt_core::chat::ToolSpec;
+use localgpt_sandbox::{Confinement, Policy, SandboxLevel};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
@@ -39,56 +41,118 @@ pub fn safe_environment() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
         .collect()
 }
 
-/// Runs a shell command.
+/// Runs a shell command under the default sandbox policy (level `auto`, the workspace only).
 #[derive(Debug, Default)]
 pub struct Bash;
 
+/// Runs a shell command under a configured sandbox policy (`[sandbox]`).
+#[derive(Debug, Clone)]
+pub struct SandboxedBash {
+    policy: Policy,
+}
+
+impl SandboxedBash {
+    /// The `bash` tool confined by `policy`.
+    pub fn new(policy: Policy) -> Self {
+        Self { policy }
+    }
+}
+
+fn bash_spec() -> ToolSpec {
+    ToolSpec {
+        name: "bash".to_owned(),
+        description: "Run a shell command in the workspace folder and return its exit code \
+                          and output. It runs in a sandbox: it can read system folders and the \
+                          workspace, write only the workspace, and has no network."
+            .to_owned(),
+        parameters: object_schema(&[
+            ("command", "string", "The command line", true),
+            (
+                "timeout",
+                "integer",
+                "Seconds before it is stopped (default 60, max 600)",
+                false,
+            ),
+        ]),
+    }
+}
+
 impl Tool for Bash {
     fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "bash".to_owned(),
-            description: "Run a shell command in the workspace folder and return its exit code \
-                          and output."
-                .to_owned(),
-            parameters: object_schema(&[
-                ("command", "string", "The command line", true),
-                (
-                    "timeout",
-                    "integer",
-                    "Seconds before it is stopped (default 60, max 600)",
-                    false,
-                ),
-            ]),
-        }
+        bash_spec()
     }
 
     fn run<'a>(&'a self, arguments: Value, context: &'a ToolContext) -> ToolFuture<'a> {
         Box::pin(async move {
-            let command = string_arg(&arguments, "command")?;
-            let seconds = usize_arg(&arguments, "timeout")?
-                .unwrap_or(DEFAULT_TIMEOUT_SECONDS)
-                .clamp(1, MAX_TIMEOUT_SECONDS);
-            run_command(command, context, Duration::from_secs(seconds as u64)).await
+            let policy = Policy::for_workspace(&context.workspace);
+            run_tool(&arguments, &policy, context).await
         })
     }
 }
 
+impl Tool for SandboxedBash {
+    fn spec(&self) -> ToolSpec {
+        bash_spec()
+    }
+
+    fn run<'a>(&'a self, arguments: Value, context: &'a ToolContext) -> ToolFuture<'a> {
+        Box::pin(async move { run_tool(&arguments, &self.policy, context).await })
+    }
+}
+
+async fn run_tool(
+    arguments: &Value,
+    policy: &Policy,
+    context: &ToolContext,
+) -> Result<String, ToolError> {
+    let command = string_arg(arguments, "command")?;
+    let seconds = usize_arg(arguments, "timeout")?
+        .unwrap_or(DEFAULT_TIMEOUT_SECONDS)
+        .clamp(1, MAX_TIMEOUT_SECONDS);
+    run_command(
+        command,
+        policy,
+        context,
+        Duration::from_secs(seconds as u64),
+    )
+    .await
+}
+
+/// Says once per run what the sandbox does not enforce on this machine.
+fn warn_unenforced(confinement: &Confinement) {
+    static WARNED: Once = Once::new();
+    if confinement.unenforced().is_empty() {
+        return;
+    }
+    WARNED.call_once(|| {
+        tracing::warn!(
+            "sandbox (level = {:?}): not enforced on this machine: {}",
+            confinement.level(),
+            confinement.unenforced().join("; ")
+        );
+    });
+}
+
 async fn run_command(
     command: &str,
+    policy: &Policy,
     context: &ToolContext,
     timeout: Duration,
 ) -> Result<String, ToolError> {
-    let mut child = tokio::process::Command::new("bash")
+    let mut confinement =
+        Confinement::prepare(policy).map_err(|error| ToolError::Failed(error.to_string()))?;
+    warn_unenforced(&confinement);
+    let mut process = tokio::process::Command::new("bash");
+    process
         .arg("-c")
         .arg(command)
         .current_dir(&context.workspace)
-        .env_clear()
-        .envs(safe_environment())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .process_group(0)
+        .kill_on_drop(true);
+    confinement.apply(process.as_std_mut());
+    let mut child = process
         .spawn()
         .map_err(|error| ToolError::Failed(format!("could not start bash: {error}")))?;
     let mut stdout = child.stdout.take();
@@ -109,7 +173,7 @@ async fn run_command(
         status.map_err(|error| ToolError::Failed(format!("waiting for bash failed: {error}")))?;
     let mut report = match status.code() {
         Some(code) => format!("exit code {code}\n"),
-        None => "killed by a signal\n".to_owned(),
+        None => signal_report(&status, policy),
     };
     if !out.is_empty() {
         report.push_str(&format!("stdout:\n{out}\n"));
@@ -117,7 +181,50 @@ async fn run_command(
     if !err.is_empty() {
         report.push_str(&format!("stderr:\n{err}\n"));
     }
+    if confinement.level() != SandboxLevel::Off && mentions_refusal(&err) {
+        report.push_str(SANDBOX_NOTE);
+    }
+    drop(confinement);
     Ok(cap_output(&report, super::DEFAULT_OUTPUT_CAP))
+}
+
+/// What the model is told when the sandbox may have refused something.
+const SANDBOX_NOTE: &str = "sandbox: this command runs confined. It may read system folders and \
+    the workspace, write only the workspace (and [sandbox] allow_write), open no network \
+    connections or local sockets, and never touch credential stores or LocalGPT's own files; \
+    \"Permission denied\" or \"Operation not permitted\" above means the sandbox refused it. \
+    Do not try to work around it; ask the user to change [sandbox] if the access is needed.\n";
+
+fn mentions_refusal(stderr: &str) -> bool {
+    [
+        "Permission denied",
+        "Operation not permitted",
+        "Invalid cross-device link",
+    ]
+    .iter()
+    .any(|phrase| stderr.contains(phrase))
+}
+
+/// Why a command ended by a signal, in words.
+fn signal_report(status: &std::process::ExitStatus, policy: &Policy) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status.signal() {
+        Some(libc::SIGXCPU) => format!(
+            "stopped by the sandbox: it used up its CPU time limit ({} s, [sandbox.limits] \
+             cpu_seconds)\n",
+            policy.limits.cpu_seconds
+        ),
+        Some(libc::SIGXFSZ) => format!(
+            "stopped by the sandbox: it wrote a file larger than its limit ({} MiB, \
+             [sandbox.limits] file_size_mb)\n",
+            policy.limits.file_size_mb
+        ),
+        Some(libc::SIGSYS) => {
+            "stopped by the sandbox: it made a forbidden system call\n".to_owned()
+        }
+        Some(signal) => format!("killed by signal {signal}\n"),
+        None => "killed by a signal\n".to_owned(),
+    }
 }
 
 /// Reads a pipe to the end, keeping at most [`MAX_OUTPUT_BYTES`].

@@ -8,5 +8,6 @@ pub mod config;
 pub mod mcp;
 pub mod memory;
 pub mod models;
+pub mod sandbox;
 pub mod sessions;
 pub mod skills;

@@ -1,0 +1,130 @@
+//! `localgpt sandbox check|run`: what this machine's kernel enforces for shell commands, and a
+//! way to run any command under the `[sandbox]` policy to see what it may and may not do.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Context;
+use localgpt_sandbox::{Confinement, Policy, SandboxLevel, Support};
+
+use crate::app::App;
+use crate::cli::SandboxCommand;
+
+/// The `[sandbox]` policy of this home for `workspace`: its credential stores and LocalGPT's own
+/// config, state and models are never reachable.
+pub fn policy(app: &App, workspace: &Path) -> Policy {
+    let own = [
+        app.paths.config_file.clone(),
+        app.paths.state_dir(),
+        app.paths.models_dir(),
+    ];
+    Policy::from_config(
+        &app.config.sandbox,
+        workspace,
+        std::env::home_dir().as_deref(),
+        &own,
+        |path| app.paths.expand(path),
+    )
+}
+
+/// Runs one `sandbox` subcommand; returns the exit status to leave with.
+pub fn run(command: SandboxCommand, app: &App) -> anyhow::Result<i32> {
+    let workspace = app.paths.workspace(&app.config);
+    std::fs::create_dir_all(&workspace)
+        .with_context(|| format!("creating the workspace {}", workspace.display()))?;
+    let policy = policy(app, &workspace);
+    match command {
+        SandboxCommand::Check { json } => {
+            check(&policy, json)?;
+            Ok(0)
+        }
+        SandboxCommand::Run { command } => run_confined(&policy, &command),
+    }
+}
+
+fn level_name(level: SandboxLevel) -> &'static str {
+    match level {
+        SandboxLevel::Auto => "auto",
+        SandboxLevel::Strict => "strict",
+        SandboxLevel::Off => "off",
+    }
+}
+
+fn check(policy: &Policy, json: bool) -> anyhow::Result<()> {
+    let support = Support::detect();
+    let gaps = if policy.level == SandboxLevel::Off {
+        vec!["the sandbox is off (level = \"off\"): commands run unconfined".to_owned()]
+    } else {
+        support.gaps(policy)
+    };
+    let runs = policy.level != SandboxLevel::Strict || gaps.is_empty();
+    if json {
+        let report = serde_json::json!({
+            "level": level_name(policy.level),
+            "support": support,
+            "not_enforced": gaps,
+            "commands_run": runs,
+            "workspace": policy.workspace,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let yes = |on: bool| if on { "yes" } else { "no" };
+    println!("level:              {}", level_name(policy.level));
+    println!("os:                 {}", support.os);
+    match support.landlock_abi {
+        Some(abi) => println!("landlock:           ABI {abi} (file-system rules)"),
+        None => println!("landlock:           not available"),
+    }
+    println!(
+        "network blocked:    {} (Landlock TCP rules: {}, seccomp socket filter: {})",
+        yes(support.landlock_network || support.seccomp),
+        yes(support.landlock_network),
+        yes(support.seccomp)
+    );
+    println!("seccomp:            {}", yes(support.seccomp));
+    println!("signal scoping:     {}", yes(support.landlock_scopes));
+    println!("process limit:      {:?}", support.process_limit);
+    println!(
+        "workspace:          {}",
+        localgpt_core::text::display_path(&policy.workspace)
+    );
+    if gaps.is_empty() {
+        println!("every part of the policy is enforced on this machine");
+    } else {
+        println!("not enforced:");
+        for gap in &gaps {
+            println!("  - {gap}");
+        }
+        if !runs {
+            println!("level = \"strict\": commands are refused until this is fixed");
+        }
+    }
+    Ok(())
+}
+
+fn run_confined(policy: &Policy, command: &[String]) -> anyhow::Result<i32> {
+    let Some((program, args)) = command.split_first() else {
+        anyhow::bail!("name a command to run: localgpt sandbox run -- CMD [ARGS…]");
+    };
+    let mut confinement = Confinement::prepare(policy)?;
+    for gap in confinement.unenforced() {
+        eprintln!("warning: sandbox: not enforced: {gap}");
+    }
+    let mut process = Command::new(program);
+    process.args(args).current_dir(&policy.workspace);
+    confinement.apply(&mut process);
+    let status = process
+        .status()
+        .with_context(|| format!("could not start {program}"))?;
+    drop(confinement);
+    use std::os::unix::process::ExitStatusExt;
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => {
+            eprintln!("sandbox: {program} was stopped by signal {signal}");
+            128 + signal
+        }
+        (None, None) => 1,
+    })
+}
