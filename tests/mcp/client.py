@@ -81,6 +81,9 @@ async def exercise(session):
     await step(report, "unknown_tool", lambda: tool(session, "bash", {"command": "id"}))
     await step(report, "sessions", lambda: tool(session, "sessions_list", {}))
     await step(report, "session_bad_id", lambda: tool(session, "session_read", {"id": "../../config"}))
+    if os.environ.get("MCP_TEST_SESSION_ID"):
+        await step(report, "session_read", lambda: tool(session, "session_read",
+                                                        {"id": os.environ["MCP_TEST_SESSION_ID"]}))
 
     async def resources():
         listed = await session.list_resources()
