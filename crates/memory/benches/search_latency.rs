@@ -7,7 +7,9 @@
 //! excluded). Then times keyword, vector and hybrid searches with Cranfield's queries (p50/p99) and
 //! measures recall@10 of binary candidates + exact rescoring against an exact scan.
 //! With `LOCALGPT_BENCH_INDEX=path/index.sqlite` it also measures that recall on a real index, for
-//! several candidate counts. Run:
+//! several candidate counts. With `LOCALGPT_BENCH_CJK=1` it also builds a keyword-only index where
+//! every tenth file holds notes from `tests/data/cjk` and times the CJK set's queries beside English
+//! ones. Run:
 //! `cargo bench -p localgpt-memory --bench search_latency [-- 10000 100000]`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -298,5 +300,83 @@ fn main() {
     }
     if let Ok(path) = std::env::var("LOCALGPT_BENCH_INDEX") {
         real_index_recall(&path);
+    }
+    if std::env::var_os("LOCALGPT_BENCH_CJK").is_some() {
+        cjk_latency(10_000, &corpus, &queries);
+    }
+}
+
+/// Keyword search times for the CJK set's queries and for English ones on a keyword-only index of
+/// `chunks / 10` files (chunked by the word estimate, so more chunks than the embedder's run), a
+/// tenth of which end with three CJK notes.
+fn cjk_latency(chunks: usize, corpus: &[&str], english: &[String]) {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/cjk");
+    let mut notes: Vec<String> = std::fs::read_dir(data.join("notes"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .filter(|note| note.chars().any(|c| !c.is_ascii()))
+        .collect();
+    notes.sort();
+    let queries: Vec<String> = std::fs::read_to_string(data.join("queries.tsv"))
+        .unwrap()
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .filter_map(|line| line.split('\t').next().map(str::to_owned))
+        .filter(|query| query.chars().any(|c| !c.is_ascii()))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = dir.path().join("ws");
+    let mut state = 0x51_7CC1_B727_220Au64;
+    for file in 0..chunks / 10 {
+        let mut text = String::new();
+        for section in 0..10 {
+            text.push_str(&format!(
+                "## Section {section}\n\n{}\n\n",
+                passage(corpus, &mut state, 150)
+            ));
+        }
+        if file % 10 == 0 {
+            for offset in 0..3 {
+                text.push_str(&notes[(file / 10 + offset * 7) % notes.len()]);
+            }
+        }
+        let path = workspace.join(format!("notes/{:04}/{file}.md", file / 500));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let mut settings = IndexSettings::new(&workspace);
+    settings.chunk_tokens = 200;
+    let mut index = MemoryIndex::open(dir.path().join("index.sqlite"), settings, None).unwrap();
+    let started = Instant::now();
+    index.reindex(false, &mut |_| {}).unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    let stats = index.stats().unwrap();
+    println!(
+        "\nCJK: {} chunks, every tenth file with CJK notes, keyword-only index in {seconds:.1} s",
+        stats.chunks
+    );
+    let options = SearchOptions {
+        limit: 10,
+        mode: SearchMode::Keyword,
+        recency_half_life_days: None,
+    };
+    for (label, list) in [("CJK", &queries), ("English", &english.to_vec())] {
+        for query in list.iter().take(5) {
+            index.search(query, options).unwrap();
+        }
+        let mut times: Vec<f64> = list
+            .iter()
+            .map(|query| {
+                let start = Instant::now();
+                index.search(query, options).unwrap();
+                start.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        println!(
+            "  keyword, {label:<7} queries: p50 {:6.2} ms   p99 {:6.2} ms  ({} queries)",
+            percentile(&mut times, 0.5),
+            percentile(&mut times, 0.99),
+            times.len()
+        );
     }
 }
