@@ -314,7 +314,7 @@ fn cjk_latency(chunks: usize, corpus: &[&str], english: &[String]) {
     let mut notes: Vec<String> = std::fs::read_dir(data.join("notes"))
         .unwrap()
         .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
-        .filter(|note| note.chars().any(|c| !c.is_ascii()))
+        .filter(|note| !note.is_ascii())
         .collect();
     notes.sort();
     let queries: Vec<String> = std::fs::read_to_string(data.join("queries.tsv"))
@@ -322,7 +322,7 @@ fn cjk_latency(chunks: usize, corpus: &[&str], english: &[String]) {
         .lines()
         .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
         .filter_map(|line| line.split('\t').next().map(str::to_owned))
-        .filter(|query| query.chars().any(|c| !c.is_ascii()))
+        .filter(|query| !query.is_ascii())
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let workspace = dir.path().join("ws");
