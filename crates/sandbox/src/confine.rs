@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use tempfile::TempDir;
 
@@ -28,7 +29,9 @@ impl Confinement {
     /// Prepares `policy` on this machine. Under `strict`, fails when any part of it cannot be
     /// enforced; under `auto`, [`Confinement::unenforced`] lists those parts.
     pub fn prepare(policy: &Policy) -> Result<Self, SandboxError> {
-        Self::prepare_with(policy, &Support::detect())
+        // What the kernel supports does not change while LocalGPT runs.
+        static SUPPORT: OnceLock<Support> = OnceLock::new();
+        Self::prepare_with(policy, SUPPORT.get_or_init(Support::detect))
     }
 
     /// [`Confinement::prepare`] with an already-probed [`Support`].
@@ -129,12 +132,18 @@ impl Confinement {
             command.env("TMPDIR", tmp.path());
         }
         #[cfg(target_os = "linux")]
-        if let Some(mut prepared) = self.prepared.take() {
+        {
             use std::os::unix::process::CommandExt;
-            // SAFETY: the closure only makes system calls on memory prepared beforehand
-            // (see `linux::child`), which is what is allowed between fork and exec.
-            unsafe {
-                command.pre_exec(move || prepared.enter());
+            match self.prepared.take() {
+                // SAFETY: the closure only makes system calls on memory prepared beforehand
+                // (see `linux::child`), which is what is allowed between fork and exec.
+                Some(mut prepared) => unsafe {
+                    command.pre_exec(move || prepared.enter());
+                },
+                // Unconfined, but still in its own process group so it can be stopped whole.
+                None => {
+                    command.process_group(0);
+                }
             }
         }
         #[cfg(all(unix, not(target_os = "linux")))]

@@ -23,4 +23,4 @@ pub use env::{BASE_ENV, scrubbed_environment};
 pub use error::SandboxError;
 pub use localgpt_core::config::{SandboxLevel, SandboxLimits};
 pub use policy::Policy;
-pub use support::Support;
+pub use support::{ProcessLimit, Support};

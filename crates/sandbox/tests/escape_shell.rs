@@ -256,6 +256,15 @@ fn no_attack_escapes_the_sandbox() {
         let outcome = run(&policy, &script, &lab);
         tally.record(name, leaks(&outcome), &outcome);
     }
+    // System secrets, even for a command running as root.
+    for (name, script) in [
+        ("read /etc/shadow", "cat /etc/shadow /etc/gshadow"),
+        ("read SSH host keys", "cat /etc/ssh/ssh_host_*_key"),
+    ] {
+        let outcome = run(&policy, script, &lab);
+        let escaped = outcome.stdout.contains("root:") || outcome.stdout.contains("PRIVATE KEY");
+        tally.record(name, escaped, &outcome);
+    }
 
     // Writing outside.
     let targets = [
@@ -433,4 +442,34 @@ print('forked',n)\"";
         }
     );
     assert!(tally.escapes.is_empty(), "escapes: {:?}", tally.escapes);
+}
+
+#[test]
+fn an_allowed_home_folder_still_hides_credentials_and_localgpt_files() {
+    let lab = lab();
+    let config = SandboxConfig {
+        level: SandboxLevel::Strict,
+        allow_read: vec![lab.home.display().to_string()],
+        ..SandboxConfig::default()
+    };
+    let policy = policy(&lab, &config);
+    // The home folder itself is readable now…
+    let outcome = run(&policy, "cat \"$HOME/notes.txt\"", &lab);
+    assert_eq!(outcome.stdout, SECRET, "stderr: {}", outcome.stderr);
+    // …but not its credential stores nor LocalGPT's config and state.
+    for script in [
+        "cat \"$HOME/.ssh/id_ed25519\"",
+        "cat \"$HOME/.localgpt/config.toml\"",
+        "cat \"$HOME/.localgpt/state/session.jsonl\"",
+        "cat planted-link",
+        "cd \"$HOME\" && grep -r PLANTED .ssh .localgpt/config.toml .localgpt/state",
+    ] {
+        let outcome = run(&policy, script, &lab);
+        assert!(!leaks(&outcome), "{script} leaked: {}", outcome.stdout);
+        assert!(
+            outcome.stderr.contains("Permission denied"),
+            "{script}: {}",
+            outcome.stderr
+        );
+    }
 }

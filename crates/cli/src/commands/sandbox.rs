@@ -84,7 +84,14 @@ fn check(policy: &Policy, json: bool) -> anyhow::Result<()> {
     );
     println!("seccomp:            {}", yes(support.seccomp));
     println!("signal scoping:     {}", yes(support.landlock_scopes));
-    println!("process limit:      {:?}", support.process_limit);
+    println!(
+        "process limit:      {}",
+        match support.process_limit {
+            localgpt_sandbox::ProcessLimit::Rlimit => "RLIMIT_NPROC",
+            localgpt_sandbox::ProcessLimit::Cgroup => "pids cgroup (running as root)",
+            localgpt_sandbox::ProcessLimit::None => "not enforceable (root without a pids cgroup)",
+        }
+    );
     println!(
         "workspace:          {}",
         localgpt_core::text::display_path(&policy.workspace)

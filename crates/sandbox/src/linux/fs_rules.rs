@@ -103,11 +103,30 @@ fn add_root(policy: &Policy, root: &Path, access: BitFlags<AccessFs>, grants: &m
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        // Symlinked children are judged where they lead.
-        let resolved = path.canonicalize().unwrap_or(path);
-        if resolved.starts_with(&root) {
+        let is_link = entry.file_type().is_ok_and(|kind| kind.is_symlink());
+        if !is_link {
+            // `root` is already resolved, so its plain children are too.
+            add_child(policy, path, access, grants);
+            continue;
+        }
+        // Symlinked children are judged where they lead, and granted only inside `root`.
+        if let Ok(resolved) = path.canonicalize()
+            && resolved.starts_with(&root)
+        {
             add_root(policy, &resolved, access, grants);
         }
+    }
+}
+
+/// Adds a resolved child of a split root: whole, unless it is protected or holds protected paths.
+fn add_child(policy: &Policy, path: PathBuf, access: BitFlags<AccessFs>, grants: &mut Vec<Grant>) {
+    if policy.is_protected(&path) {
+        return;
+    }
+    if policy.never.iter().any(|never| never.starts_with(&path)) {
+        add_root(policy, &path, access, grants);
+    } else {
+        grants.push(Grant { path, access });
     }
 }
 

@@ -35,6 +35,10 @@ pub fn rlimits(limits: &SandboxLimits) -> Vec<(libc::__rlimit_resource_t, u64)> 
 fn nproc_limit(processes: u64) -> u64 {
     // SAFETY: getuid has no failure mode.
     let uid = unsafe { libc::getuid() };
+    if uid == 0 {
+        // Root is not bound by RLIMIT_NPROC; its limit is the pids cgroup.
+        return processes;
+    }
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return processes;
     };
