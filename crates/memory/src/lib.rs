@@ -44,7 +44,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 pub use error::MemoryError;
-pub use fusion::{Fusion, min_max_fusion, reciprocal_rank_fusion};
+pub use fusion::{Fusion, min_max_fusion, reciprocal_rank_fusion, z_score_fusion};
 pub use indexed_file::IndexedFile;
 pub use progress::{Progress, ReindexReport};
 pub use roots::{MemoryRoots, Refusal};

@@ -1,7 +1,7 @@
 //! Searching the index. Keyword search runs the query's terms, OR-ed, through FTS5 with BM25
 //! ranking; vector search takes candidates from binary-quantised vectors (Hamming distance in
 //! sqlite-vec) and rescores them exactly with cosine similarity on the float vectors; hybrid
-//! search fuses both rankings (reciprocal rank by default, see [`crate::fusion`]). Results carry the file, lines, heading path,
+//! search fuses both rankings (standardised scores, equally weighted, by default, see [`crate::fusion`]). Results carry the file, lines, heading path,
 //! score and a snippet around the match.
 
 use localgpt_core::embed::Embedder;
