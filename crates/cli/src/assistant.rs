@@ -110,6 +110,44 @@ pub fn owner_tools(app: &App, memory: Option<&MemoryHandle>) -> anyhow::Result<T
         .with(WebFetch::default()))
 }
 
+/// Adds the tools of the `[[mcp.servers]]` that `scope` may use (`SERVER__TOOL`), starting
+/// those servers: every server for the owner, for a job only the servers whose tools its `tools`
+/// list names, none for the sanitizer or a model without tools. A server that fails to start
+/// is reported in the log and offers nothing this turn.
+pub fn add_mcp_tools(app: &App, tools: &mut ToolBox, scope: &ToolScope) {
+    let wanted: Vec<_> = app
+        .config
+        .mcp
+        .servers
+        .iter()
+        .filter(|server| match scope {
+            ToolScope::All => true,
+            ToolScope::Only(names) => {
+                let prefix = format!("{}{}", server.name, localgpt_mcp::client::tool::SEPARATOR);
+                names.iter().any(|name| name.starts_with(&prefix))
+            }
+            ToolScope::None => false,
+        })
+        .cloned()
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let workspace = tools.context().workspace.clone();
+    for server in localgpt_mcp::client::discover(&wanted, &workspace) {
+        match server.tools {
+            Ok(found) => {
+                for tool in found {
+                    tools.add(Arc::new(tool));
+                }
+            }
+            Err(error) => {
+                tracing::warn!(server = %server.name, "MCP server offers no tools: {error}")
+            }
+        }
+    }
+}
+
 /// An agent for the owner, with its transcript.
 pub fn build_agent(
     app: &App,
@@ -153,7 +191,9 @@ pub fn build_scoped_agent(
         _ => None,
     };
     let memory = memory.with_source(WriteSource::from_origin(origin));
-    let tools = owner_tools(app, Some(&memory))?.with_scope(scope);
+    let mut tools = owner_tools(app, Some(&memory))?;
+    add_mcp_tools(app, &mut tools, &scope);
+    let tools = tools.with_scope(scope);
     let skills = skills::find(app);
     let listing = prompt_listing(&skills);
     let system = match persona.fixed_system_prompt() {

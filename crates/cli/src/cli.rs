@@ -94,6 +94,10 @@ pub enum Command {
     /// (for Claude Desktop, Claude Code, Codex and editors).
     McpServer,
 
+    /// The other MCP servers of `[[mcp.servers]]` whose tools the agent may call.
+    #[command(subcommand)]
+    Mcp(McpCommand),
+
     /// Show what the OS sandbox enforces here, or run a command under it.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -225,6 +229,16 @@ pub enum SkillsCommand {
     Show {
         /// The skill's name.
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// Start each configured server and list its tools as the model sees them (SERVER__TOOL).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -107,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }) => migrate::openclaw(&App::load(paths)?, path.as_deref(), dry_run, json),
         Command::Skills(command) => commands::skills::run(command, &App::load(paths)?),
         Command::McpServer => commands::mcp::serve_stdio(&App::load(paths)?),
+        Command::Mcp(command) => commands::mcp::run(command, &App::load(paths)?),
         Command::Sandbox(command) => {
             let code = commands::sandbox::run(command, &App::load(paths)?)?;
             if code != 0 {

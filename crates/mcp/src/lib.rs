@@ -5,6 +5,9 @@
 //! endpoint (`localgpt-server`'s `/mcp`, which feeds [`McpServer::handle`] and keeps each
 //! client's [`Connection`] in [`McpServer::sessions`]).
 //!
+//! The other way round, [`client`] starts the owner's configured MCP servers (`[[mcp.servers]]`)
+//! and offers their tools to LocalGPT's agent as `SERVER__TOOL`.
+//!
 //! The boundary: reads go through the memory index ([`localgpt_memory::MemoryRoots`]: real path
 //! inside the memory folders, never a credential store or LocalGPT's own state), writes only to
 //! today's daily log with the client's name as provenance, and every text that leaves is scrubbed
@@ -12,6 +15,7 @@
 
 pub mod append;
 pub mod backend;
+pub mod client;
 pub mod http_sessions;
 pub mod prompts;
 pub mod protocol;

@@ -27,6 +27,8 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// Scheduled jobs.
     pub jobs: Vec<JobConfig>,
+    /// Other Model Context Protocol servers whose tools the agent may call.
+    pub mcp: McpConfig,
 }
 
 /// `[agent]`
@@ -461,6 +463,38 @@ fn default_job_timeout() -> Duration {
     Duration::from_minutes(10)
 }
 
+/// `[mcp]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct McpConfig {
+    /// `[[mcp.servers]]`: stdio servers, started when a turn that may use their tools begins;
+    /// their tools are offered as `SERVER__TOOL`.
+    pub servers: Vec<McpServerConfig>,
+}
+
+/// One `[[mcp.servers]]` entry: a Model Context Protocol server LocalGPT starts on stdio.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct McpServerConfig {
+    /// Short name (letters, digits, `_`, `-`), the prefix of its tools: `SERVER__TOOL`.
+    pub name: String,
+    /// The program to start.
+    pub command: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Environment variables set for it (values may use `${VAR}`), on top of the scrubbed
+    /// environment `bash` gets. Default none.
+    #[serde(default)]
+    pub env: BTreeMap<String, Secret>,
+    /// Longest a start or a tool call may take. Default 30s.
+    #[serde(default = "default_mcp_timeout")]
+    pub timeout: Duration,
+}
+
+fn default_mcp_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
 impl Config {
     /// A configuration with every optional key filled in, used to list the valid keys (for
     /// unknown-key suggestions) and the type of each (for `config set`).
@@ -495,6 +529,13 @@ impl Config {
             tools: Vec::new(),
             model: Some(BUILTIN_MODEL.to_owned()),
             timeout: default_job_timeout(),
+        });
+        config.mcp.servers.push(McpServerConfig {
+            name: "server".to_owned(),
+            command: "server".to_owned(),
+            args: Vec::new(),
+            env: BTreeMap::from([("VAR".to_owned(), Secret::new("value"))]),
+            timeout: default_mcp_timeout(),
         });
         config
     }

@@ -113,6 +113,15 @@ default_model = {DEFAULT_MODEL}
 # tools = ["memory_search", "memory_get", "memory_append"]
 # model = "local/smollm2-135m"
 # timeout = "10m"
+
+# Other MCP servers whose tools the agent may call, offered as SERVER__TOOL (e.g. files__search).
+# Started on stdio with bash's scrubbed environment plus `env`; `localgpt mcp list` shows them.
+# [[mcp.servers]]
+# name = "files"
+# command = "npx"
+# args = ["-y", "@modelcontextprotocol/server-filesystem", "/srv/shared"]
+# env = { API_TOKEN = "${FILES_API_TOKEN}" }
+# timeout = "30s"
 "#;
 
 #[cfg(test)]
