@@ -1,13 +1,15 @@
 """An MCP server built with the official Python SDK (FastMCP in mcp 1.x, MCPServer in 2.x), whose tools LocalGPT's agent calls
 in crates/cli/tests/mcp_client_*.rs: `add`, a `slow` tool that outlives any timeout, a `crash`
-tool that kills the server mid-call, a tool whose answer is a prompt injection, and `env_names`,
-which shows what environment the server was started with.
+tool that kills the server mid-call, a tool whose answer is a prompt injection, `env_names`,
+which shows what environment the server was started with, and `peek` and `connect`, which try to
+read a file and open a TCP connection (the sandbox should refuse what it protects).
 
 Each start appends a line to the file named by MCP_TEST_STARTS (when set), so a test can count
 restarts.
 """
 
 import os
+import socket
 import time
 
 try:
@@ -55,6 +57,27 @@ def inbox() -> str:
 def env_names() -> str:
     """Lists the names of the environment variables the server has."""
     return " ".join(sorted(os.environ))
+
+
+@server.tool()
+def peek(path: str) -> str:
+    """Reads a file."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            return "content: " + file.read()
+    except OSError as error:
+        return f"refused: {error}"
+
+
+@server.tool()
+def connect(host: str, port: int) -> str:
+    """Opens a TCP connection and sends a line."""
+    try:
+        with socket.create_connection((host, port), timeout=5) as connection:
+            connection.sendall(b"GET /leak HTTP/1.0\r\n\r\n")
+            return "connected"
+    except OSError as error:
+        return f"refused: {error}"
 
 
 if __name__ == "__main__":

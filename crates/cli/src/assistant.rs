@@ -112,8 +112,9 @@ pub fn owner_tools(app: &App, memory: Option<&MemoryHandle>) -> anyhow::Result<T
 
 /// Adds the tools of the `[[mcp.servers]]` that `scope` may use (`SERVER__TOOL`), starting
 /// those servers: every server for the owner, for a job only the servers whose tools its `tools`
-/// list names, none for the sanitizer or a model without tools. A server that fails to start
-/// is reported in the log and offers nothing this turn.
+/// list names, none for the sanitizer or a model without tools. Servers run under the `[sandbox]`
+/// policy of `bash`. A server that fails to start is reported in the log and offers nothing this
+/// turn.
 pub fn add_mcp_tools(app: &App, tools: &mut ToolBox, scope: &ToolScope) {
     let wanted: Vec<_> = app
         .config
@@ -134,7 +135,16 @@ pub fn add_mcp_tools(app: &App, tools: &mut ToolBox, scope: &ToolScope) {
         return;
     }
     let workspace = tools.context().workspace.clone();
-    for server in localgpt_mcp::client::discover(&wanted, &workspace) {
+    let policy = crate::commands::sandbox::policy(app, &workspace);
+    let discover = || localgpt_mcp::client::discover(&wanted, &workspace, Some(&policy));
+    // Starting servers blocks; on the daemon's runtime, let its other tasks move meanwhile.
+    let found = match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(discover)
+        }
+        _ => discover(),
+    };
+    for server in found {
         match server.tools {
             Ok(found) => {
                 for tool in found {

@@ -31,13 +31,14 @@ fn server_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mcp/tool_server.py")
 }
 
-/// The real Python interpreter and the folder holding the `mcp` package: the binary runs with a
-/// temp HOME, so the user's site-packages are passed on with PYTHONPATH in the server's `env`.
-fn python() -> (String, String) {
+/// The real Python interpreter, the folder holding the `mcp` package (the binary runs with a
+/// temp HOME, so the user's site-packages are passed on with PYTHONPATH in the server's `env`),
+/// and the folders the sandbox must let the server read: Python's own and the packages'.
+fn python() -> (String, String, Vec<String>) {
     let output = StdCommand::new("python3")
         .args([
             "-c",
-            "import sys, os, mcp; print(sys.executable); print(os.path.dirname(os.path.dirname(mcp.__file__)))",
+            "import sys, os, mcp; print(sys.executable); print(os.path.dirname(os.path.dirname(mcp.__file__))); print(os.path.realpath(sys.base_prefix)); print(os.path.realpath(sys.prefix)); print(os.path.dirname(os.path.realpath(sys.executable)))",
         ])
         .output()
         .expect("python3");
@@ -46,19 +47,27 @@ fn python() -> (String, String) {
         "the mcp Python package is not installed: scripts/setup.sh installs it"
     );
     let text = String::from_utf8(output.stdout).unwrap();
-    let mut lines = text.lines();
-    (
-        lines.next().unwrap().to_owned(),
-        lines.next().unwrap().to_owned(),
-    )
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    (lines[0].clone(), lines[1].clone(), lines[1..].to_vec())
 }
 
-/// The `[[mcp.servers]]` entry of the test server called `name`, counting its starts in
-/// `starts`.
+/// The `[sandbox]` section that lets the test server run (Python, its packages, the script, and
+/// the folder of `starts`), then its `[[mcp.servers]]` entry called `name`, counting its starts
+/// in `starts`.
 fn server_entry(name: &str, starts: &Path, timeout: &str) -> String {
-    let (interpreter, site) = python();
+    let (interpreter, site, mut readable) = python();
+    readable.push(
+        server_script()
+            .parent()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned(),
+    );
     format!(
-        "\n[[mcp.servers]]\nname = \"{name}\"\ncommand = {}\nargs = [{}]\ntimeout = \"{timeout}\"\nenv = {{ PYTHONPATH = {}, MCP_TEST_STARTS = {} }}\n",
+        "\n[sandbox]\nallow_read = {}\nallow_write = {}\n\n[[mcp.servers]]\nname = \"{name}\"\ncommand = {}\nargs = [{}]\ntimeout = \"{timeout}\"\nenv = {{ PYTHONPATH = {}, MCP_TEST_STARTS = {} }}\n",
+        json!(readable),
+        json!([starts.parent().unwrap().to_str().unwrap()]),
         json!(interpreter),
         json!(server_script().to_str().unwrap()),
         json!(site),
@@ -403,4 +412,68 @@ fn mcp_list_shows_the_tools_and_broken_servers_do_not_hide_them() {
         "{listed}"
     );
     assert_eq!(server.request_count(), 0);
+}
+
+#[test]
+fn the_server_runs_in_the_sandbox_of_bash() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let scratch = tempfile::tempdir().unwrap();
+    let started = scratch.path().join("starts");
+    let home_dir = tempfile::tempdir().unwrap();
+    let home = home_dir.path().canonicalize().unwrap();
+    let targets = [
+        home.join(".ssh/id_ed25519"),
+        home.join("config.toml"),
+        home.join(".aws/credentials"),
+    ];
+    let mut script = Script::new().turn(call(
+        "calc__peek",
+        json!({"path": home.join("workspace/AGENTS.md")}),
+    ));
+    for target in &targets {
+        script = script.turn(call("calc__peek", json!({"path": target})));
+    }
+    let server = runtime.block_on(ScriptedServer::start(
+        script
+            .turn(call(
+                "calc__connect",
+                json!({"host": "127.0.0.1", "port": port}),
+            ))
+            .turn(Turn::text(["Nothing private was read."])),
+    ));
+    // The home is built by hand here so the planted credentials sit in it.
+    let built = home_with(&server, "", &server_entry("calc", &started, "30s"));
+    for entry in std::fs::read_dir(built.path()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::rename(entry.path(), home.join(entry.file_name())).unwrap();
+    }
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::write(&targets[0], "SSH-KEY-SENTINEL-9931").unwrap();
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::write(&targets[2], "AWS-SENTINEL-4410").unwrap();
+    listener.set_nonblocking(true).unwrap();
+
+    let report = ask(&home, "Read my files.");
+    assert_eq!(report["answer"], "Nothing private was read.", "{report}");
+    let sent = serde_json::to_string(
+        &server
+            .requests()
+            .iter()
+            .map(|request| request.body.clone())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let answers = tool_messages(&server.requests().last().unwrap().body);
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    // The control: the workspace is readable, so the tool itself works.
+    assert!(answers[0].contains("content: # Agents"), "{answers:?}");
+    for answer in &answers[1..] {
+        assert!(answer.contains("refused"), "{answers:?}");
+    }
+    for secret in ["SSH-KEY-SENTINEL-9931", "AWS-SENTINEL-4410", "sk-test"] {
+        assert!(!sent.contains(secret), "{secret} leaked: {sent}");
+    }
+    assert!(listener.accept().is_err(), "the server reached the network");
 }

@@ -63,7 +63,11 @@ fn list(app: &App, json: bool) -> anyhow::Result<()> {
     let workspace = app.paths.workspace(&app.config);
     std::fs::create_dir_all(&workspace)
         .with_context(|| format!("creating the workspace {}", workspace.display()))?;
-    let found = localgpt_mcp::client::discover(servers, &workspace);
+    let workspace = workspace
+        .canonicalize()
+        .with_context(|| format!("resolving the workspace {}", workspace.display()))?;
+    let policy = crate::commands::sandbox::policy(app, &workspace);
+    let found = localgpt_mcp::client::discover(servers, &workspace, Some(&policy));
     if json {
         let listing: Vec<_> = found
             .iter()

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
+use localgpt_sandbox::{Confinement, Policy};
+
 use super::ClientError;
 use crate::protocol::{LATEST_VERSION, METHOD_NOT_FOUND};
 
@@ -17,7 +19,7 @@ use crate::protocol::{LATEST_VERSION, METHOD_NOT_FOUND};
 const MAX_LINE: usize = 8 * 1024 * 1024;
 
 /// What starts a server.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Launch {
     /// The program.
     pub command: String,
@@ -25,6 +27,18 @@ pub struct Launch {
     pub args: Vec<String>,
     /// Variables set on top of the scrubbed environment.
     pub env: BTreeMap<String, String>,
+    /// The `[sandbox]` policy the server runs under, as `bash` does (`None`: unconfined, with
+    /// `bash`'s scrubbed environment only).
+    pub policy: Option<Policy>,
+}
+
+impl PartialEq for Launch {
+    fn eq(&self, other: &Self) -> bool {
+        self.command == other.command
+            && self.args == other.args
+            && self.env == other.env
+            && format!("{:?}", self.policy) == format!("{:?}", other.policy)
+    }
 }
 
 /// A started, initialised server.
@@ -36,22 +50,38 @@ pub struct Connection {
     next_id: u64,
     /// A request was cut off halfway through writing: the stream cannot be trusted any more.
     pub broken: bool,
+    /// The server's sandbox (its private temporary folder, its pids cgroup), kept while it runs.
+    _confinement: Option<Confinement>,
 }
 
 impl Connection {
-    /// Starts the program with `bash`'s scrubbed environment plus `launch.env`, in `workspace`.
+    /// Starts the program in `workspace` under the launch's sandbox policy (with its scrubbed
+    /// environment), plus `launch.env`.
     pub fn spawn(launch: &Launch, workspace: &std::path::Path) -> Result<Self, ClientError> {
+        let mut confinement = match &launch.policy {
+            Some(policy) => Some(
+                Confinement::prepare(policy)
+                    .map_err(|error| ClientError::Start(format!("sandbox: {error}")))?,
+            ),
+            None => None,
+        };
         let mut command = Command::new(&launch.command);
         command
             .args(&launch.args)
-            .env_clear()
-            .envs(localgpt_agent::tools::bash::safe_environment())
-            .envs(&launch.env)
             .current_dir(workspace)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true);
+        match confinement.as_mut() {
+            Some(confinement) => confinement.apply(command.as_std_mut()),
+            None => {
+                command
+                    .env_clear()
+                    .envs(localgpt_agent::tools::bash::safe_environment());
+            }
+        }
+        command.envs(&launch.env);
         let mut child = command
             .spawn()
             .map_err(|error| ClientError::Start(format!("`{}`: {error}", launch.command)))?;
@@ -64,6 +94,7 @@ impl Connection {
             stdout: BufReader::new(stdout).lines(),
             next_id: 1,
             broken: false,
+            _confinement: confinement,
         })
     }
 

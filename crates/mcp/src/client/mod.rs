@@ -4,8 +4,9 @@
 //!
 //! The children and their pipes live on one small runtime of their own ([`runtime`]), shared by
 //! every agent of the process, so the daemon keeps one process per server and a call made from
-//! any turn's runtime is bounded by the server's timeout. A server runs with `bash`'s scrubbed
-//! environment plus its configured `env`, in the workspace.
+//! any turn's runtime is bounded by the server's timeout. A server runs in the workspace under
+//! the same `[sandbox]` policy as `bash` (files, network, limits, scrubbed environment), plus its
+//! configured `env`.
 
 pub mod connection;
 pub mod result;
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use localgpt_core::config::McpServerConfig;
+use localgpt_sandbox::Policy;
 use serde_json::Value;
 
 pub use connection::Launch;
@@ -98,8 +100,13 @@ fn registry() -> &'static Mutex<BTreeMap<String, Registered>> {
     REGISTRY.get_or_init(|| Mutex::new(BTreeMap::new()))
 }
 
-/// The client of `config` (the one already made when its settings did not change).
-pub fn client_for(config: &McpServerConfig, workspace: &Path) -> Arc<ServerClient> {
+/// The client of `config`, running under `policy` (the one already made when its settings did
+/// not change).
+pub fn client_for(
+    config: &McpServerConfig,
+    workspace: &Path,
+    policy: Option<&Policy>,
+) -> Arc<ServerClient> {
     let launch = Launch {
         command: config.command.clone(),
         args: config.args.clone(),
@@ -108,6 +115,7 @@ pub fn client_for(config: &McpServerConfig, workspace: &Path) -> Arc<ServerClien
             .iter()
             .map(|(name, value)| (name.clone(), value.expose().to_owned()))
             .collect(),
+        policy: policy.cloned(),
     };
     let timeout = config.timeout.get();
     let mut servers = registry()
@@ -147,7 +155,11 @@ pub struct ServerTools {
 /// timeout) and returns their tools. Blocks the calling thread; fine to call from async code on
 /// any runtime, because the work runs on [`runtime`]. Servers with invalid names are reported,
 /// not started.
-pub fn discover(configs: &[McpServerConfig], workspace: &Path) -> Vec<ServerTools> {
+pub fn discover(
+    configs: &[McpServerConfig],
+    workspace: &Path,
+    policy: Option<&Policy>,
+) -> Vec<ServerTools> {
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -177,7 +189,7 @@ pub fn discover(configs: &[McpServerConfig], workspace: &Path) -> Vec<ServerTool
             ));
             continue;
         }
-        let client = client_for(config, workspace);
+        let client = client_for(config, workspace, policy);
         let cached = registry()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
