@@ -313,6 +313,8 @@ fn strangers_never_start_a_server_and_jobs_get_only_what_they_name() {
         Script::new()
             .turn(Turn::text(["A stranger's answer."]))
             .turn(Turn::text(["Another stranger's answer."]))
+            .turn(call("calc__add", json!({"a": 20, "b": 1})))
+            .turn(Turn::text(["The owner's sum."]))
             .turn(Turn::text(["The memory job is done."]))
             .turn(call("calc__inbox", json!({})))
             .turn(Turn::text(["The add job is done."])),
@@ -340,14 +342,26 @@ fn strangers_never_start_a_server_and_jobs_get_only_what_they_name() {
             );
             assert_eq!(code, 200, "{body}");
         }
+        for stranger in &server.requests()[..2] {
+            assert!(offered(&stranger.body).is_empty(), "{}", stranger.body);
+        }
+        assert!(
+            starts(&started).is_empty(),
+            "a stranger's turn started the server"
+        );
+        // The owner's turn on the daemon gets the tools and the call works.
+        let (code, body) = post(
+            &format!("{base}/api/chat"),
+            &json!({"message": "What is 20 + 1?"}),
+            &[("authorization", "Bearer owner-token-mcp-7781")],
+        );
+        assert_eq!(code, 200, "{body}");
+        let requests = server.requests();
+        assert!(offered(&requests[2].body).contains(&"calc__add".to_owned()));
+        assert!(tool_messages(&requests[3].body)[0].contains("the sum is 21"));
+        assert_eq!(starts(&started).len(), 1);
     }
-    for stranger in &server.requests()[..2] {
-        assert!(offered(&stranger.body).is_empty(), "{}", stranger.body);
-    }
-    assert!(
-        starts(&started).is_empty(),
-        "a stranger's turn started the server"
-    );
+    std::fs::remove_file(&started).unwrap();
 
     // A job that names no remote tool does not start the server either.
     run_ok(localgpt(home.path()).args(["jobs", "run", "memory"]));

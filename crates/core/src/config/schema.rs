@@ -483,7 +483,7 @@ pub struct McpServerConfig {
     #[serde(default)]
     pub args: Vec<String>,
     /// Environment variables set for it (values may use `${VAR}`), on top of the scrubbed
-    /// environment `bash` gets. Default none.
+    /// environment `bash` gets; it runs under the same `[sandbox]` policy. Default none.
     #[serde(default)]
     pub env: BTreeMap<String, Secret>,
     /// Longest a start or a tool call may take. Default 30s.

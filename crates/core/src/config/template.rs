@@ -114,8 +114,10 @@ default_model = {DEFAULT_MODEL}
 # model = "local/smollm2-135m"
 # timeout = "10m"
 
-# Other MCP servers whose tools the agent may call, offered as SERVER__TOOL (e.g. files__search).
-# Started on stdio with bash's scrubbed environment plus `env`; `localgpt mcp list` shows them.
+# Other MCP servers whose tools the agent may call, offered as SERVER__TOOL (e.g. files__search),
+# subject to require_approval; jobs get them only when their `tools` list names them. Each runs
+# on stdio under the [sandbox] policy of bash (its files, no network, its environment) plus `env`.
+# `localgpt mcp list` starts them and shows their tools.
 # [[mcp.servers]]
 # name = "files"
 # command = "npx"
