@@ -40,24 +40,26 @@ def rrf(keyword, vector, k=60.0):
     return fused
 
 
-def normalised(ranking, how):
-    if not ranking:
-        return {}
-    scores = [score for _, score in ranking]
-    if how == "minmax":
-        low, high = min(scores), max(scores)
-        span = high - low or 1.0
-        return {doc: (score - low) / span for doc, score in ranking}
-    mean, spread = statistics.mean(scores), statistics.pstdev(scores) or 1.0
-    return {doc: (score - mean) / spread for doc, score in ranking}
-
-
 def weighted(keyword, vector, how, vector_weight):
-    k, v = normalised(keyword, how), normalised(vector, how)
-    floor_k = min(k.values(), default=0.0) if how == "zscore" else 0.0
-    floor_v = min(v.values(), default=0.0) if how == "zscore" else 0.0
-    return {doc: (1 - vector_weight) * k.get(doc, floor_k) + vector_weight * v.get(doc, floor_v)
-            for doc in set(k) | set(v)}
+    """Both rankings normalised over the union of their candidates, as the engine does: an item
+    without a keyword match scores 0 there, one below the vector cut-off the lowest vector score."""
+    ids = sorted({doc for doc, _ in keyword} | {doc for doc, _ in vector})
+    k, v = dict(keyword), dict(vector)
+    low_v = min(v.values(), default=0.0)
+    fused = {}
+    sides = []
+    for held, absent in ((k, 0.0), (v, low_v)):
+        raw = [held.get(doc, absent) for doc in ids]
+        if how == "minmax":
+            low, high = min(raw, default=0.0), max(raw, default=0.0)
+            span = high - low or 1.0
+            sides.append([(score - low) / span for score in raw])
+        else:
+            mean, spread = statistics.mean(raw), statistics.pstdev(raw) or 1.0
+            sides.append([(score - mean) / spread for score in raw])
+    for at, doc in enumerate(ids):
+        fused[doc] = (1 - vector_weight) * sides[0][at] + vector_weight * sides[1][at]
+    return fused
 
 
 def main():

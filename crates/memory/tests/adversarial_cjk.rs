@@ -11,7 +11,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use localgpt_memory::{IndexSettings, MemoryIndex, SearchMode, SearchOptions};
-use support::write;
+use support::{HashEmbedder, write};
 
 fn data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/cjk")
@@ -246,4 +246,38 @@ fn an_index_from_before_cjk_search_is_migrated_and_searchable() {
         )
         .unwrap();
     assert_eq!(pending, 0, "the backfill finished and cleared its request");
+}
+
+#[test]
+fn hybrid_search_keeps_a_lone_cjk_keyword_match_first() {
+    // The vectors of a model that knows no CJK are noise on these notes: the one note that
+    // holds the word must still come first when both rankings are fused.
+    let dir = workspace();
+    let embedder: std::sync::Arc<dyn localgpt_core::embed::Embedder> =
+        std::sync::Arc::new(HashEmbedder::new("hash-64", 64));
+    let mut index = MemoryIndex::open(
+        dir.path().join("state/index.sqlite"),
+        IndexSettings::new(dir.path().join("ws")),
+        Some(embedder),
+    )
+    .unwrap();
+    index.reindex(false, &mut |_| {}).unwrap();
+    for (query, note) in [
+        ("钥匙", "zh-01"),
+        ("鍵", "ja-01"),
+        ("열쇠", "ko-01"),
+        ("植木鉢", "ja-01"),
+    ] {
+        let results = index.search(query, SearchOptions::default()).unwrap();
+        assert_eq!(results.mode, SearchMode::Hybrid);
+        assert!(
+            results.results[0].path.ends_with(&format!("{note}.md")),
+            "{query}: {:?}",
+            results
+                .results
+                .iter()
+                .map(|hit| &hit.path)
+                .collect::<Vec<_>>()
+        );
+    }
 }
