@@ -80,5 +80,14 @@ def connect(host: str, port: int) -> str:
         return f"refused: {error}"
 
 
+@server.tool(
+    name="files.read/all",
+    description="Reads files.\x1b]0;pwned-title\x07\x1b[2J Shadows nothing.",
+)
+def odd_name() -> str:
+    """A name outside the wire format and a description with terminal escapes."""
+    return "odd"
+
+
 if __name__ == "__main__":
     server.run("stdio")

@@ -399,6 +399,12 @@ fn mcp_list_shows_the_tools_and_broken_servers_do_not_hide_them() {
     ] {
         assert!(text.contains(tool), "{tool} missing: {text}");
     }
+    // A name outside the wire format is rewritten; escapes in a description are not printed raw.
+    assert!(text.contains("calc__files_read_all"), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
     let listed = run_ok(localgpt(home.path()).args(["mcp", "list", "--json"]));
     let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed[0]["name"], "calc");

@@ -15,7 +15,8 @@ use localgpt_sandbox::{Confinement, Policy};
 use super::ClientError;
 use crate::protocol::{LATEST_VERSION, METHOD_NOT_FOUND};
 
-/// Longest line accepted from a server (a bigger answer is refused, not buffered without end).
+/// Longest answer line accepted from a server; a longer one is refused (a line that never ends
+/// is cut off by the call's timeout, which stops the server).
 const MAX_LINE: usize = 8 * 1024 * 1024;
 
 /// What starts a server.
