@@ -528,7 +528,9 @@ impl Agent {
         let taint = self.taint.reason().map(str::to_owned);
         let call_tool = self.tools.call(&call.name, arguments);
         (
-            crate::tools::memory::TURN_TAINT.scope(taint, call_tool).await,
+            crate::tools::memory::TURN_TAINT
+                .scope(taint, call_tool)
+                .await,
             true,
         )
     }
