@@ -5,7 +5,8 @@
 
 use localgpt_core::chat::{CancelToken, ChatMessage, ChatRequest, ContentPart, Role, cancellable};
 
-use super::{Agent, AgentError, AgentEvent, collect_reply, tokens, transcript};
+use super::reply::collect_reply;
+use super::{Agent, AgentError, AgentEvent, tokens, transcript};
 use crate::sessions::EntryBody;
 
 /// Compaction starts when the request would fill this share of the budget.

@@ -9,6 +9,7 @@
 pub mod approval;
 pub mod compaction;
 mod guard;
+mod reply;
 pub mod system_prompt;
 pub mod taint;
 pub mod tokens;
@@ -16,10 +17,9 @@ pub mod transcript;
 
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use localgpt_core::chat::{
-    CancelToken, ChatError, ChatEvent, ChatMessage, ChatModel, ChatRequest, ContentPart, Role,
-    StopReason, ToolCall, Usage, cancellable,
+    CancelToken, ChatError, ChatMessage, ChatModel, ChatRequest, ContentPart, Role, StopReason,
+    ToolCall, Usage, cancellable,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -29,6 +29,7 @@ pub use crate::sessions::TurnTrust;
 use crate::sessions::{SessionError, SessionWriter};
 use crate::tools::{ToolBox, ToolError};
 pub use approval::{ApprovalRequest, ApproveAll, Approver, DenyAll};
+use reply::{Reply, add_usage, collect_reply};
 use taint::{PathRules, Taint};
 
 /// Characters of a tool's output shown in a [`AgentEvent::ToolFinished`] preview.
@@ -574,65 +575,5 @@ impl Agent {
             Some(session) => Ok(Some(session.append_message(message)?)),
             None => Ok(None),
         }
-    }
-}
-
-/// A reply collected from the stream.
-#[derive(Debug)]
-struct Reply {
-    message: ChatMessage,
-    calls: Vec<ToolCall>,
-    usage: Option<Usage>,
-    stop: StopReason,
-}
-
-async fn collect_reply(
-    mut stream: localgpt_core::chat::ChatStream,
-    on_event: &mut (dyn FnMut(AgentEvent) + Send),
-) -> Result<Reply, ChatError> {
-    let mut text = String::new();
-    let mut calls = Vec::new();
-    let mut usage: Option<Usage> = None;
-    let mut stop = StopReason::EndTurn;
-    while let Some(event) = stream.next().await {
-        match event? {
-            ChatEvent::TextDelta(delta) => {
-                text.push_str(&delta);
-                on_event(AgentEvent::Text(delta));
-            }
-            ChatEvent::ToolCallEnd { call, .. } => calls.push(call),
-            ChatEvent::ToolCallStart { .. } | ChatEvent::ToolCallArgsDelta { .. } => {}
-            ChatEvent::Usage(more) => {
-                let total = usage.get_or_insert_with(Usage::default);
-                add_usage(total, more);
-            }
-            ChatEvent::Stop(reason) => stop = reason,
-        }
-    }
-    let mut content = Vec::new();
-    if !text.is_empty() {
-        content.push(ContentPart::Text { text });
-    }
-    content.extend(calls.iter().map(ToolCall::to_part));
-    Ok(Reply {
-        message: ChatMessage {
-            role: Role::Assistant,
-            content,
-        },
-        calls,
-        usage,
-        stop,
-    })
-}
-
-fn add_usage(total: &mut Usage, more: impl Into<Option<Usage>>) {
-    let Some(more) = more.into() else { return };
-    total.input_tokens += more.input_tokens;
-    total.output_tokens += more.output_tokens;
-    if let Some(read) = more.cache_read_tokens {
-        *total.cache_read_tokens.get_or_insert(0) += read;
-    }
-    if let Some(written) = more.cache_write_tokens {
-        *total.cache_write_tokens.get_or_insert(0) += written;
     }
 }

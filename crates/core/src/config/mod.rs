@@ -2,6 +2,7 @@
 //! starter file written by `config init`, and key-level get/set for the CLI.
 
 pub mod edit;
+pub mod expand;
 pub mod keys;
 pub mod load;
 pub mod schema;
