@@ -181,11 +181,14 @@ impl Recaller {
 }
 
 /// Chunks whose lines are weighed for each question.
-const CANDIDATE_CHUNKS: usize = 4;
+const CANDIDATE_CHUNKS: usize = 3;
 /// Most lines weighed for each question (each is embedded once, then cached).
-const MAX_CANDIDATE_LINES: usize = 24;
+const MAX_CANDIDATE_LINES: usize = 16;
 /// Characters of a line compared with the question.
 const MAX_LINE_CHARS: usize = 600;
+/// Characters of a line embedded to compare it with the question: a statement's meaning is in its
+/// start, and a paragraph-long line would cost the turn most of its recall time.
+const COMPARED_LINE_CHARS: usize = 200;
 
 /// A line of a candidate chunk.
 #[derive(Debug)]
@@ -302,7 +305,12 @@ async fn score_lines(
     settings: RecallSettings,
 ) -> Result<(Vec<f32>, f32), ToolError> {
     let mut texts = vec![question.to_owned()];
-    texts.extend(lines.iter().map(|line| line.text.clone()));
+    texts.extend(lines.iter().map(|line| {
+        line.text
+            .chars()
+            .take(COMPARED_LINE_CHARS)
+            .collect::<String>()
+    }));
     if let Some(vectors) = memory.embed_texts(texts).await?
         && let Some((query, rest)) = vectors.split_first()
     {
