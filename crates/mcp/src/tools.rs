@@ -175,31 +175,9 @@ async fn memory_search(backend: &Backend, arguments: &Value) -> Result<String, S
         )
         .await
         .map_err(|error| format!("memory search failed: {error}"))?;
-    if results.results.is_empty() {
-        return Ok(results
-            .note
-            .unwrap_or_else(|| "No matches in memory.".to_owned()));
-    }
-    let mut out = String::new();
-    for (rank, hit) in results.results.iter().enumerate() {
-        let heading = if hit.headings.is_empty() {
-            String::new()
-        } else {
-            format!(" › {}", hit.headings.join(" › "))
-        };
-        out.push_str(&format!(
-            "{}. {} (lines {}-{}){heading}\n   {}\n",
-            rank + 1,
-            hit.path,
-            hit.start_line,
-            hit.end_line,
-            hit.snippet.replace('\n', " ")
-        ));
-    }
-    if let Some(note) = results.note {
-        out.push_str(&format!("({note})\n"));
-    }
-    Ok(out)
+    Ok(localgpt_agent::tools::memory::render_search_results(
+        results,
+    ))
 }
 
 async fn memory_get(backend: &Backend, arguments: &Value) -> Result<String, String> {

@@ -278,6 +278,36 @@ impl MemoryHandle {
     }
 }
 
+/// Search results as a model reads them (the `memory_search` tool here and over MCP): rank, file,
+/// lines, headings and snippet, then the search's note.
+pub fn render_search_results(results: localgpt_memory::SearchResults) -> String {
+    if results.results.is_empty() {
+        return results
+            .note
+            .unwrap_or_else(|| "No matches in memory.".to_owned());
+    }
+    let mut out = String::new();
+    for (rank, hit) in results.results.iter().enumerate() {
+        let heading = if hit.headings.is_empty() {
+            String::new()
+        } else {
+            format!(" › {}", hit.headings.join(" › "))
+        };
+        out.push_str(&format!(
+            "{}. {} (lines {}-{}){heading}\n   {}\n",
+            rank + 1,
+            hit.path,
+            hit.start_line,
+            hit.end_line,
+            hit.snippet.replace('\n', " ")
+        ));
+    }
+    if let Some(note) = results.note {
+        out.push_str(&format!("({note})\n"));
+    }
+    out
+}
+
 /// Searches memory by keywords and meaning.
 #[derive(Debug, Clone)]
 pub struct MemorySearch(pub MemoryHandle);
@@ -321,31 +351,7 @@ impl Tool for MemorySearch {
                     })
                 })
                 .await?;
-            if results.results.is_empty() {
-                return Ok(results
-                    .note
-                    .unwrap_or_else(|| "No matches in memory.".to_owned()));
-            }
-            let mut out = String::new();
-            for (rank, hit) in results.results.iter().enumerate() {
-                let heading = if hit.headings.is_empty() {
-                    String::new()
-                } else {
-                    format!(" › {}", hit.headings.join(" › "))
-                };
-                out.push_str(&format!(
-                    "{}. {} (lines {}-{}){heading}\n   {}\n",
-                    rank + 1,
-                    hit.path,
-                    hit.start_line,
-                    hit.end_line,
-                    hit.snippet.replace('\n', " ")
-                ));
-            }
-            if let Some(note) = results.note {
-                out.push_str(&format!("({note})\n"));
-            }
-            Ok(out)
+            Ok(render_search_results(results))
         })
     }
 }
