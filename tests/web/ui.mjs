@@ -68,11 +68,12 @@ async function desktop() {
     await send(page, "Write hello world in Rust");
     await page.waitForSelector(".msg.user .bubble >> text=Write hello world in Rust");
     await page.waitForSelector(".msg.assistant .code code .tok-keyword");
+    // The whole answer has streamed in once Send is back.
+    await page.waitForSelector("#send:not([hidden])");
     const answer = page.locator(".msg.assistant .markdown").first();
     assert.equal(await answer.locator("strong").textContent(), "plan");
     assert.match(await answer.locator(".code code").textContent(), /println!\("hi"\);/);
     assert.equal(await answer.locator(".code-head span").textContent(), "rust");
-    await page.waitForSelector("#send:not([hidden])");
     await page.waitForFunction(() => location.hash.startsWith("#/chat/"));
     const firstSession = decodeURIComponent(await page.evaluate(() => location.hash.slice("#/chat/".length)));
     assert.ok(firstSession.length > 8, firstSession);
