@@ -327,7 +327,11 @@ fn a_zombie_left_by_kill_9_does_not_count_as_running() {
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&started.stdout);
-    assert!(started.status.success(), "{started:?}");
+    assert!(
+        started.status.success(),
+        "{started:?}\ndaemon log:\n{}",
+        std::fs::read_to_string(home.join("state/logs/daemon.log")).unwrap_or_default()
+    );
     assert!(said.contains("started"), "{said}");
     assert!(!said.contains("already running"), "{said}");
     let new_pid = recorded_pid(home);
