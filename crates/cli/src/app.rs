@@ -25,6 +25,8 @@ impl App {
         for warning in &loaded.warnings {
             eprintln!("warning: {warning}");
         }
+        // From here on, every log line and error is scrubbed of this configuration's secrets.
+        crate::logging::learn(&loaded.config);
         Ok(Self {
             paths,
             config: loaded.config,

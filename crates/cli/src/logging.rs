@@ -45,10 +45,15 @@ pub fn init(verbose: u8, to_file: bool) {
 /// Adds the secrets of the configuration at `config_file` (if it can be read) to what log lines
 /// are scrubbed of.
 pub fn learn_secrets(config_file: &Path) {
-    let Ok(loaded) = config::load(config_file, &config::process_env) else {
-        return;
-    };
-    let redactor = ModelFactory::new(&loaded.config).redactor();
+    if let Ok(loaded) = config::load(config_file, &config::process_env) {
+        learn(&loaded.config);
+    }
+}
+
+/// Adds the secrets of a configuration already loaded (as [`crate::app::App::load`] does, so the
+/// file is read once per command).
+pub fn learn(config: &localgpt_core::Config) {
+    let redactor = ModelFactory::new(config).redactor();
     *REDACTOR.write().unwrap_or_else(PoisonError::into_inner) = redactor;
 }
 

@@ -51,7 +51,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = Paths::from_env(cli.global.config.clone())?;
-    logging::learn_secrets(&paths.config_file);
+    if matches!(cli.command, Command::Config(_)) {
+        // The config commands read the file themselves; every other command learns the secrets
+        // when it loads the configuration (`App::load`).
+        logging::learn_secrets(&paths.config_file);
+    }
     match cli.command {
         Command::Ask {
             question,

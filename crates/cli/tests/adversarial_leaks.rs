@@ -41,19 +41,7 @@ fn needles() -> Vec<String> {
 }
 
 fn forms(secret: &str) -> Vec<String> {
-    let encode = |plus: bool| {
-        let mut out = String::new();
-        for byte in secret.bytes() {
-            match byte {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    out.push(char::from(byte));
-                }
-                b' ' if plus => out.push('+'),
-                _ => out.push_str(&format!("%{byte:02X}")),
-            }
-        }
-        out
-    };
+    let encode = |plus: bool| localgpt_core::redact::percent_encode(secret, plus);
     let json = serde_json::to_string(secret).unwrap();
     vec![
         secret.to_owned(),

@@ -130,7 +130,7 @@ fn encodings(secret: &str) -> Vec<String> {
 
 /// Percent-encodes everything but RFC 3986's unreserved characters; `plus_for_space` writes
 /// spaces as `+` (form encoding).
-fn percent_encode(text: &str, plus_for_space: bool) -> String {
+pub fn percent_encode(text: &str, plus_for_space: bool) -> String {
     let mut out = String::with_capacity(text.len() * 3);
     for byte in text.bytes() {
         match byte {

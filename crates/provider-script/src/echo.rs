@@ -43,24 +43,10 @@ pub(crate) fn echo_text(parts: &Parts) -> String {
         let json = serde_json::to_string(credential).unwrap_or_default();
         text.push_str(&format!(
             "; got `{credential}` (url-encoded {}, form {}, json {})",
-            percent_encode(credential, false),
-            percent_encode(credential, true),
+            localgpt_core::redact::percent_encode(credential, false),
+            localgpt_core::redact::percent_encode(credential, true),
             json.trim_matches('"'),
         ));
     }
     text
-}
-
-fn percent_encode(text: &str, plus_for_space: bool) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(char::from(byte));
-            }
-            b' ' if plus_for_space => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
