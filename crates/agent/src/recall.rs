@@ -8,8 +8,11 @@
 //! of the embeddings), or, without an embedding model, when it shares most of the question's
 //! content words: giving a small model unrelated notes makes it claim they answer the question.
 
+pub mod warmer;
+
 use std::collections::HashMap;
 
+use localgpt_memory::recall_lines::{compared_text, recall_statement};
 use localgpt_memory::{SearchMode, SearchOptions};
 use serde::Serialize;
 
@@ -182,13 +185,9 @@ impl Recaller {
 
 /// Chunks whose lines are weighed for each question.
 const CANDIDATE_CHUNKS: usize = 3;
-/// Most lines weighed for each question (each is embedded once, then cached).
+/// Most lines weighed for each question (each embedded once, then cached; the daemon embeds
+/// them ahead of time).
 const MAX_CANDIDATE_LINES: usize = 16;
-/// Characters of a line compared with the question.
-const MAX_LINE_CHARS: usize = 600;
-/// Characters of a line embedded to compare it with the question: a statement's meaning is in its
-/// start, and a paragraph-long line would cost the turn most of its recall time.
-const COMPARED_LINE_CHARS: usize = 200;
 
 /// A line of a candidate chunk.
 #[derive(Debug)]
@@ -241,14 +240,16 @@ pub async fn recall(
             let Some(text) = number.checked_sub(1).and_then(|at| file_lines.get(at)) else {
                 break;
             };
-            let text = statement_of(text);
-            if text.chars().count() < 3 || lines.iter().any(|seen| seen.text == text) {
+            let Some(text) = recall_statement(text) else {
+                continue;
+            };
+            if lines.iter().any(|seen| seen.text == text) {
                 continue;
             }
             lines.push(CandidateLine {
                 path: hit.path.clone(),
                 line: number,
-                text: text.chars().take(MAX_LINE_CHARS).collect(),
+                text,
             });
         }
         if lines.len() >= MAX_CANDIDATE_LINES {
@@ -305,12 +306,7 @@ async fn score_lines(
     settings: RecallSettings,
 ) -> Result<(Vec<f32>, f32), ToolError> {
     let mut texts = vec![question.to_owned()];
-    texts.extend(lines.iter().map(|line| {
-        line.text
-            .chars()
-            .take(COMPARED_LINE_CHARS)
-            .collect::<String>()
-    }));
+    texts.extend(lines.iter().map(|line| compared_text(&line.text)));
     if let Some(vectors) = memory.embed_texts(texts).await?
         && let Some((query, rest)) = vectors.split_first()
     {
@@ -332,23 +328,6 @@ async fn score_lines(
         })
         .collect();
     Ok((scores, settings.min_keyword_share))
-}
-
-/// A line's statement: list markers, quote marks and task boxes taken off; headings kept as
-/// text.
-fn statement_of(line: &str) -> String {
-    let mut text = line.trim();
-    for marker in ["- [ ] ", "- [x] ", "- [X] ", "- ", "* ", "+ ", "> "] {
-        if let Some(rest) = text.strip_prefix(marker) {
-            text = rest.trim_start();
-            break;
-        }
-    }
-    let digits = text.chars().take_while(char::is_ascii_digit).count();
-    if digits > 0 && text[digits..].starts_with(". ") {
-        text = text[digits + 2..].trim_start();
-    }
-    text.trim_start_matches('#').trim().to_owned()
 }
 
 /// A rough English stem for keyword-only matching: common endings taken off.

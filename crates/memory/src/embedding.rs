@@ -4,7 +4,8 @@
 //! chunks left without a vector (indexed without a model, or before the model changed) are filled
 //! in afterwards, one committed batch at a time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
 
 use localgpt_core::embed::Embedder;
 use rusqlite::{Connection, params};
@@ -168,13 +169,79 @@ pub(crate) fn embed_missing(
     Ok(())
 }
 
-/// Vectors for free-standing `texts` (sentences a caller compares, not chunks): from the cache
-/// when present, else from the model, and then kept in the cache, so the same text is embedded
-/// once per model.
+/// The vectors of the last few queries, in memory: a question searched for and then compared
+/// with lines (active recall) is embedded once, and questions are not written to the cache.
+#[derive(Debug, Default)]
+pub(crate) struct RecentVectors(Mutex<VecDeque<(String, String, Vec<f32>)>>);
+
+impl RecentVectors {
+    /// Queries remembered.
+    const KEEP: usize = 8;
+
+    /// The vector of `text` from `model`, when it was one of the last queries.
+    pub(crate) fn get(&self, model: &str, text: &str) -> Option<Vec<f32>> {
+        let recent = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        recent
+            .iter()
+            .find(|(id, query, _)| id == model && query == text)
+            .map(|(_, _, vector)| vector.clone())
+    }
+
+    /// Remembers the vector of query `text` from `model`, forgetting the oldest.
+    pub(crate) fn put(&self, model: &str, text: &str, vector: Vec<f32>) {
+        let mut recent = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        recent.retain(|(id, query, _)| !(id == model && query == text));
+        if recent.len() >= Self::KEEP {
+            recent.pop_front();
+        }
+        recent.push_back((model.to_owned(), text.to_owned(), vector));
+    }
+}
+
+/// Keeps `vectors` of `texts` (free-standing sentences) in the cache.
+pub(crate) fn cache_vectors(
+    connection: &Connection,
+    index_path: &std::path::Path,
+    model_id: &str,
+    texts: &[String],
+    vectors: &[Vec<f32>],
+) -> Result<(), MemoryError> {
+    let sql = |source| MemoryError::sqlite(index_path, source);
+    let transaction = connection.unchecked_transaction().map_err(sql)?;
+    {
+        let mut insert = transaction
+            .prepare_cached(
+                "INSERT OR IGNORE INTO embedding_cache (model, hash, embedding) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(sql)?;
+        for (text, vector) in texts.iter().zip(vectors) {
+            insert
+                .execute(params![
+                    model_id,
+                    embed_hash(text),
+                    vectors::to_blob(vector)
+                ])
+                .map_err(sql)?;
+        }
+    }
+    transaction.commit().map_err(sql)
+}
+
+/// Vectors for free-standing `texts` (sentences a caller compares, not chunks): from the last
+/// queries' vectors (`recent`) or the cache when present, else from the model, and then kept in
+/// the cache, so the same text is embedded once per model. A text that was a recent query is
+/// not written to the cache.
 pub(crate) fn embed_texts_cached(
     connection: &Connection,
     index_path: &std::path::Path,
     model: &dyn Embedder,
+    recent: &RecentVectors,
     texts: &[&str],
 ) -> Result<Vec<Vec<f32>>, MemoryError> {
     let sql = |source| MemoryError::sqlite(index_path, source);
@@ -184,7 +251,11 @@ pub(crate) fn embed_texts_cached(
         let mut lookup = connection
             .prepare_cached("SELECT embedding FROM embedding_cache WHERE model = ?1 AND hash = ?2")
             .map_err(sql)?;
-        for hash in &hashes {
+        for (text, hash) in texts.iter().zip(&hashes) {
+            if let Some(vector) = recent.get(model.model_id(), text) {
+                found.push(Some(vector));
+                continue;
+            }
             let cached: Option<Vec<u8>> = lookup
                 .query_row(params![model.model_id(), hash], |row| row.get(0))
                 .ok();

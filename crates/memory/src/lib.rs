@@ -25,6 +25,7 @@ pub mod fusion;
 mod indexed_file;
 mod indexer;
 mod progress;
+pub mod recall_lines;
 mod recovery;
 mod roots;
 mod schema;
@@ -47,6 +48,7 @@ pub use error::MemoryError;
 pub use fusion::{Fusion, min_max_fusion, reciprocal_rank_fusion, z_score_fusion};
 pub use indexed_file::IndexedFile;
 pub use progress::{Progress, ReindexReport};
+pub use recall_lines::LineBatch;
 pub use roots::{MemoryRoots, Refusal};
 pub use schema::SCHEMA_VERSION;
 pub use search::{SearchHit, SearchMode, SearchOptions, SearchResults, query_terms};
@@ -190,7 +192,52 @@ impl MemoryIndex {
         let Some(model) = &self.embedder else {
             return Ok(None);
         };
-        embedding::embed_texts_cached(&self.connection, &self.path, model.as_ref(), texts).map(Some)
+        embedding::embed_texts_cached(
+            &self.connection,
+            &self.path,
+            model.as_ref(),
+            &self.vector_side.recent,
+            texts,
+        )
+        .map(Some)
+    }
+
+    /// Lines of chunks below `before_chunk` (newest first) whose recall vectors are not cached
+    /// yet, about `max_texts` of them (see [`recall_lines`]); `None` without an embedding model.
+    /// Embed them with [`MemoryIndex::embedder`] and keep them with
+    /// [`MemoryIndex::cache_vectors`], so a turn's recall finds them cached.
+    pub fn uncached_recall_lines(
+        &self,
+        before_chunk: i64,
+        max_texts: usize,
+    ) -> Result<Option<LineBatch>, MemoryError> {
+        let Some(model) = &self.embedder else {
+            return Ok(None);
+        };
+        self.note(
+            recall_lines::uncached_lines(
+                &self.connection,
+                model.model_id(),
+                before_chunk,
+                max_texts,
+            )
+            .map(Some)
+            .map_err(|source| MemoryError::sqlite(&self.path, source)),
+        )
+    }
+
+    /// Keeps `vectors` (from this index's embedding model) of `texts` in the embedding cache.
+    pub fn cache_vectors(&self, texts: &[String], vectors: &[Vec<f32>]) -> Result<(), MemoryError> {
+        let Some(model) = &self.embedder else {
+            return Ok(());
+        };
+        embedding::cache_vectors(
+            &self.connection,
+            &self.path,
+            model.model_id(),
+            texts,
+            vectors,
+        )
     }
 
     /// Where a damaged index file was moved (`index.sqlite.corrupt-<timestamp>`) when this index

@@ -151,6 +151,8 @@ fn fts_expression(terms: &[String]) -> String {
 pub(crate) struct VectorSide {
     connection: std::sync::Mutex<Option<Connection>>,
     scan: std::sync::Mutex<BinaryScan>,
+    /// The last queries' vectors, so a question is embedded once per turn.
+    pub(crate) recent: crate::embedding::RecentVectors,
 }
 
 /// Runs a search.
@@ -163,7 +165,11 @@ pub(crate) fn search(
     fusion: Fusion,
     vector_side: &VectorSide,
 ) -> Result<SearchResults, MemoryError> {
-    let (helper, scan) = (&vector_side.connection, &vector_side.scan);
+    let (helper, scan, recent) = (
+        &vector_side.connection,
+        &vector_side.scan,
+        &vector_side.recent,
+    );
     let sql = |source| MemoryError::sqlite(index_path, source);
     let terms = query_terms(query);
     if terms.is_empty() {
@@ -203,7 +209,7 @@ pub(crate) fn search(
                 *second = Some(crate::schema::open(index_path)?);
             }
             let vector = match second.as_ref() {
-                Some(other) => vector_ranking(other, scan, model, query, depth),
+                Some(other) => vector_ranking(other, scan, recent, model, query, depth),
                 None => Ok(Vec::new()),
             };
             (Vec::new(), vector.map_err(rank_error)?)
@@ -220,7 +226,7 @@ pub(crate) fn search(
             let vector_connection = second.as_mut();
             let (keyword, vector) = std::thread::scope(|scope| {
                 let vector = scope.spawn(move || match vector_connection {
-                    Some(other) => vector_ranking(other, scan, model, query, depth),
+                    Some(other) => vector_ranking(other, scan, recent, model, query, depth),
                     None => Ok(Vec::new()),
                 });
                 let keyword = keyword_ranking(connection, &terms, depth);
@@ -433,16 +439,24 @@ enum RankError {
 fn vector_ranking(
     connection: &Connection,
     scan: &std::sync::Mutex<BinaryScan>,
+    recent: &crate::embedding::RecentVectors,
     model: &dyn Embedder,
     query: &str,
     depth: usize,
 ) -> Result<Vec<(i64, f32)>, RankError> {
-    let query_vector = model
-        .embed(&[query])
-        .map_err(RankError::Embed)?
-        .into_iter()
-        .next()
-        .unwrap_or_default();
+    let query_vector = match recent.get(model.model_id(), query) {
+        Some(vector) => vector,
+        None => {
+            let vector = model
+                .embed(&[query])
+                .map_err(RankError::Embed)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            recent.put(model.model_id(), query, vector.clone());
+            vector
+        }
+    };
     let blob = vectors::to_binary_source_blob(&query_vector);
     let candidates = (depth * BINARY_OVERFETCH).min(4096);
     let ids: Vec<i64> = {

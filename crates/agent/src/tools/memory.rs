@@ -167,6 +167,25 @@ impl MemoryHandle {
         self.fresh.store(false, Ordering::SeqCst);
     }
 
+    /// The index itself, locked, for work on this (blocking) thread.
+    pub(crate) fn lock_index(&self) -> Result<std::sync::MutexGuard<'_, MemoryIndex>, ToolError> {
+        self.index
+            .lock()
+            .map_err(|_| ToolError::Failed("the memory index is unavailable".to_owned()))
+    }
+
+    /// Lines recall weighs whose vectors are not cached yet, on this thread (see
+    /// [`MemoryIndex::uncached_recall_lines`]); `None` without an embedding model.
+    pub fn uncached_recall_lines(
+        &self,
+        before_chunk: i64,
+        max_texts: usize,
+    ) -> Result<Option<localgpt_memory::LineBatch>, ToolError> {
+        self.lock_index()?
+            .uncached_recall_lines(before_chunk, max_texts)
+            .map_err(|error| ToolError::Failed(error.to_string()))
+    }
+
     /// Brings the index up to date now, on this thread (the daemon's file watcher calls this).
     pub fn refresh_now(&self) -> Result<localgpt_memory::ReindexReport, ToolError> {
         let mut index = self
