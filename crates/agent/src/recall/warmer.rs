@@ -70,11 +70,10 @@ fn serve(memory: &MemoryHandle, kicks: &Receiver<()>, stop: &AtomicBool) {
         }
         let started = Instant::now();
         match warm_lines(memory, stop) {
-            Ok(0) => {}
             Ok(embedded) => tracing::info!(
                 embedded,
                 seconds = started.elapsed().as_secs_f64(),
-                "recall lines embedded ahead of time"
+                "recall lines ready"
             ),
             Err(error) => tracing::warn!("embedding recall lines ahead of time failed: {error}"),
         }
