@@ -210,6 +210,8 @@ async function desktop() {
     step("status shows the daemon, heartbeat, jobs, log");
     await page.click('nav a[data-view="status"]');
     await page.waitForSelector("#status-daemon dd >> text=openai/gpt-test");
+    await page.waitForSelector("#status-daemon dt >> text=Sandbox");
+    await page.waitForSelector("#status-daemon dd >> text=/^auto(, fully enforced| — not enforced: )/");
     await page.waitForSelector("#status-heartbeat dt >> text=Next run");
     await page.waitForSelector("#status-jobs >> text=digest");
     await page.waitForSelector("#status-events >> text=The milk is low.");

@@ -35,6 +35,20 @@ fn the_daemon_serves_chat_search_and_sessions_and_stops_cleanly() {
     let status: Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["running"], true);
     assert_eq!(status["model"], "openai/gpt-test");
+    // The sandbox's level and what this kernel does not enforce (this CI kernel has Landlock
+    // and seccomp, so every gap named is one a user must see).
+    assert_eq!(status["sandbox"]["level"], "auto", "{status}");
+    assert_eq!(status["sandbox"]["commands_run"], true, "{status}");
+    assert!(status["sandbox"]["not_enforced"].is_array(), "{status}");
+    let text = localgpt(home.path())
+        .args(["daemon", "status"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("sandbox: auto"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
 
     // A second daemon on the same home is refused.
     let second = localgpt(home.path())

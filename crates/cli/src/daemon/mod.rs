@@ -12,6 +12,7 @@ mod jobs;
 mod process;
 mod run;
 mod runner;
+mod sandbox_status;
 mod telegram;
 
 pub use jobs::list as list_jobs;

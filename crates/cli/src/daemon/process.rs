@@ -271,6 +271,28 @@ pub fn status(app: &App, json: bool) -> anyhow::Result<()> {
             None => println!("telegram: {state}, {} owner id(s)", telegram["owners"]),
         }
     }
+    if let Some(sandbox) = status.get("sandbox").filter(|value| !value.is_null()) {
+        let gaps = sandbox["not_enforced"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let refused = if sandbox["commands_run"] == Value::Bool(false) {
+            ", shell commands refused"
+        } else {
+            ""
+        };
+        if gaps.is_empty() {
+            println!("sandbox: {}, fully enforced", text(&sandbox["level"], "?"));
+        } else {
+            println!(
+                "sandbox: {}{refused}; not enforced:",
+                text(&sandbox["level"], "?")
+            );
+            for gap in &gaps {
+                println!("  - {}", text(gap, "?"));
+            }
+        }
+    }
     if let Some(index) = status.get("index").filter(|index| !index.is_null()) {
         println!(
             "index: {} files, {} chunks ({} with vectors)",

@@ -18,7 +18,7 @@ use localgpt_agent::tools::memory::MemoryHandle;
 
 use super::process::{lock_path, pid_path};
 use super::runner::{Approvals, DaemonRunner, UnavailableModel};
-use super::{delivery, heartbeat, jobs, telegram};
+use super::{delivery, heartbeat, jobs, sandbox_status, telegram};
 use crate::app::App;
 use crate::assistant::{create_model_with, open_memory};
 
@@ -74,6 +74,8 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
         tracing::warn!("the default model {model_name} cannot answer yet: {problem}");
     }
     let _watcher = watch_memory(app, &memory);
+    let sandbox = sandbox_status::SandboxStatus::detect(app);
+    sandbox.warn();
     let (bus, queue) = bounded(QUEUE_CAPACITY);
     let telegram = telegram::gateway(app, &bus, &desk)?;
     let heartbeat_app = app.clone();
@@ -102,6 +104,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
                 "heartbeat": heartbeat_status(&heartbeat_app),
                 "jobs": jobs::rows(&heartbeat_app),
                 "telegram": telegram_status.as_ref().map(|gateway| gateway.status()),
+                "sandbox": sandbox,
             })
         })),
     };

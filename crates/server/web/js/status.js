@@ -35,6 +35,15 @@ function telegramState(telegram) {
   return telegram.error ? `${telegram.state}: ${telegram.error}` : `${telegram.state}, ${owners}`;
 }
 
+/** The sandbox's level and what this machine does not enforce of it. */
+function sandboxState(sandbox) {
+  if (!sandbox) return "–";
+  const gaps = sandbox.not_enforced || [];
+  if (!gaps.length) return `${sandbox.level}, fully enforced`;
+  const refused = sandbox.commands_run === false ? ", shell commands refused" : "";
+  return `${sandbox.level}${refused} — not enforced: ${gaps.join("; ")}`;
+}
+
 function rows(list, items, render, empty) {
   list.replaceChildren();
   if (!items.length) {
@@ -90,6 +99,7 @@ export class Status {
       ["Queued turns", status.queue_depth],
       ["Memory", index.files != null ? `${index.files} files, ${index.chunks} chunks` : "–"],
       ["Telegram", telegramState(status.telegram)],
+      ["Sandbox", sandboxState(status.sandbox)],
     ]);
     const heartbeat = status.heartbeat || {};
     facts($("status-heartbeat"), [
