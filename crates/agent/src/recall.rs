@@ -211,6 +211,7 @@ pub async fn recall(
     if terms.is_empty() || settings.max_notes == 0 {
         return Ok(Recall::default());
     }
+    let started = std::time::Instant::now();
     let hits = memory
         .search(
             question.to_owned(),
@@ -260,6 +261,7 @@ pub async fn recall(
     if lines.is_empty() {
         return Ok(Recall::default());
     }
+    let searched = started.elapsed();
     let (scores, threshold) = score_lines(memory, question, &terms, &lines, settings).await?;
     let lines_considered = lines.len();
     let mut ranked: Vec<(f32, CandidateLine)> = scores
@@ -269,6 +271,8 @@ pub async fn recall(
         .collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
     tracing::debug!(
+        search_ms = searched.as_secs_f64() * 1e3,
+        total_ms = started.elapsed().as_secs_f64() * 1e3,
         candidates = lines_considered,
         kept = ranked.len(),
         best = ranked.first().map(|(score, _)| *score),
