@@ -1,4 +1,6 @@
 //! A [`Confinement`]: a [`Policy`] prepared for one child process, applied to its `Command`.
+//! With `allow_net` (and a kernel that allows it) it also runs the command's filtering proxy,
+//! from [`Confinement::apply`] until the confinement is dropped.
 
 use std::ffi::OsString;
 use std::process::Command;
@@ -7,12 +9,13 @@ use std::sync::OnceLock;
 use tempfile::TempDir;
 
 use crate::env::scrubbed_environment;
+use crate::net::{Allowlist, PROXY_PORT, Proxy, proxy_environment};
 use crate::policy::Policy;
 use crate::support::Support;
 use crate::{SandboxError, SandboxLevel};
 
 /// One command's confinement. Keep it alive until the command has ended: it owns the command's
-/// private temporary folder and (for root) its pids cgroup.
+/// private temporary folder, its network proxy and (for root) its pids cgroup.
 #[derive(Debug)]
 pub struct Confinement {
     level: SandboxLevel,
@@ -21,6 +24,11 @@ pub struct Confinement {
     tmp: Option<TempDir>,
     #[cfg(target_os = "linux")]
     prepared: Option<crate::linux::child::Prepared>,
+    /// The parent's end of the socket the child sends the proxy listener over, and what the
+    /// proxy allows; taken by [`Confinement::apply`].
+    #[cfg(target_os = "linux")]
+    pending_proxy: Option<(std::os::fd::OwnedFd, Allowlist)>,
+    proxy: Option<Proxy>,
     #[cfg(target_os = "linux")]
     _cgroup: Option<crate::linux::limits::PidsCgroup>,
 }
@@ -50,6 +58,9 @@ impl Confinement {
                 #[cfg(target_os = "linux")]
                 prepared: None,
                 #[cfg(target_os = "linux")]
+                pending_proxy: None,
+                proxy: None,
+                #[cfg(target_os = "linux")]
                 _cgroup: None,
             });
         }
@@ -57,6 +68,10 @@ impl Confinement {
         if policy.level == SandboxLevel::Strict && !unenforced.is_empty() {
             return Err(SandboxError::Unenforceable(unenforced));
         }
+        let allowlist = Allowlist::parse(&policy.allow_net).map_err(SandboxError::Setup)?;
+        // The proxy, when something is allowed and the kernel gives the command a network
+        // namespace; otherwise all network stays blocked.
+        let proxied = !allowlist.is_empty() && support.network_namespace;
         let tmp = tempfile::Builder::new()
             .prefix("localgpt-sandbox-")
             .tempdir()
@@ -66,13 +81,29 @@ impl Confinement {
             use crate::linux::{fs_rules, limits, seccomp};
             let strict = policy.level == SandboxLevel::Strict;
             let ruleset = match support.landlock_abi {
-                Some(_) => Some(fs_rules::ruleset(policy, tmp.path(), strict)?),
+                Some(_) => Some(fs_rules::ruleset(
+                    policy,
+                    tmp.path(),
+                    strict,
+                    proxied.then_some(PROXY_PORT),
+                )?),
                 None => None,
             };
             let filters = if support.seccomp {
-                seccomp::filters(true)?
+                seccomp::filters(proxied)?
             } else {
                 Vec::new()
+            };
+            let (netns, pending_proxy) = if proxied {
+                let (parent, child) = crate::linux::netns::socket_pair()
+                    .map_err(|error| SandboxError::Setup(format!("proxy socket: {error}")))?;
+                let netns = crate::linux::netns::NetnsChild {
+                    maps: crate::linux::netns::Maps::current(),
+                    sender: child,
+                };
+                (Some(netns), Some((parent, allowlist)))
+            } else {
+                (None, None)
             };
             let cgroup = match support.process_limit {
                 crate::support::ProcessLimit::Cgroup => {
@@ -93,6 +124,7 @@ impl Confinement {
                 filters,
                 rlimits: limits::rlimits(&policy.limits),
                 cgroup_procs: cgroup.as_ref().map(|cgroup| cgroup.procs.clone()),
+                netns,
             };
             Ok(Self {
                 level: policy.level,
@@ -100,16 +132,20 @@ impl Confinement {
                 env,
                 tmp: Some(tmp),
                 prepared: Some(prepared),
+                pending_proxy,
+                proxy: None,
                 _cgroup: cgroup,
             })
         }
         #[cfg(not(target_os = "linux"))]
         {
+            let _ = proxied;
             Ok(Self {
                 level: policy.level,
                 unenforced,
                 env,
                 tmp: Some(tmp),
+                proxy: None,
             })
         }
     }
@@ -124,12 +160,32 @@ impl Confinement {
         self.level
     }
 
-    /// Sets `command`'s environment and makes its child confine itself before it runs.
-    /// Call once per confinement.
+    /// Whether the command reaches `allow_net` hosts through a proxy (running once applied).
+    pub fn proxied(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            self.pending_proxy.is_some() || self.proxy.is_some()
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            self.proxy.is_some()
+        }
+    }
+
+    /// Sets `command`'s environment and makes its child confine itself before it runs; with
+    /// `allow_net`, starts the proxy the child will hand its listener to. Call once per
+    /// confinement.
     pub fn apply(&mut self, command: &mut Command) {
         command.env_clear().envs(self.env.iter().cloned());
         if let Some(tmp) = &self.tmp {
             command.env("TMPDIR", tmp.path());
+        }
+        #[cfg(target_os = "linux")]
+        if let Some((receiver, allowlist)) = self.pending_proxy.take() {
+            command.envs(proxy_environment());
+            // If the proxy cannot start, the receiver is closed: the child cannot hand over its
+            // listener and the command fails to start (it never runs with a dead proxy).
+            self.proxy = Proxy::serve_received(receiver, allowlist).ok();
         }
         #[cfg(target_os = "linux")]
         {

@@ -1,15 +1,18 @@
 //! LocalGPT's OS sandbox for shell commands. A [`Policy`] (from `[sandbox]`) says what a command
 //! may read, write and reach, its resource limits and the environment it gets; [`Confinement`]
 //! turns it into what the kernel enforces for one child process: a new session, `no_new_privs`,
-//! rlimits, Landlock file-system, TCP and scope rules, a seccomp filter and a scrubbed environment.
-//! [`Support`] says what this machine enforces.
+//! rlimits, Landlock file-system, TCP and scope rules, a seccomp filter and a scrubbed environment,
+//! and — when `allow_net` lists hosts — a network namespace whose only way out is a filtering
+//! HTTP(S) proxy ([`Proxy`]). [`Support`] says what this machine enforces.
 //!
 //! Known limit: Landlock allows by path, so a hard link to a credential file made *inside* an
 //! allowed folder (by someone outside the sandbox) is readable through it; the sandbox cannot make
 //! such links itself, since Landlock refuses links that would widen access.
 
+mod address;
 mod env;
 mod error;
+mod net;
 mod policy;
 mod support;
 
@@ -18,9 +21,11 @@ mod linux;
 
 mod confine;
 
+pub use address::is_public;
 pub use confine::Confinement;
 pub use env::{BASE_ENV, scrubbed_environment};
 pub use error::SandboxError;
 pub use localgpt_core::config::{SandboxLevel, SandboxLimits};
+pub use net::{Allowlist, DEFAULT_PORTS, PROXY_PORT, PROXY_URL, Permit, Proxy};
 pub use policy::Policy;
 pub use support::{ProcessLimit, Support};

@@ -47,7 +47,8 @@ pub struct Policy {
     pub read: Vec<PathBuf>,
     /// Extra writable roots (`allow_write`).
     pub write: Vec<PathBuf>,
-    /// Hosts the command may reach (`allow_net`; needs the filtering proxy, not built yet).
+    /// Hosts the command may reach through the filtering proxy (`allow_net`; see
+    /// [`crate::Allowlist`]).
     pub allow_net: Vec<String>,
     /// Extra environment variable names (`[sandbox] env`).
     pub env: Vec<String>,

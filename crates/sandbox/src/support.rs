@@ -31,6 +31,9 @@ pub struct Support {
     pub landlock_scopes: bool,
     /// How the process limit is enforced.
     pub process_limit: ProcessLimit,
+    /// Whether a command can get a user and network namespace of its own, which `allow_net`
+    /// needs (its only way out is then the filtering proxy).
+    pub network_namespace: bool,
 }
 
 impl Support {
@@ -46,6 +49,7 @@ impl Support {
                 landlock_network: abi.is_some_and(|abi| abi >= 4),
                 landlock_scopes: abi.is_some_and(|abi| abi >= 6),
                 process_limit: crate::linux::limits::process_limit_kind(),
+                network_namespace: crate::linux::netns::available(),
             }
         }
         #[cfg(not(target_os = "linux"))]
@@ -57,6 +61,7 @@ impl Support {
                 landlock_network: false,
                 landlock_scopes: false,
                 process_limit: ProcessLimit::None,
+                network_namespace: false,
             }
         }
     }
@@ -91,9 +96,11 @@ impl Support {
                     .to_owned(),
             );
         }
-        if !policy.allow_net.is_empty() {
+        if !policy.allow_net.is_empty() && !self.network_namespace {
             gaps.push(format!(
-                "allow_net ({}) needs the filtering proxy, not built yet: all network stays blocked",
+                "allow_net ({}) needs a user and network namespace for the filtering proxy, which \
+                 this machine does not allow (unprivileged user namespaces are off): all network \
+                 stays blocked",
                 policy.allow_net.join(", ")
             ));
         }

@@ -18,6 +18,8 @@ pub struct Prepared {
     pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
     /// The `cgroup.procs` file of the command's pids cgroup, to join.
     pub cgroup_procs: Option<CString>,
+    /// The network namespace to enter and the proxy listener to hand over (`allow_net`).
+    pub netns: Option<super::netns::NetnsChild>,
 }
 
 fn check(result: libc::c_int) -> io::Result<()> {
@@ -56,6 +58,11 @@ impl Prepared {
                     rlim_max: hard,
                 };
                 check(libc::setrlimit(*resource, &limit))?;
+            }
+            // After the limits, so the new user namespace takes the process limit with it;
+            // before the capabilities go, which setting up the namespace needs.
+            if let Some(netns) = &self.netns {
+                netns.enter()?;
             }
             check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
             drop_capabilities();

@@ -1,12 +1,13 @@
 //! The Landlock ruleset of a confined command: read-only system folders, the read-write
 //! workspace, the configured roots with every protected path carved out, no TCP bind or
-//! connect, and (ABI 6) no signals or abstract sockets to processes outside the sandbox.
+//! connect (but to the proxy's port, for `allow_net`), and (ABI 6) no signals or abstract
+//! sockets to processes outside the sandbox.
 
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
-    Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope,
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
+    PathFd, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope,
 };
 
 use crate::SandboxError;
@@ -26,8 +27,14 @@ struct Grant {
 }
 
 /// Builds the ruleset for `policy`, with `tmp` as the command's private temporary folder.
-/// `strict`: fail rather than silently drop a right the kernel lacks.
-pub fn ruleset(policy: &Policy, tmp: &Path, strict: bool) -> Result<RulesetCreated, SandboxError> {
+/// `strict`: fail rather than silently drop a right the kernel lacks. `proxy_port`: the one TCP
+/// port the command may connect to (the proxy's, in its own network namespace).
+pub fn ruleset(
+    policy: &Policy,
+    tmp: &Path,
+    strict: bool,
+    proxy_port: Option<u16>,
+) -> Result<RulesetCreated, SandboxError> {
     let read = AccessFs::from_read(TARGET);
     let all = AccessFs::from_all(TARGET);
     let device = AccessFs::from_file(TARGET);
@@ -68,6 +75,11 @@ pub fn ruleset(policy: &Policy, tmp: &Path, strict: bool) -> Result<RulesetCreat
         .map_err(setup)?
         // A path that vanished or a right a file cannot take is skipped, not fatal.
         .set_compatibility(CompatLevel::BestEffort);
+    if let Some(port) = proxy_port {
+        ruleset = ruleset
+            .add_rule(NetPort::new(port, AccessNet::ConnectTcp))
+            .map_err(setup)?;
+    }
     for grant in grants {
         let Ok(fd) = PathFd::new(&grant.path) else {
             continue;

@@ -1,9 +1,11 @@
-//! The Linux enforcement: Landlock rules, a seccomp filter, rlimits and a pids cgroup, and the
-//! code that applies them in the child between fork and exec.
+//! The Linux enforcement: Landlock rules, a seccomp filter, rlimits, a pids cgroup and (for
+//! `allow_net`) a network namespace, and the code that applies them in the child between fork
+//! and exec.
 
 pub mod child;
 pub mod fs_rules;
 pub mod limits;
+pub mod netns;
 pub mod seccomp;
 
 /// The Landlock ABI version the kernel offers, if any.

@@ -65,8 +65,10 @@ fn setup(error: impl std::fmt::Display) -> SandboxError {
     SandboxError::Setup(format!("seccomp: {error}"))
 }
 
-/// The filters to install, in order. `block_inet`: no IPv4/IPv6 sockets at all.
-pub fn filters(block_inet: bool) -> Result<Vec<BpfProgram>, SandboxError> {
+/// The filters to install, in order. `inet_stream`: IPv4/IPv6 stream (TCP) sockets are allowed,
+/// for a command in a network namespace of its own whose only way out is the proxy; other
+/// IPv4/IPv6 sockets (UDP …) are still denied. Otherwise no IPv4/IPv6 socket at all.
+pub fn filters(inet_stream: bool) -> Result<Vec<BpfProgram>, SandboxError> {
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(setup)?;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for call in DENIED {
@@ -96,8 +98,8 @@ pub fn filters(block_inet: bool) -> Result<Vec<BpfProgram>, SandboxError> {
         )?])?);
     }
     rules.insert(libc::SYS_clone, clone_rules);
-    // Raw and packet sockets, sockets to local services by path, and (without network) any
-    // IPv4/IPv6 socket.
+    // Raw and packet sockets, sockets to local services by path, and any IPv4/IPv6 socket
+    // (with `inet_stream`, any that is not a stream).
     let mut socket_rules = vec![
         rule(vec![condition(
             0,
@@ -116,17 +118,18 @@ pub fn filters(block_inet: bool) -> Result<Vec<BpfProgram>, SandboxError> {
             libc::SOCK_RAW as u64,
         )?])?,
     ];
-    if block_inet {
-        socket_rules.push(rule(vec![condition(
-            0,
-            SeccompCmpOp::Eq,
-            libc::AF_INET as u64,
-        )?])?);
-        socket_rules.push(rule(vec![condition(
-            0,
-            SeccompCmpOp::Eq,
-            libc::AF_INET6 as u64,
-        )?])?);
+    for family in [libc::AF_INET, libc::AF_INET6] {
+        if !inet_stream {
+            socket_rules.push(rule(vec![condition(0, SeccompCmpOp::Eq, family as u64)?])?);
+            continue;
+        }
+        // The socket type is the low four bits of the second argument (flags above them).
+        for kind in (0..16u64).filter(|kind| *kind != libc::SOCK_STREAM as u64) {
+            socket_rules.push(rule(vec![
+                condition(0, SeccompCmpOp::Eq, family as u64)?,
+                condition(1, SeccompCmpOp::MaskedEq(0xf), kind)?,
+            ])?);
+        }
     }
     rules.insert(libc::SYS_socket, socket_rules);
     let eperm = SeccompFilter::new(
