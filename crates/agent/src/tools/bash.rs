@@ -58,13 +58,23 @@ impl SandboxedBash {
     }
 }
 
-fn bash_spec() -> ToolSpec {
+fn bash_spec(allow_net: &[String]) -> ToolSpec {
+    let network = if allow_net.is_empty() {
+        "has no network".to_owned()
+    } else {
+        format!(
+            "reaches only these hosts over HTTP(S), through the proxy set in HTTP_PROXY and \
+             HTTPS_PROXY: {}",
+            allow_net.join(", ")
+        )
+    };
     ToolSpec {
         name: "bash".to_owned(),
-        description: "Run a shell command in the workspace folder and return its exit code \
-                          and output. It runs in a sandbox: it can read system folders and the \
-                          workspace, write only the workspace, and has no network."
-            .to_owned(),
+        description: format!(
+            "Run a shell command in the workspace folder and return its exit code and output. \
+             It runs in a sandbox: it can read system folders and the workspace, write only the \
+             workspace, and {network}."
+        ),
         parameters: object_schema(&[
             ("command", "string", "The command line", true),
             (
@@ -79,7 +89,7 @@ fn bash_spec() -> ToolSpec {
 
 impl Tool for Bash {
     fn spec(&self) -> ToolSpec {
-        bash_spec()
+        bash_spec(&[])
     }
 
     fn run<'a>(&'a self, arguments: Value, context: &'a ToolContext) -> ToolFuture<'a> {
@@ -92,7 +102,7 @@ impl Tool for Bash {
 
 impl Tool for SandboxedBash {
     fn spec(&self) -> ToolSpec {
-        bash_spec()
+        bash_spec(&self.policy.allow_net)
     }
 
     fn run<'a>(&'a self, arguments: Value, context: &'a ToolContext) -> ToolFuture<'a> {
@@ -181,7 +191,9 @@ async fn run_command(
     if !err.is_empty() {
         report.push_str(&format!("stderr:\n{err}\n"));
     }
-    if confinement.level() != SandboxLevel::Off && mentions_refusal(&err) {
+    if confinement.level() != SandboxLevel::Off
+        && (mentions_refusal(&err) || out.contains("localgpt sandbox:"))
+    {
         report.push_str(SANDBOX_NOTE);
     }
     drop(confinement);
@@ -191,8 +203,10 @@ async fn run_command(
 /// What the model is told when the sandbox may have refused something.
 const SANDBOX_NOTE: &str = "sandbox: this command runs confined. It may read system folders and \
     the workspace, write only the workspace (and [sandbox] allow_write), open no network \
-    connections or local sockets, and never touch credential stores or LocalGPT's own files; \
-    \"Permission denied\" or \"Operation not permitted\" above means the sandbox refused it. \
+    connections or local sockets (except to [sandbox] allow_net hosts through the proxy in \
+    HTTP_PROXY/HTTPS_PROXY, which answers 403 with its reason), and never touch credential stores \
+    or LocalGPT's own files; \"Permission denied\" or \"Operation not permitted\" above means \
+    the sandbox refused it. \
     Do not try to work around it; ask the user to change [sandbox] if the access is needed.\n";
 
 fn mentions_refusal(stderr: &str) -> bool {

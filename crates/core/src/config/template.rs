@@ -96,7 +96,12 @@ default_model = {DEFAULT_MODEL}
 # level = "auto"                # auto | strict | off
 # allow_read = []               # extra readable paths (the workspace always is)
 # allow_write = []              # extra writable paths (the workspace always is)
-# allow_net = []                # hosts commands may reach (needs the filtering proxy, not built yet)
+# allow_net = []                # hosts commands may reach, only through LocalGPT's filtering proxy
+#                               # (HTTP_PROXY/HTTPS_PROXY); "example.org" allows ports 80 and 443,
+#                               # "example.org:8443" that port, "*.example.org" its subdomains.
+#                               # Names must resolve to public addresses; a private or loopback
+#                               # address is reached only when listed as one ("127.0.0.1:8080").
+#                               # Needs user namespaces: `localgpt sandbox check` says if you have them
 # env = []                      # extra environment variable names passed to commands
 # [sandbox.limits]
 # cpu_seconds = 300
