@@ -1,7 +1,8 @@
 //! Times one confined `true` against an unconfined one, in-process (as the `bash` tool runs
 //! them): `cargo run --release -p localgpt-sandbox --example overhead [RUNS]`. Prints the mean
 //! per command for: unconfined, confined without the pids cgroup (a normal user's case, where
-//! `RLIMIT_NPROC` applies), and confined with it (root).
+//! `RLIMIT_NPROC` applies), confined with `allow_net` (a network namespace and the filtering
+//! proxy, started and stopped per command), and confined with the pids cgroup (root).
 
 use std::path::Path;
 use std::process::Command;
@@ -53,6 +54,19 @@ fn main() {
         "confined, no pids cgroup:         {confined:?} per command (overhead {:?})",
         confined.saturating_sub(plain)
     );
+    if support.network_namespace {
+        let mut net_policy = policy.clone();
+        net_policy.allow_net = vec!["example.org".to_owned()];
+        let proxied = mean(runs, || {
+            if let Ok(mut confinement) = Confinement::prepare_with(&net_policy, &without_cgroup) {
+                run_true(Some(&mut confinement), workspace.path());
+            }
+        });
+        println!(
+            "confined with allow_net (proxy):  {proxied:?} per command (overhead {:?})",
+            proxied.saturating_sub(plain)
+        );
+    }
     if support.process_limit == ProcessLimit::Cgroup {
         let with_cgroup = mean(runs, || {
             if let Ok(mut confinement) = Confinement::prepare_with(&policy, &support) {
