@@ -3,7 +3,7 @@
 //! outside every root), print the environment and the parent's, write outside the workspace,
 //! connect to a loopback port and flood the output. Every attempt fails, the model is told why,
 //! and no secret reaches any model request. `sandbox run` and `sandbox check` follow the same
-//! policy, and `strict` refuses what it cannot enforce (`allow_net`, for now).
+//! policy (`allow_net` through the proxy: `adversarial_sandbox_net.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -130,78 +130,6 @@ fn a_model_driven_shell_reads_writes_and_connects_nowhere_outside_its_sandbox() 
     let after_tcp = requests[9].body.to_string();
     assert!(after_tcp.contains("Operation not permitted"), "{after_tcp}");
     assert!(!stdout.contains(SSH_SECRET) && !stdout.contains(CONFIG_KEY));
-}
-
-#[test]
-fn strict_refuses_allow_net_it_cannot_enforce_and_auto_reports_it() {
-    let outside = tempfile::tempdir().unwrap();
-    let runtime = runtime();
-    let server = runtime.block_on(ScriptedServer::start(
-        Script::new()
-            .turn(bash("touch made-it"))
-            .turn(Turn::text(["Refused."])),
-    ));
-    let home = home_for(
-        &server.url("v1"),
-        "level = \"strict\"\nallow_net = [\"example.org\"]",
-        outside.path(),
-    );
-    let output = localgpt(home.path())
-        .args(["ask", "make it"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    assert!(!home.path().join("workspace/made-it").exists());
-    let told = server.requests().last().unwrap().body.to_string();
-    assert!(
-        told.contains("allow_net (example.org) needs the filtering proxy, not built yet"),
-        "{told}"
-    );
-    assert!(told.contains("The command was not run"), "{told}");
-
-    // `sandbox run` refuses the same way, and `sandbox check` says why.
-    let run = localgpt(home.path())
-        .args(["sandbox", "run", "--", "touch", "made-it"])
-        .output()
-        .unwrap();
-    assert!(!run.status.success());
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        stderr.contains("allow_net needs the filtering proxy, not built yet")
-            || stderr.contains("needs the filtering proxy, not built yet"),
-        "{stderr}"
-    );
-    assert!(!home.path().join("workspace/made-it").exists());
-    let check = localgpt(home.path())
-        .args(["sandbox", "check", "--json"])
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
-    assert_eq!(report["level"], "strict");
-    assert_eq!(report["commands_run"], false);
-    assert!(
-        report["not_enforced"]
-            .to_string()
-            .contains("filtering proxy")
-    );
-
-    // Under auto the command runs, network still blocked, and the gap is reported.
-    std::fs::write(
-        home.path().join("config.toml"),
-        "[sandbox]\nlevel = \"auto\"\nallow_net = [\"example.org\"]\n",
-    )
-    .unwrap();
-    let run = localgpt(home.path())
-        .args(["sandbox", "run", "--", "touch", "made-it"])
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    assert!(String::from_utf8_lossy(&run.stderr).contains("filtering proxy"));
-    assert!(home.path().join("workspace/made-it").exists());
 }
 
 #[test]

@@ -214,6 +214,8 @@ fn mentions_refusal(stderr: &str) -> bool {
         "Permission denied",
         "Operation not permitted",
         "Invalid cross-device link",
+        "Network is unreachable",
+        "Couldn't connect to server",
     ]
     .iter()
     .any(|phrase| stderr.contains(phrase))

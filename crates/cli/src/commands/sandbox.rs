@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::Context;
-use localgpt_sandbox::{Confinement, Policy, SandboxLevel, Support};
+use localgpt_sandbox::{Confinement, PROXY_URL, Policy, SandboxLevel, Support};
 
 use crate::app::App;
 use crate::cli::SandboxCommand;
@@ -62,6 +62,8 @@ fn check(policy: &Policy, json: bool) -> anyhow::Result<()> {
         let report = serde_json::json!({
             "level": level_name(policy.level),
             "support": support,
+            "allow_net": policy.allow_net,
+            "allow_net_proxy": proxied(policy, &support),
             "not_enforced": gaps,
             "commands_run": runs,
             "workspace": policy.workspace,
@@ -81,6 +83,14 @@ fn check(policy: &Policy, json: bool) -> anyhow::Result<()> {
         yes(support.landlock_network || support.seccomp),
         yes(support.landlock_network),
         yes(support.seccomp)
+    );
+    println!(
+        "network namespace:  {} (needed for allow_net's filtering proxy)",
+        yes(support.network_namespace)
+    );
+    println!(
+        "allow_net:          {}",
+        allow_net_summary(policy, &support)
     );
     println!("seccomp:            {}", yes(support.seccomp));
     println!("signal scoping:     {}", yes(support.landlock_scopes));
@@ -108,6 +118,26 @@ fn check(policy: &Policy, json: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether commands reach `allow_net` hosts through the filtering proxy here.
+fn proxied(policy: &Policy, support: &Support) -> bool {
+    policy.level != SandboxLevel::Off && !policy.allow_net.is_empty() && support.network_namespace
+}
+
+/// What `allow_net` gives commands on this machine, in words.
+fn allow_net_summary(policy: &Policy, support: &Support) -> String {
+    let listed = policy.allow_net.join(", ");
+    let hosts = localgpt_core::text::terminal_safe_line(&listed);
+    if policy.level == SandboxLevel::Off {
+        "the sandbox is off: commands reach any host".to_owned()
+    } else if policy.allow_net.is_empty() {
+        "none (commands have no network)".to_owned()
+    } else if proxied(policy, support) {
+        format!("{hosts}, only through the filtering proxy at {PROXY_URL} (HTTP_PROXY/HTTPS_PROXY)")
+    } else {
+        format!("{hosts} NOT reachable: no network namespace here, so all network stays blocked")
+    }
 }
 
 fn run_confined(policy: &Policy, command: &[String]) -> anyhow::Result<i32> {
