@@ -91,14 +91,15 @@ pub fn owner_tools(app: &App, memory: Option<&MemoryHandle>) -> anyhow::Result<T
         app.paths.models_dir(),
     ]);
     let workspace_for_bash = workspace.clone();
+    let protected_for_scripts = protected.clone();
     let context = ToolContext {
         roots: Arc::new(AllowedRoots::new(&workspace, &extra).with_protected(protected)),
         workspace,
     };
-    Ok(ToolBox::new(context)
+    let mut tools = ToolBox::new(context)
         .with(MemorySearch(memory.clone()))
         .with(MemoryGet)
-        .with(MemoryAppend(memory))
+        .with(MemoryAppend(memory.clone()))
         .with(ReadFile)
         .with(WriteFile)
         .with(EditFile)
@@ -107,7 +108,9 @@ pub fn owner_tools(app: &App, memory: Option<&MemoryHandle>) -> anyhow::Result<T
             app,
             &workspace_for_bash,
         )))
-        .with(WebFetch::default()))
+        .with(WebFetch::default());
+    crate::commands::tools::add_script_tools(app, &mut tools, &protected_for_scripts, &memory);
+    Ok(tools)
 }
 
 /// Adds the tools of the `[[mcp.servers]]` that `scope` may use (`SERVER__TOOL`), starting

@@ -102,6 +102,10 @@ pub enum Command {
     #[command(subcommand)]
     Sandbox(SandboxCommand),
 
+    /// Script tools (`workspace/tools/*.js`): list them, or run one under its policy.
+    #[command(subcommand)]
+    Tools(ToolsCommand),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion {
         /// The shell to generate completions for.
@@ -300,6 +304,27 @@ pub enum MemoryCommand {
     },
     /// Show what the index holds.
     Stats {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// List the script tools, what each may use, and what is wrong with the others.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one script tool with JSON arguments under its policy and print the result.
+    Test {
+        /// The tool (`NAME` or `js_NAME`).
+        name: String,
+        /// The arguments, a JSON object.
+        #[arg(default_value = "{}")]
+        args: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,

@@ -112,6 +112,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Skills(command) => commands::skills::run(command, &App::load(paths)?),
         Command::McpServer => commands::mcp::serve_stdio(&App::load(paths)?),
         Command::Mcp(command) => commands::mcp::run(command, &App::load(paths)?),
+        Command::Tools(command) => {
+            let code = commands::tools::run(command, &App::load(paths)?)?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+            Ok(())
+        }
         Command::Sandbox(command) => {
             let code = commands::sandbox::run(command, &App::load(paths)?)?;
             if code != 0 {

@@ -166,6 +166,8 @@ impl Taint {
         let reason = self.reason.as_deref()?;
         let why = if tool == "bash" {
             "it runs a shell command".to_owned()
+        } else if localgpt_scripts::is_script_tool(tool) {
+            "it runs a script tool".to_owned()
         } else if FILE_WRITERS.contains(&tool) {
             let requested = arguments.get("path").and_then(Value::as_str)?;
             rules.names_protected(requested)?;
@@ -191,7 +193,10 @@ impl Taint {
 
     /// Whether `tool` is one whose calls [`Taint::guard`] may hold back.
     pub fn may_guard(tool: &str) -> bool {
-        tool == "bash" || tool == "web_fetch" || FILE_WRITERS.contains(&tool)
+        tool == "bash"
+            || localgpt_scripts::is_script_tool(tool)
+            || tool == "web_fetch"
+            || FILE_WRITERS.contains(&tool)
     }
 
     /// Whether running `tool` may taint the conversation.

@@ -11,6 +11,7 @@ pub mod confine;
 pub mod files;
 pub mod memory;
 pub mod safe_io;
+pub mod script;
 pub mod web_fetch;
 
 use std::collections::BTreeMap;

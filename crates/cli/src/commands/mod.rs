@@ -11,3 +11,4 @@ pub mod models;
 pub mod sandbox;
 pub mod sessions;
 pub mod skills;
+pub mod tools;
