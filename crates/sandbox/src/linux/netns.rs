@@ -225,8 +225,13 @@ impl NetnsChild {
 }
 
 /// Whether this machine lets LocalGPT make the namespace (user namespaces allowed, loopback
-/// configurable): tried for real in a forked child.
+/// configurable): tried for real in a forked child, once per process.
 pub fn available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(probe)
+}
+
+fn probe() -> bool {
     let maps = Maps::current();
     // SAFETY: the forked child only makes system calls on memory prepared before the fork and
     // leaves with `_exit`; the parent waits for exactly that child.
