@@ -3,6 +3,7 @@
 //! it as they land.
 
 pub mod control;
+pub mod embedding_worker;
 pub mod heartbeat;
 pub mod prompt;
 pub mod recall;

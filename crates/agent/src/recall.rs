@@ -8,8 +8,6 @@
 //! of the embeddings), or, without an embedding model, when it shares most of the question's
 //! content words: giving a small model unrelated notes makes it claim they answer the question.
 
-pub mod warmer;
-
 use std::collections::HashMap;
 
 use localgpt_memory::recall_lines::{compared_text, recall_statement};

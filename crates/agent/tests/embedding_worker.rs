@@ -1,5 +1,6 @@
-//! The recall-line warmer on a real index: it embeds every line recall would weigh, so a turn's
-//! recall embeds only the question; it goes again when kicked after an edit, and stops when told.
+//! The background embedding worker on a real index: a keyword-first index gets every chunk's
+//! vector, and every line recall would weigh is embedded, so a turn's recall embeds only the
+//! question; the worker goes again by itself after the index changes, and stops when dropped.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use localgpt_agent::recall::warmer::{LineWarmer, warm_lines};
+use localgpt_agent::embedding_worker::{EmbeddingWorker, warm_lines};
 use localgpt_agent::recall::{RecallSettings, recall};
 use localgpt_agent::tools::memory::MemoryHandle;
 use localgpt_core::embed::{EmbedError, Embedder};
@@ -119,11 +120,64 @@ async fn a_warmed_index_embeds_only_the_question_during_recall() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_keyword_first_index_gets_its_vectors_in_the_background() {
+    let dir = home(10);
+    let embedder = Arc::new(CountingEmbedder::default());
+    let index = MemoryIndex::open(
+        dir.path().join("index.sqlite"),
+        IndexSettings::new(dir.path().join("ws")),
+        Some(Arc::clone(&embedder) as Arc<dyn Embedder>),
+    )
+    .unwrap();
+    let memory = MemoryHandle::new(index);
+    memory.embed_later().unwrap();
+    memory.refresh_now().unwrap();
+    assert_eq!(
+        embedder.texts.load(Ordering::SeqCst),
+        0,
+        "indexing embedded inline"
+    );
+    let stats = memory.stats().await.unwrap();
+    assert_eq!(stats.embedded_chunks, 0);
+
+    let worker = EmbeddingWorker::start(memory.clone()).unwrap();
+    wait_until_embedded(&memory).await;
+    wait_until_warm(&memory).await;
+
+    // A new note: the refresh itself wakes the worker (no kick from the caller).
+    std::fs::write(
+        dir.path().join("ws/memory/2026-11-29.md"),
+        "- The canoe paddles hang in the garage.
+",
+    )
+    .unwrap();
+    memory.refresh_now().unwrap();
+    wait_until_embedded(&memory).await;
+    wait_until_warm(&memory).await;
+    drop(worker);
+}
+
+async fn wait_until_embedded(memory: &MemoryHandle) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats = memory.stats().await.unwrap();
+        if stats.embedded_chunks == stats.chunks {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chunks still without vectors after 30 s: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_background_warmer_follows_edits_and_stops_when_dropped() {
     let dir = home(5);
     let embedder = Arc::new(CountingEmbedder::default());
     let memory = memory_of(&dir, Arc::clone(&embedder));
-    let warmer = LineWarmer::start(memory.clone()).unwrap();
+    let warmer = EmbeddingWorker::start(memory.clone()).unwrap();
     wait_until_warm(&memory).await;
 
     std::fs::write(
@@ -145,7 +199,7 @@ async fn the_background_warmer_follows_edits_and_stops_when_dropped() {
         ..CountingEmbedder::default()
     });
     let memory = memory_of(&dir, Arc::clone(&slow));
-    let warmer = LineWarmer::start(memory.clone()).unwrap();
+    let warmer = EmbeddingWorker::start(memory.clone()).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     tokio::task::spawn_blocking(move || drop(warmer))
         .await

@@ -16,7 +16,7 @@ impl Progress {
     pub fn new(total: u64, label: &str, quiet: bool) -> Self {
         let bar = ProgressBar::with_draw_target(Some(total), draw_target(quiet));
         let style = ProgressStyle::with_template(
-            "{prefix:>10.bold} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
+            "{prefix:>10.bold} [{bar:30}] {pos}/{len} {msg} ({per_sec}, {elapsed}, eta {eta})",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");

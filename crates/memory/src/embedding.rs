@@ -1,8 +1,9 @@
 //! Embedding chunks: vectors come from the cache (keyed by model and the hash of the exact text
-//! embedded) when present and from the model otherwise, in batches. Chunks of changed files are
-//! embedded before their file's transaction (so a file's rows and vectors commit together);
-//! chunks left without a vector (indexed without a model, or before the model changed) are filled
-//! in afterwards, one committed batch at a time.
+//! embedded) when present and from the model otherwise, in batches. Indexing is keyword-first:
+//! chunks of changed files are written with the vectors the cache already holds, so every file is
+//! searchable by keyword within seconds; chunks left without a vector are then embedded one
+//! committed batch at a time, most recently changed files first — by the reindex itself, or in
+//! the background (see [`crate::background`]), while hybrid search uses the vectors that exist.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -32,9 +33,9 @@ pub(crate) fn embed_hash(input: &str) -> String {
     hex::encode(Sha256::digest(input.as_bytes()))
 }
 
-/// Vectors for every chunk of the prepared files, keyed by embedding hash: from the cache when
-/// present, from the model otherwise.
-pub(crate) fn embed_prepared(
+/// The cached vectors of the chunks of the prepared files, keyed by embedding hash (the others
+/// are embedded after the files are written).
+pub(crate) fn cached_for_prepared(
     connection: &Connection,
     index_path: &std::path::Path,
     model: &dyn Embedder,
@@ -64,19 +65,20 @@ pub(crate) fn embed_prepared(
         }
     }
     report.embeddings_cached += vectors.len();
-    let missing: Vec<(&String, &String)> = inputs
-        .iter()
-        .filter(|(hash, _)| !vectors.contains_key(*hash))
-        .collect();
-    for batch in missing.chunks(EMBED_BATCH) {
-        let texts: Vec<&str> = batch.iter().map(|(_, input)| input.as_str()).collect();
-        let computed = model.embed(&texts)?;
-        for ((hash, _), vector) in batch.iter().zip(computed) {
-            vectors.insert((*hash).clone(), vector);
-        }
-        report.embeddings_computed += batch.len();
-    }
     Ok(vectors)
+}
+
+/// Chunks without a vector, most recently changed files first.
+pub(crate) const PENDING_CHUNKS: &str = "SELECT c.id, c.heading, c.text, c.embed_hash FROM chunks c JOIN files f ON f.id = c.file_id LEFT JOIN chunk_vectors v ON v.chunk_id = c.id WHERE v.chunk_id IS NULL ORDER BY f.mtime_ns DESC, c.id";
+
+/// The text the model embeds for a stored chunk (its heading path kept as ` > `-joined text).
+pub(crate) fn stored_chunk_input(heading: &str, text: &str) -> String {
+    let headings: Vec<String> = if heading.is_empty() {
+        Vec::new()
+    } else {
+        heading.split(" > ").map(str::to_owned).collect()
+    };
+    embedding_input(text, &headings)
 }
 
 /// Embeds chunks that have no vector yet, in batches, each batch committed on its own.
@@ -89,9 +91,7 @@ pub(crate) fn embed_missing(
 ) -> Result<(), MemoryError> {
     let sql = |source| MemoryError::sqlite(index_path, source);
     let pending: Vec<(i64, String, String, String)> = {
-        let mut statement = connection
-            .prepare("SELECT c.id, c.heading, c.text, c.embed_hash FROM chunks c LEFT JOIN chunk_vectors v ON v.chunk_id = c.id WHERE v.chunk_id IS NULL ORDER BY c.id")
-            .map_err(sql)?;
+        let mut statement = connection.prepare(PENDING_CHUNKS).map_err(sql)?;
         let rows = statement
             .query_map([], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
@@ -118,12 +118,7 @@ pub(crate) fn embed_missing(
                         blobs.push((*id, hash.clone(), blob));
                     }
                     Err(_) => {
-                        let headings: Vec<String> = if heading.is_empty() {
-                            Vec::new()
-                        } else {
-                            heading.split(" > ").map(str::to_owned).collect()
-                        };
-                        to_compute.push((*id, hash.clone(), embedding_input(text, &headings)));
+                        to_compute.push((*id, hash.clone(), stored_chunk_input(heading, text)));
                     }
                 }
             }

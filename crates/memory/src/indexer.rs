@@ -14,7 +14,7 @@ use rusqlite::{Connection, Transaction, params};
 use sha2::{Digest, Sha256};
 
 use crate::chunker::{ChunkSettings, chunk_markdown, estimate_tokens};
-use crate::embedding::{embed_hash, embed_missing, embed_prepared, embedding_input};
+use crate::embedding::{cached_for_prepared, embed_hash, embed_missing, embedding_input};
 use crate::error::MemoryError;
 use crate::progress::PreparedFile;
 use crate::progress::{Progress, ReindexReport};
@@ -38,6 +38,7 @@ pub(crate) fn reindex(
     settings: &IndexSettings,
     embedder: Option<&dyn Embedder>,
     force: bool,
+    embed_later: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ReindexReport, MemoryError> {
     let sql = |source| MemoryError::sqlite(index_path, source);
@@ -133,9 +134,23 @@ pub(crate) fn reindex(
             }
         }
         let vectors = match embedder {
-            Some(model) => embed_prepared(connection, index_path, model, &prepared, &mut report)?,
+            Some(model) => {
+                cached_for_prepared(connection, index_path, model, &prepared, &mut report)?
+            }
             None => HashMap::new(),
         };
+        let left_without_vectors = embedder.is_some()
+            && prepared.iter().any(|file| {
+                file.chunks.iter().any(|chunk| {
+                    !vectors
+                        .contains_key(&embed_hash(&embedding_input(&chunk.text, &chunk.headings)))
+                })
+            });
+        if left_without_vectors {
+            connection
+                .execute("DELETE FROM meta WHERE key = 'vectors_complete'", [])
+                .map_err(sql)?;
+        }
         let transaction = connection.transaction().map_err(sql)?;
         for (file, id) in &touched {
             transaction
@@ -165,7 +180,7 @@ pub(crate) fn reindex(
         });
     }
 
-    if let Some(model) = embedder {
+    if let Some(model) = embedder.filter(|_| !embed_later) {
         // `vectors_complete` names the model when every chunk has a vector: then an unchanged
         // index needs no scan for missing vectors.
         let complete = schema::meta_get(connection, "vectors_complete").map_err(sql)?;

@@ -16,6 +16,7 @@
 //!
 //! The API is blocking (SQLite and model inference are); async callers use `spawn_blocking`.
 
+mod background;
 mod binary_scan;
 pub mod chunker;
 mod cjk;
@@ -44,6 +45,7 @@ use localgpt_core::protected::ProtectedPaths;
 use rusqlite::Connection;
 use serde::Serialize;
 
+pub use background::PendingChunk;
 pub use error::MemoryError;
 pub use fusion::{Fusion, min_max_fusion, reciprocal_rank_fusion, z_score_fusion};
 pub use indexed_file::IndexedFile;
@@ -141,6 +143,8 @@ pub struct MemoryIndex {
     recovered: Option<PathBuf>,
     /// Set when a read found the file damaged; the next reindex rebuilds it first.
     damaged: AtomicBool,
+    /// Whether reindexing leaves chunks without a cached vector to a background worker.
+    embed_later: bool,
 }
 
 impl std::fmt::Debug for MemoryIndex {
@@ -183,6 +187,7 @@ impl MemoryIndex {
             identity,
             recovered,
             damaged: AtomicBool::new(false),
+            embed_later: false,
         })
     }
 
@@ -340,8 +345,56 @@ impl MemoryIndex {
             &self.settings,
             self.embedder.as_deref(),
             force,
+            self.embed_later,
             progress,
         )
+    }
+
+    /// With `later`, reindexing is keyword-only for chunks whose vector is not cached: it takes
+    /// seconds, and a background worker embeds the rest with [`MemoryIndex::pending_chunks`]
+    /// and [`MemoryIndex::store_chunk_vectors`] (the daemon does this). Without it (the
+    /// default), a reindex embeds them itself after writing the files.
+    pub fn set_embed_later(&mut self, later: bool) {
+        self.embed_later = later;
+    }
+
+    /// Up to `limit` chunks without a vector, most recently changed files first (empty without
+    /// an embedding model). Embed their `input` with [`MemoryIndex::embedder`], outside any
+    /// lock on the index, then store the vectors.
+    pub fn pending_chunks(&self, limit: usize) -> Result<Vec<PendingChunk>, MemoryError> {
+        if self.embedder.is_none() {
+            return Ok(Vec::new());
+        }
+        self.note(
+            background::pending_chunks(&self.connection, limit)
+                .map_err(|source| MemoryError::sqlite(&self.path, source)),
+        )
+    }
+
+    /// How many chunks have no vector yet.
+    pub fn pending_chunk_count(&self) -> Result<u64, MemoryError> {
+        self.note(
+            background::pending_count(&self.connection)
+                .map_err(|source| MemoryError::sqlite(&self.path, source)),
+        )
+    }
+
+    /// Stores vectors (from this index's model) of chunks [`MemoryIndex::pending_chunks`] gave;
+    /// chunks that changed or went away meanwhile are skipped. Returns how many were stored.
+    pub fn store_chunk_vectors(
+        &mut self,
+        chunks: &[PendingChunk],
+        vectors: &[Vec<f32>],
+    ) -> Result<usize, MemoryError> {
+        let Some(model) = &self.embedder else {
+            return Ok(0);
+        };
+        let model_id = model.model_id().to_owned();
+        let path = self.path.clone();
+        let result =
+            background::store_chunk_vectors(&mut self.connection, &model_id, chunks, vectors)
+                .map_err(|source| MemoryError::sqlite(&path, source));
+        self.note(result)
     }
 
     /// Brings the index up to date quietly. When nothing changed this costs one directory walk

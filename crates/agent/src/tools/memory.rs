@@ -40,6 +40,23 @@ pub struct MemoryHandle {
     index: Arc<Mutex<MemoryIndex>>,
     fresh: Arc<AtomicBool>,
     source: WriteSource,
+    /// Called after a reindex that wrote or removed files (the embedding worker's kick).
+    on_change: Arc<std::sync::OnceLock<ChangeHook>>,
+}
+
+/// What runs after the index changed.
+type ChangeHook = Arc<dyn Fn() + Send + Sync>;
+
+/// Runs the change hook when `report` wrote or removed files.
+fn after_reindex(
+    on_change: &std::sync::OnceLock<ChangeHook>,
+    report: &localgpt_memory::ReindexReport,
+) {
+    if (report.files_indexed > 0 || report.files_removed > 0)
+        && let Some(hook) = on_change.get()
+    {
+        hook();
+    }
 }
 
 tokio::task_local! {
@@ -149,6 +166,7 @@ impl MemoryHandle {
         Self {
             index: Arc::new(Mutex::new(index)),
             fresh: Arc::new(AtomicBool::new(false)),
+            on_change: Arc::new(std::sync::OnceLock::new()),
             source: WriteSource::Owner,
         }
     }
@@ -186,16 +204,28 @@ impl MemoryHandle {
             .map_err(|error| ToolError::Failed(error.to_string()))
     }
 
+    /// Indexes keyword-first from now on: chunks whose vectors are not cached are left for an
+    /// [`crate::embedding_worker::EmbeddingWorker`] (see
+    /// [`MemoryIndex::set_embed_later`]).
+    pub fn embed_later(&self) -> Result<(), ToolError> {
+        self.lock_index()?.set_embed_later(true);
+        Ok(())
+    }
+
+    /// Runs `hook` after every reindex through this handle (or its clones) that writes or
+    /// removes files; the first hook set stays.
+    pub fn on_index_change(&self, hook: impl Fn() + Send + Sync + 'static) {
+        let _first = self.on_change.set(Arc::new(hook));
+    }
+
     /// Brings the index up to date now, on this thread (the daemon's file watcher calls this).
     pub fn refresh_now(&self) -> Result<localgpt_memory::ReindexReport, ToolError> {
-        let mut index = self
-            .index
-            .lock()
-            .map_err(|_| ToolError::Failed("the memory index is unavailable".to_owned()))?;
-        let report = index
+        let report = self
+            .lock_index()?
             .ensure_fresh()
             .map_err(|error| ToolError::Failed(error.to_string()))?;
         self.fresh.store(true, Ordering::SeqCst);
+        after_reindex(&self.on_change, &report);
         Ok(report)
     }
 
@@ -259,15 +289,16 @@ impl MemoryHandle {
     ) -> Result<localgpt_memory::ReindexReport, ToolError> {
         let index = Arc::clone(&self.index);
         let fresh = Arc::clone(&self.fresh);
+        let on_change = Arc::clone(&self.on_change);
         let mut progress = progress;
         tokio::task::spawn_blocking(move || {
-            let mut index = index
-                .lock()
-                .map_err(|_| ToolError::Failed("the memory index is unavailable".to_owned()))?;
             let report = index
+                .lock()
+                .map_err(|_| ToolError::Failed("the memory index is unavailable".to_owned()))?
                 .reindex(force, &mut progress)
                 .map_err(|error| ToolError::Failed(error.to_string()))?;
             fresh.store(true, Ordering::SeqCst);
+            after_reindex(&on_change, &report);
             Ok(report)
         })
         .await
@@ -281,15 +312,19 @@ impl MemoryHandle {
     ) -> Result<T, ToolError> {
         let index = Arc::clone(&self.index);
         let fresh = Arc::clone(&self.fresh);
+        let on_change = Arc::clone(&self.on_change);
         run_blocking("the memory search", INDEX_WORK_TIMEOUT, move || {
             let mut index = index
                 .lock()
                 .map_err(|_| ToolError::Failed("the memory index is unavailable".to_owned()))?;
-            if !fresh.swap(true, Ordering::SeqCst)
-                && let Err(error) = index.ensure_fresh()
-            {
-                fresh.store(false, Ordering::SeqCst);
-                tracing::warn!("memory index refresh failed: {error}");
+            if !fresh.swap(true, Ordering::SeqCst) {
+                match index.ensure_fresh() {
+                    Ok(report) => after_reindex(&on_change, &report),
+                    Err(error) => {
+                        fresh.store(false, Ordering::SeqCst);
+                        tracing::warn!("memory index refresh failed: {error}");
+                    }
+                }
             }
             work(&mut index)
         })

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use localgpt_agent::control::{ApprovalDesk, ArtifactStore, ControlPlane, TrustPolicy, bounded};
-use localgpt_agent::recall::warmer::LineWarmer;
+use localgpt_agent::embedding_worker::EmbeddingWorker;
 use localgpt_agent::runtime::DenyAll;
 use localgpt_agent::sessions::SessionStore;
 use localgpt_server::ServerState;
@@ -229,27 +229,31 @@ impl PlaneParts {
 /// What keeps memory current while the daemon runs; dropping it stops both.
 struct MemoryUpkeep {
     _watcher: Option<localgpt_memory::watcher::MemoryWatcher>,
-    _warmer: Option<Arc<LineWarmer>>,
+    _warmer: Option<Arc<EmbeddingWorker>>,
 }
 
 /// Keeps the index following the files while the daemon runs (a failure to watch is logged; the
-/// index is still refreshed before every search), and embeds the lines recall weighs ahead of
-/// time, at start and after each change.
+/// index is still refreshed before every search). Indexing is keyword-first: the embedding
+/// worker embeds new chunks, then the lines recall weighs, at start and after each change.
 fn watch_memory(app: &App, memory: &MemoryHandle) -> MemoryUpkeep {
-    if let Err(error) = memory.refresh_now() {
-        tracing::warn!("indexing the workspace at start failed: {error}");
-    }
-    let warmer = match LineWarmer::start(memory.clone()) {
-        Ok(warmer) => Some(Arc::new(warmer)),
+    let warmer = match EmbeddingWorker::start(memory.clone()) {
+        Ok(warmer) => {
+            if let Err(error) = memory.embed_later() {
+                tracing::warn!("memory index: {error}");
+            }
+            Some(Arc::new(warmer))
+        }
         Err(error) => {
-            tracing::warn!("not embedding recall lines ahead of time: {error}");
+            tracing::warn!("not embedding in the background (indexing embeds inline): {error}");
             None
         }
     };
+    if let Err(error) = memory.refresh_now() {
+        tracing::warn!("indexing the workspace at start failed: {error}");
+    }
     let mut roots = vec![app.paths.workspace(&app.config)];
     roots.extend(app.paths.extra_paths(&app.config));
     let memory = memory.clone();
-    let kick = warmer.clone();
     let started = localgpt_memory::watcher::MemoryWatcher::start(
         &roots,
         Duration::from_secs(1),
@@ -261,9 +265,6 @@ fn watch_memory(app: &App, memory: &MemoryHandle) -> MemoryUpkeep {
                     removed = report.files_removed,
                     "memory index updated"
                 );
-                if let Some(warmer) = &kick {
-                    warmer.kick();
-                }
             }
             Err(error) => tracing::warn!("memory index update failed: {error}"),
         },
