@@ -253,6 +253,18 @@ mod tests {
     }
 
     #[test]
+    fn script_tools_are_guarded_like_bash_once_tainted() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = rules(dir.path());
+        let mut taint = Taint::default();
+        assert!(Taint::may_guard("js_word_count"));
+        assert_eq!(taint.guard("js_word_count", &json!({}), &rules), None);
+        taint.mark("a web page");
+        let why = taint.guard("js_word_count", &json!({}), &rules).unwrap();
+        assert!(why.contains("it runs a script tool"), "{why}");
+    }
+
+    #[test]
     fn protected_names_match_in_any_spelling() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("skills/x")).unwrap();

@@ -129,3 +129,66 @@ impl Tool for ScriptToolRunner {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use localgpt_core::ingress::ToolScope;
+
+    use super::*;
+    use crate::tools::{AllowedRoots, ToolBox};
+
+    fn toolbox(scope: ToolScope) -> (tempfile::TempDir, ToolBox) {
+        let dir = tempfile::tempdir().unwrap();
+        let tools = dir.path().join("tools");
+        std::fs::create_dir_all(&tools).unwrap();
+        std::fs::write(
+            tools.join("echo.toml"),
+            "description = \"Echoes.\"\n[parameters]\ntype = \"object\"\nrequired = [\"text\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            tools.join("echo.js"),
+            "function run(args) { return 'echo: ' + args.text; }",
+        )
+        .unwrap();
+        let (runners, problems) = load(&[tools], &ProtectedPaths::default(), None);
+        assert!(problems.is_empty(), "{problems:?}");
+        let context = ToolContext {
+            workspace: dir.path().to_path_buf(),
+            roots: Arc::new(AllowedRoots::new(dir.path(), &[])),
+        };
+        let mut toolbox = ToolBox::new(context).with_scope(scope);
+        for runner in runners {
+            toolbox.add(Arc::new(runner));
+        }
+        (dir, toolbox)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn script_tools_follow_the_persona_scope() {
+        let (_dir, owner) = toolbox(ToolScope::All);
+        assert_eq!(owner.specs()[0].name, "js_echo");
+        let output = owner
+            .call("js_echo", serde_json::json!({"text": "hi"}))
+            .await;
+        assert!(output.unwrap().contains("echo: hi"));
+        let missing = owner.call("js_echo", serde_json::json!({})).await;
+        assert!(matches!(missing, Err(ToolError::InvalidArguments(_))));
+
+        let (_dir, job) = toolbox(ToolScope::Only(vec!["js_echo".to_owned()]));
+        assert_eq!(job.specs().len(), 1);
+        let (_dir, other_job) = toolbox(ToolScope::Only(vec!["bash".to_owned()]));
+        assert!(other_job.specs().is_empty());
+        let refused = other_job
+            .call("js_echo", serde_json::json!({"text": "hi"}))
+            .await;
+        assert!(matches!(refused, Err(ToolError::NotAllowed(_))));
+        let (_dir, sanitizer) = toolbox(ToolScope::None);
+        assert!(sanitizer.specs().is_empty());
+        let refused = sanitizer
+            .call("js_echo", serde_json::json!({"text": "hi"}))
+            .await;
+        assert!(matches!(refused, Err(ToolError::NotAllowed(_))));
+    }
+}
