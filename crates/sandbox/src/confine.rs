@@ -9,7 +9,9 @@ use std::sync::OnceLock;
 use tempfile::TempDir;
 
 use crate::env::scrubbed_environment;
-use crate::net::{Allowlist, PROXY_PORT, Proxy, proxy_environment};
+use crate::net::{Allowlist, Proxy};
+#[cfg(target_os = "linux")]
+use crate::net::{PROXY_PORT, proxy_environment};
 use crate::policy::Policy;
 use crate::support::Support;
 use crate::{SandboxError, SandboxLevel};
