@@ -64,6 +64,24 @@ fn home_for(server_url: &str) -> tempfile::TempDir {
     )
     .unwrap();
     std::fs::write(tools.join("orphan.js"), "function run() {}").unwrap();
+    // A skill that ships a tool of its own.
+    let skill = home.path().join("workspace/skills/journal");
+    std::fs::create_dir_all(skill.join("tools")).unwrap();
+    std::fs::write(
+        skill.join("SKILL.md"),
+        "---\nname: journal\ndescription: Keep a journal\n---\nWrite entries.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        skill.join("tools/today.js"),
+        "function run() { return 'journal tool'; }",
+    )
+    .unwrap();
+    std::fs::write(
+        skill.join("tools/today.toml"),
+        "description = \"Today's journal page.\"\n",
+    )
+    .unwrap();
     std::fs::create_dir_all(home.path().join(".ssh")).unwrap();
     std::fs::write(home.path().join(".ssh/id_ed25519"), SSH_SECRET).unwrap();
     std::fs::create_dir_all(home.path().join("state")).unwrap();
@@ -120,6 +138,7 @@ fn tools_list_shows_permissions_and_problems_with_their_fix() {
         .unwrap();
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["tools"][0]["name"], "js_word_count");
+    assert_eq!(value["tools"][1]["name"], "js_today");
     assert_eq!(value["problems"].as_array().unwrap().len(), 2);
 }
 
@@ -127,6 +146,14 @@ fn tools_list_shows_permissions_and_problems_with_their_fix() {
 fn tools_test_runs_under_the_policy() {
     let home = home_for("http://127.0.0.1:1/v1");
     links(home.path());
+    let skill_tool = localgpt(home.path())
+        .args(["tools", "test", "js_today"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&skill_tool.stdout),
+        "journal tool\n"
+    );
     let output = localgpt(home.path())
         .args(["tools", "test", "word_count", r#"{"path": "notes/a.md"}"#])
         .output()
