@@ -106,6 +106,9 @@ pub enum Command {
     #[command(subcommand)]
     Tools(ToolsCommand),
 
+    /// Open the desktop app (starts the daemon first when none runs).
+    Desktop,
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion {
         /// The shell to generate completions for.

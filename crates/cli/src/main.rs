@@ -126,6 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Desktop => commands::desktop::run(&App::load(paths)?),
         Command::Completion { shell } => {
             commands::completion::run(shell);
             Ok(())

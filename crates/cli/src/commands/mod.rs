@@ -5,6 +5,7 @@ pub mod ask;
 pub mod chat;
 pub mod completion;
 pub mod config;
+pub mod desktop;
 pub mod mcp;
 pub mod memory;
 pub mod models;

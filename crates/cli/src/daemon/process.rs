@@ -34,7 +34,7 @@ pub fn lock_path(app: &App) -> PathBuf {
 
 /// The running daemon's pid and address, if its pid file names a live process that holds the
 /// home's lock. A pid file whose process is gone (or a zombie) is removed, and said so.
-fn running(app: &App) -> Option<(u32, String)> {
+pub(crate) fn running(app: &App) -> Option<(u32, String)> {
     let text = std::fs::read_to_string(pid_path(app)).ok()?;
     let mut lines = text.lines();
     let pid: u32 = lines.next()?.trim().parse().ok()?;

@@ -4,7 +4,7 @@
 //! shortcut, no default focus, nothing in an answer can press it.
 
 use eframe::egui::{self, Color32, RichText, ScrollArea, TextEdit};
-use egui_commonmark::{CommonMarkCache, CommonMarkViewer};
+use egui_commonmark::CommonMarkCache;
 
 use super::transcript::{ApprovalState, Item, Transcript};
 use crate::client::Client;
@@ -167,7 +167,7 @@ impl ChatView {
                     ui.push_id(index, |ui| match item {
                         Item::User(text) => user_bubble(ui, text),
                         Item::Assistant(text) => {
-                            CommonMarkViewer::new().show(ui, &mut self.markdown, text);
+                            super::markdown::show(ui, &mut self.markdown, text);
                         }
                         Item::Tool {
                             name,

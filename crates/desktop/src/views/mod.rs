@@ -3,6 +3,7 @@
 //! settings it runs with ([`status`]). Small display helpers shared by them are here.
 
 pub mod chat;
+pub mod markdown;
 pub mod memory;
 pub mod sessions;
 pub mod status;
