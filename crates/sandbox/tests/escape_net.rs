@@ -589,3 +589,38 @@ fn malformed_allow_net_entries_are_refused_by_name() {
     let error = Confinement::prepare(&policy).unwrap_err().to_string();
     assert!(error.contains("https://example.org/path"), "{error}");
 }
+
+#[test]
+fn the_process_limit_holds_inside_the_network_namespace() {
+    require_kernel();
+    let lab = lab();
+    let mut config = SandboxConfig {
+        level: SandboxLevel::Strict,
+        allow_net: vec!["127.0.0.1:9".to_owned()],
+        ..SandboxConfig::default()
+    };
+    config.limits.processes = 32;
+    let policy = Policy::from_config(&config, &lab.workspace, Some(&lab.home), &[], |path| {
+        PathBuf::from(path)
+    });
+    // A user namespace of its own must not give the command a fresh process count.
+    let fork = "python3 -c \"
+import os,time
+n=0
+try:
+    for i in range(300):
+        if os.fork()==0:
+            time.sleep(5); os._exit(0)
+        n+=1
+except OSError as e:
+    print('stopped',e)
+print('forked',n)\"";
+    let outcome = run(&policy, fork, &lab);
+    let forked: usize = outcome
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("forked ")?.trim().parse().ok())
+        .unwrap();
+    assert!(forked < 300, "{}", outcome.text());
+    assert!(outcome.stdout.contains("stopped"), "{}", outcome.text());
+}
