@@ -524,3 +524,53 @@ fn memory_search_is_only_there_when_granted() {
         localgpt_scripts::run(&tool, &serde_json::json!({}), std::sync::Arc::new(host)).unwrap();
     assert_eq!(output.result, "tea x3");
 }
+
+#[test]
+fn catastrophic_regex_backtracking_is_interrupted() {
+    let home = Home::new();
+    let limited = permissions("timeout_ms = 300");
+    let started = std::time::Instant::now();
+    let error = home
+        .run(
+            "function run() { return /^(a+)+$/.test('a'.repeat(40) + 'b'); }",
+            limited,
+        )
+        .unwrap_err();
+    assert!(matches!(error, ScriptError::TimedOut(300)), "{error}");
+    // A safety net, not a timing assertion: an uninterruptible regex would take hours.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+#[test]
+fn blocking_waits_cannot_outlive_the_time_limit() {
+    let home = Home::new();
+    let limited = permissions("timeout_ms = 300");
+    for source in [
+        "function run() { const a = new Int32Array(new SharedArrayBuffer(4)); return Atomics.wait(a, 0, 0); }",
+        "function run() { const a = new Int32Array(new SharedArrayBuffer(4)); return Atomics.wait(a, 0, 0, 1e12); }",
+    ] {
+        let (done, result) = std::sync::mpsc::channel();
+        let source = source.to_owned();
+        let limited = limited.clone();
+        let workspace = home.workspace.clone();
+        let protected = home.protected();
+        std::thread::spawn(move || {
+            let host = localgpt_scripts::PolicyHost::new(&workspace, protected, &limited);
+            let tool = localgpt_scripts::ScriptTool::inline("attack", &source, limited);
+            let _ = done.send(localgpt_scripts::run(
+                &tool,
+                &serde_json::json!({}),
+                std::sync::Arc::new(host),
+            ));
+        });
+        // A safety net: a wait that blocks the engine's thread never answers.
+        let outcome = result
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the script blocked its thread past its time limit");
+        let message = refusal(outcome);
+        assert!(
+            message.contains("the script failed") || message.contains("time limit"),
+            "{message}"
+        );
+    }
+}
