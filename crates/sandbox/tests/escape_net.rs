@@ -624,3 +624,42 @@ print('forked',n)\"";
     assert!(forked < 300, "{}", outcome.text());
     assert!(outcome.stdout.contains("stopped"), "{}", outcome.text());
 }
+
+/// Drops `confinement` on a thread and waits (at most 20 s, a safety net) for it to finish.
+fn drop_within_deadline(confinement: Confinement) {
+    let (done, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(confinement);
+        let _ = done.send(());
+    });
+    wait.recv_timeout(Duration::from_secs(20))
+        .expect("dropping the confinement hung");
+}
+
+#[test]
+fn a_proxy_whose_command_never_ran_stops_too() {
+    require_kernel();
+    let lab = lab();
+    let policy = policy(&lab, SandboxLevel::Strict, &["127.0.0.1:9".to_owned()]);
+    // Applied, never spawned: the proxy still waits for a listener, and stops when dropped.
+    let mut confinement = Confinement::prepare(&policy).unwrap();
+    assert!(confinement.proxied());
+    let mut command = Command::new("true");
+    confinement.apply(&mut command);
+    drop(command);
+    drop_within_deadline(confinement);
+    // Spawned, but the program does not exist: the child handed over its listener first.
+    let mut confinement = Confinement::prepare(&policy).unwrap();
+    let mut command = Command::new("/nonexistent/program");
+    confinement.apply(&mut command);
+    assert!(command.spawn().is_err());
+    drop_within_deadline(confinement);
+    let started = Instant::now();
+    while proxy_threads() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "proxy threads still running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
