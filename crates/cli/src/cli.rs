@@ -342,6 +342,9 @@ pub enum SandboxCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the policy as a macOS `sandbox-exec` profile (`sandbox-exec -p "$(localgpt sandbox
+    /// profile)" CMD…`).
+    Profile,
     /// Run a command under the `[sandbox]` policy, in the workspace; exits with its status.
     Run {
         /// The command and its arguments (after `--`).

@@ -186,4 +186,22 @@ fn sandbox_run_keeps_the_exit_status_and_the_secrets_out() {
         .unwrap();
     let text = String::from_utf8_lossy(&check.stdout);
     assert!(text.contains("landlock:"), "{text}");
+
+    // The macOS profile of the same policy: deny by default, this home's config and state denied.
+    let profile = localgpt(home.path())
+        .args(["sandbox", "profile"])
+        .output()
+        .unwrap();
+    assert!(profile.status.success());
+    let text = String::from_utf8_lossy(&profile.stdout);
+    assert!(text.contains("(deny default)"), "{text}");
+    let home_path = home.path().canonicalize().unwrap();
+    let deny = text
+        .lines()
+        .find(|line| line.starts_with("(deny file-read* file-write*"))
+        .unwrap_or_default();
+    assert!(
+        deny.contains(&format!("{}", home_path.join("config.toml").display())),
+        "{text}"
+    );
 }

@@ -14,6 +14,7 @@ mod env;
 mod error;
 mod net;
 mod policy;
+pub mod seatbelt;
 mod support;
 
 #[cfg(target_os = "linux")]

@@ -38,6 +38,13 @@ pub fn run(command: SandboxCommand, app: &App) -> anyhow::Result<i32> {
             check(&policy, json)?;
             Ok(0)
         }
+        SandboxCommand::Profile => {
+            print!(
+                "{}",
+                localgpt_sandbox::seatbelt::profile(&policy, &std::env::temp_dir())?
+            );
+            Ok(0)
+        }
         SandboxCommand::Run { command } => run_confined(&policy, &command),
     }
 }
