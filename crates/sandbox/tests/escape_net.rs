@@ -6,16 +6,21 @@
 //! The proxy is gone once the command ends. Prints "0 escapes of N attempts".
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use localgpt_core::config::{SandboxConfig, SandboxLevel};
+use std::ffi::OsStr;
+
 use localgpt_sandbox::{Confinement, Policy, ProcessLimit, SandboxError, Support};
+use support::{Outcome, run_to_end};
 
 /// A real HTTP server on 127.0.0.1 that counts connections and answers `BODY PATH`.
 struct Server {
@@ -103,60 +108,15 @@ fn policy(lab: &Lab, level: SandboxLevel, allow_net: &[String]) -> Policy {
     })
 }
 
-struct Outcome {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn text(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
-
 /// Runs `script` confined by `confinement` (dropped, with its proxy, once the command ends).
-fn run_with(mut confinement: Confinement, script: &str, lab: &Lab) -> Outcome {
+fn run_with(confinement: Confinement, script: &str, lab: &Lab) -> Outcome {
     let mut command = Command::new("bash");
-    command
-        .arg("-c")
-        .arg(script)
-        .current_dir(&lab.workspace)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    confinement.apply(&mut command);
-    command.env("HOME", &lab.home).env("PATH", "/usr/bin:/bin");
-    let mut child = command.spawn().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    drop(confinement);
-    Outcome {
-        code: status.code(),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+    command.arg("-c").arg(script).current_dir(&lab.workspace);
+    let env: [(&str, &OsStr); 2] = [
+        ("HOME", lab.home.as_os_str()),
+        ("PATH", OsStr::new("/usr/bin:/bin")),
+    ];
+    run_to_end(confinement, command, &env, Duration::from_secs(60))
 }
 
 fn run(policy: &Policy, script: &str, lab: &Lab) -> Outcome {

@@ -5,17 +5,21 @@
 //! "0 escapes of N attempts".
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-use std::io::Read;
+mod support;
+
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use localgpt_core::config::{SandboxConfig, SandboxLevel};
+use std::ffi::OsStr;
+
 use localgpt_sandbox::{Confinement, Policy, Support};
+use support::{Outcome, run_to_end};
 
 const SECRET: &str = "PLANTED-SECRET-4b1d";
 const KEY: &str = "sk-ant-ESCAPE-KEY-9f3c";
@@ -69,61 +73,17 @@ fn policy(lab: &Lab, config: &SandboxConfig) -> Policy {
     })
 }
 
-struct Outcome {
-    code: Option<i32>,
-    signal: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `script` under `policy` with HOME pointing at the lab's home, stopping it after 30 s.
 fn run(policy: &Policy, script: &str, lab: &Lab) -> Outcome {
-    let mut confinement = Confinement::prepare(policy).unwrap();
+    let confinement = Confinement::prepare(policy).unwrap();
     let mut command = Command::new("bash");
-    command
-        .arg("-c")
-        .arg(script)
-        .current_dir(&lab.workspace)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    confinement.apply(&mut command);
-    command
-        .env("HOME", &lab.home)
-        .env("LAB", &lab.root)
-        .env("PATH", "/usr/bin:/bin");
-    let mut child = command.spawn().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    drop(confinement);
-    use std::os::unix::process::ExitStatusExt;
-    Outcome {
-        code: status.code(),
-        signal: status.signal(),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+    command.arg("-c").arg(script).current_dir(&lab.workspace);
+    let env: [(&str, &OsStr); 3] = [
+        ("HOME", lab.home.as_os_str()),
+        ("LAB", lab.root.as_os_str()),
+        ("PATH", OsStr::new("/usr/bin:/bin")),
+    ];
+    run_to_end(confinement, command, &env, Duration::from_secs(30))
 }
 
 struct Tally {
