@@ -68,6 +68,16 @@ impl Redactor {
         .flatten()
         .map(|secret| secret.expose().to_owned())
         .collect();
+        // MCP servers' environment values whose names say they are credentials.
+        secrets.extend(
+            config
+                .mcp
+                .servers
+                .iter()
+                .flat_map(|server| &server.env)
+                .filter(|(name, _)| names_a_credential(name))
+                .map(|(_, value)| value.expose().to_owned()),
+        );
         secrets.extend(
             SECRET_ENV_VARS
                 .iter()
@@ -126,6 +136,24 @@ fn encodings(secret: &str) -> Vec<String> {
     }
     forms.dedup();
     forms
+}
+
+/// Whether an environment variable or header called `name` holds a credential (`API_KEY`,
+/// `GITHUB_TOKEN`, `DB_PASSWORD`, `Authorization`, …).
+pub fn names_a_credential(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    [
+        "KEY",
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "AUTH",
+        "CREDENTIAL",
+        "COOKIE",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters; `plus_for_space` writes
@@ -188,6 +216,37 @@ impl LowercaseEscapes for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mcp_server_credentials_are_scrubbed_and_other_variables_are_not() {
+        let config: Config = toml::from_str(
+            r#"
+            [[mcp.servers]]
+            name = "github"
+            command = "github-mcp"
+            env = { GITHUB_TOKEN = "ghp-planted-1234567890", PATH = "/usr/local/bin:/usr/bin", MODE = "production-mode" }
+            "#,
+        )
+        .unwrap();
+        let redactor = Redactor::from_config(&config);
+        let text = "token ghp-planted-1234567890 path /usr/local/bin:/usr/bin mode production-mode";
+        let scrubbed = redactor.scrub(text);
+        assert!(!scrubbed.contains("ghp-planted"), "{scrubbed}");
+        assert!(scrubbed.contains("/usr/local/bin:/usr/bin"), "{scrubbed}");
+        assert!(scrubbed.contains("production-mode"), "{scrubbed}");
+        for name in [
+            "API_KEY",
+            "github_token",
+            "DB_PASSWORD",
+            "Authorization",
+            "X-Api-Key",
+        ] {
+            assert!(names_a_credential(name), "{name}");
+        }
+        for name in ["PATH", "HOME", "MODE", "LANG"] {
+            assert!(!names_a_credential(name), "{name}");
+        }
+    }
 
     #[test]
     fn secrets_are_replaced_in_every_encoding() {
