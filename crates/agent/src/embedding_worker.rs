@@ -6,9 +6,9 @@
 //! vectors that exist meanwhile), then the lines active recall weighs whose vectors are not cached
 //! — recall compares each line of the best chunks with the question, and a line seen for the
 //! first time would otherwise cost an embedding during the turn (about 4 ms a line on two cores).
-//! The index is locked only to find work and to store vectors, never while embedding, and after
-//! each batch the thread rests as long as the batch took, so turns running meanwhile keep most of
-//! the machine.
+//! The index is locked only to find work and to store vectors, never while embedding; while the
+//! index is in use (a search in the last [`BUSY_WINDOW`], as in a turn), the thread rests after
+//! each batch as long as the batch took, so the turn keeps most of the machine.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 use crate::tools::ToolError;
 use crate::tools::memory::MemoryHandle;
+
+/// How recently a search must have used the index for the worker to rest between batches.
+pub const BUSY_WINDOW: Duration = Duration::from_secs(30);
 
 /// Lines embedded per batch (about 0.1 s of work).
 const LINES_PER_BATCH: usize = 32;
@@ -138,7 +141,7 @@ pub fn embed_pending_chunks(memory: &MemoryHandle, stop: &AtomicBool) -> Result<
             .lock_index()?
             .store_chunk_vectors(&pending, &vectors)
             .map_err(failed)?;
-        rest(started.elapsed(), stop);
+        rest_if_busy(memory, started.elapsed(), stop);
     }
     Ok(stored)
 }
@@ -166,7 +169,7 @@ pub fn warm_lines(memory: &MemoryHandle, stop: &AtomicBool) -> Result<usize, Too
                 .cache_vectors(&batch.texts, &vectors)
                 .map_err(|error| ToolError::Failed(error.to_string()))?;
             embedded += batch.texts.len();
-            rest(started.elapsed(), stop);
+            rest_if_busy(memory, started.elapsed(), stop);
         }
         match batch.next_before {
             Some(next) => before = next,
@@ -176,8 +179,12 @@ pub fn warm_lines(memory: &MemoryHandle, stop: &AtomicBool) -> Result<usize, Too
     Ok(embedded)
 }
 
-/// Sleeps `time`, waking early when `stop` is set.
-fn rest(time: Duration, stop: &AtomicBool) {
+/// Sleeps `time` when the index was used within [`BUSY_WINDOW`], waking early when `stop` is
+/// set.
+fn rest_if_busy(memory: &MemoryHandle, time: Duration, stop: &AtomicBool) {
+    if !memory.used_within(BUSY_WINDOW) {
+        return;
+    }
     let until = Instant::now() + time;
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();

@@ -42,6 +42,8 @@ pub struct MemoryHandle {
     source: WriteSource,
     /// Called after a reindex that wrote or removed files (the embedding worker's kick).
     on_change: Arc<std::sync::OnceLock<ChangeHook>>,
+    /// When a search or other work last used the index (see [`MemoryHandle::used_within`]).
+    last_used: Arc<Mutex<Option<std::time::Instant>>>,
 }
 
 /// What runs after the index changed.
@@ -167,6 +169,7 @@ impl MemoryHandle {
             index: Arc::new(Mutex::new(index)),
             fresh: Arc::new(AtomicBool::new(false)),
             on_change: Arc::new(std::sync::OnceLock::new()),
+            last_used: Arc::new(Mutex::new(None)),
             source: WriteSource::Owner,
         }
     }
@@ -210,6 +213,15 @@ impl MemoryHandle {
     pub fn embed_later(&self) -> Result<(), ToolError> {
         self.lock_index()?.set_embed_later(true);
         Ok(())
+    }
+
+    /// Whether a search (or other work for a turn, a tool or the API) used the index within
+    /// `window`: the embedding worker then leaves the machine to it half of the time.
+    pub fn used_within(&self, window: Duration) -> bool {
+        self.last_used
+            .lock()
+            .map(|last| last.is_some_and(|at| at.elapsed() < window))
+            .unwrap_or(false)
     }
 
     /// Runs `hook` after every reindex through this handle (or its clones) that writes or
@@ -310,6 +322,9 @@ impl MemoryHandle {
         &self,
         work: impl FnOnce(&mut MemoryIndex) -> Result<T, ToolError> + Send + 'static,
     ) -> Result<T, ToolError> {
+        if let Ok(mut last) = self.last_used.lock() {
+            *last = Some(std::time::Instant::now());
+        }
         let index = Arc::clone(&self.index);
         let fresh = Arc::clone(&self.fresh);
         let on_change = Arc::clone(&self.on_change);
