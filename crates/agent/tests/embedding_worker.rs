@@ -180,16 +180,17 @@ async fn the_background_warmer_follows_edits_and_stops_when_dropped() {
     let warmer = EmbeddingWorker::start(memory.clone()).unwrap();
     wait_until_warm(&memory).await;
 
+    let before = embedder.texts.load(Ordering::SeqCst);
     std::fs::write(
         dir.path().join("ws/memory/2026-11-30.md"),
         "- The boiler was serviced on Friday by Ana.\n",
     )
     .unwrap();
+    // The refresh embeds the new chunk inline and wakes the worker, which embeds its line.
     memory.refresh_now().unwrap();
-    let before = embedder.texts.load(Ordering::SeqCst);
     warmer.kick();
     wait_until_warm(&memory).await;
-    assert_eq!(embedder.texts.load(Ordering::SeqCst) - before, 1);
+    assert_eq!(embedder.texts.load(Ordering::SeqCst) - before, 2);
     drop(warmer);
 
     // A stop request ends a pass between batches, long before a slow model finishes them all.
