@@ -368,6 +368,12 @@ fn memory_search_opens_hits_at_their_lines_and_reindex_shows_progress() {
     assert!(has_label(&harness, "\\u{202e}"));
     assert!(!has_label(&harness, "\u{202e}"));
     assert!(!has_label(&harness, "\u{1b}"));
+    // Ctrl+3 shows the status with the index the reindex built.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num3);
+    wait_until(&mut harness, "the status view", |h| {
+        has_label(h, "Waiting for approval (0)") && has_label(h, "2 files")
+    });
+    assert!(has_label(&harness, "openai/gpt-test"));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! conversation list beside the chat, and the view chosen. Replies from the network thread are
 //! taken at the start of each frame; frames are drawn only when one arrived or the user did
 //! something (no timer redraws an idle window). Shortcuts: Ctrl+Enter sends, Ctrl+N new chat,
-//! Ctrl+K search memory, Esc stops the answer.
+//! Ctrl+K search memory, Esc stops the answer, Ctrl+1/2/3 Chat/Memory/Status.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -207,13 +207,27 @@ impl DesktopApp {
     fn shortcuts(&mut self, context: &egui::Context) {
         let new_chat = KeyboardShortcut::new(Modifiers::COMMAND, Key::N);
         let search = KeyboardShortcut::new(Modifiers::COMMAND, Key::K);
-        let (new_chat, search, escape) = context.input_mut(|input| {
+        let views = [
+            (Key::Num1, View::Chat),
+            (Key::Num2, View::Memory),
+            (Key::Num3, View::Status),
+        ];
+        let (new_chat, search, escape, view) = context.input_mut(|input| {
             (
                 input.consume_shortcut(&new_chat),
                 input.consume_shortcut(&search),
                 self.chat.streaming && input.consume_key(Modifiers::NONE, Key::Escape),
+                views
+                    .into_iter()
+                    .find(|(key, _)| input.consume_key(Modifiers::COMMAND, *key))
+                    .map(|(_, view)| view),
             )
         });
+        if let Some(view) = view
+            && view != self.view
+        {
+            self.switch(view);
+        }
         if new_chat {
             self.view = View::Chat;
             self.choose(Choice::New, context);

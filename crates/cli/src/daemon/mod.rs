@@ -16,6 +16,7 @@ mod sandbox_status;
 mod telegram;
 
 pub use jobs::list as list_jobs;
+#[cfg(feature = "desktop")]
 pub(crate) use process::running;
 pub use process::{start, status, stop};
 pub use run::{PlaneParts, build_plane_with, heartbeat_once, run_foreground, run_job_once};
