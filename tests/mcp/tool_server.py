@@ -3,6 +3,7 @@ in crates/cli/tests/mcp_client_*.rs: `add`, a `slow` tool that outlives any time
 tool that kills the server mid-call, a tool whose answer is a prompt injection, `env_names`,
 which shows what environment the server was started with, and `peek` and `connect`, which try to
 read a file and open a TCP connection (the sandbox should refuse what it protects).
+With `--http PORT` it serves Streamable HTTP instead of stdio (crates/cli/tests/mcp_http_client.rs).
 
 Each start appends a line to the file named by MCP_TEST_STARTS (when set), so a test can count
 restarts.
@@ -10,6 +11,7 @@ restarts.
 
 import os
 import socket
+import sys
 import time
 
 try:
@@ -89,5 +91,28 @@ def odd_name() -> str:
     return "odd"
 
 
+def serve_http(port: int) -> None:
+    """Streamable HTTP on 127.0.0.1:PORT/mcp; with MCP_TEST_TOKEN set, every request must carry
+    `Authorization: Bearer TOKEN` (401 otherwise)."""
+    import uvicorn
+
+    inner = server.streamable_http_app()
+    token = os.environ.get("MCP_TEST_TOKEN")
+
+    async def app(scope, receive, send):
+        if token and scope["type"] == "http":
+            headers = dict(scope["headers"])
+            if headers.get(b"authorization") != f"Bearer {token}".encode():
+                await send({"type": "http.response.start", "status": 401, "headers": []})
+                await send({"type": "http.response.body", "body": b"unauthorized"})
+                return
+        await inner(scope, receive, send)
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
 if __name__ == "__main__":
-    server.run("stdio")
+    if len(sys.argv) > 2 and sys.argv[1] == "--http":
+        serve_http(int(sys.argv[2]))
+    else:
+        server.run("stdio")

@@ -78,6 +78,15 @@ impl Redactor {
                 .filter(|(name, _)| names_a_credential(name))
                 .map(|(_, value)| value.expose().to_owned()),
         );
+        // Every header value of URL servers (they carry tokens, whatever their names).
+        secrets.extend(
+            config
+                .mcp
+                .servers
+                .iter()
+                .flat_map(|server| server.headers.values())
+                .map(|value| value.expose().to_owned()),
+        );
         secrets.extend(
             SECRET_ENV_VARS
                 .iter()

@@ -3,10 +3,8 @@
 //! did not write itself, a command's output, a replayed message from a stranger — the model's
 //! next moves may be steered by that text. From then on, the side effects that would let such text
 //! persist or leak need the owner's approval: writing the workspace files that shape every
-//! session (AGENTS.md, HEARTBEAT.md, skills/ …), running `bash` or a script tool, calling another
-//! program's tool over MCP
-//! (`SERVER__TOOL`), and `web_fetch` calls that carry data (a query, a fragment or credentials in
-//! the URL) to a host not fetched earlier in the turn.
+//! session (AGENTS.md, HEARTBEAT.md, skills/ …), running `bash`, and `web_fetch` calls that carry
+//! data (a query, a fragment or credentials in the URL) to a host not fetched earlier in the turn.
 //!
 //! The classification lives here; the loop asks [`Taint::guard`] before a call and tells
 //! [`Taint::observe`] after it.
@@ -170,8 +168,6 @@ impl Taint {
             "it runs a shell command".to_owned()
         } else if localgpt_scripts::is_script_tool(tool) {
             "it runs a script tool".to_owned()
-        } else if is_mcp_tool(tool) {
-            "it calls a tool of another program (an MCP server)".to_owned()
         } else if FILE_WRITERS.contains(&tool) {
             let requested = arguments.get("path").and_then(Value::as_str)?;
             rules.names_protected(requested)?;
@@ -199,7 +195,6 @@ impl Taint {
     pub fn may_guard(tool: &str) -> bool {
         tool == "bash"
             || localgpt_scripts::is_script_tool(tool)
-            || is_mcp_tool(tool)
             || tool == "web_fetch"
             || FILE_WRITERS.contains(&tool)
     }
@@ -208,12 +203,6 @@ impl Taint {
     pub fn may_taint(tool: &str) -> bool {
         !CLEAN_OUTPUT_TOOLS.contains(&tool)
     }
-}
-
-/// Whether `tool` is another program's tool offered over MCP (`SERVER__TOOL`; no built-in or
-/// script tool has a double underscore in its name).
-fn is_mcp_tool(tool: &str) -> bool {
-    tool.contains("__")
 }
 
 fn url_arg(arguments: &Value) -> Option<reqwest::Url> {
@@ -273,36 +262,6 @@ mod tests {
         taint.mark("a web page");
         let why = taint.guard("js_word_count", &json!({}), &rules).unwrap();
         assert!(why.contains("it runs a script tool"), "{why}");
-    }
-
-    #[test]
-    fn mcp_calls_are_guarded_once_tainted() {
-        let dir = tempfile::tempdir().unwrap();
-        let rules = rules(dir.path());
-        let mut taint = Taint::default();
-        assert!(Taint::may_guard("github__create_issue"));
-        assert_eq!(
-            taint.guard("github__create_issue", &json!({}), &rules),
-            None
-        );
-        taint.mark("a web page");
-        let why = taint
-            .guard("github__create_issue", &json!({}), &rules)
-            .unwrap();
-        assert!(why.contains("MCP server"), "{why}");
-        // Memory stays free (a note records its source instead): not held back.
-        assert_eq!(
-            taint.guard("memory_append", &json!({"text": "x"}), &rules),
-            None
-        );
-        assert_eq!(
-            taint.guard("memory_search", &json!({"query": "x"}), &rules),
-            None
-        );
-        assert_eq!(
-            taint.guard("memory_get", &json!({"path": "MEMORY.md"}), &rules),
-            None
-        );
     }
 
     #[test]

@@ -472,13 +472,22 @@ pub struct McpConfig {
     pub servers: Vec<McpServerConfig>,
 }
 
-/// One `[[mcp.servers]]` entry: a Model Context Protocol server LocalGPT starts on stdio.
+/// One `[[mcp.servers]]` entry: a Model Context Protocol server LocalGPT starts on stdio
+/// (`command`) or reaches over Streamable HTTP (`url`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct McpServerConfig {
     /// Short name (letters, digits, `_`, `-`), the prefix of its tools: `SERVER__TOOL`.
     pub name: String,
-    /// The program to start.
+    /// The program to start (stdio servers; empty for a `url` server).
+    #[serde(default)]
     pub command: String,
+    /// The server's URL (`http://` or `https://`), instead of `command`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Headers sent to a `url` server (values may use `${VAR}`, e.g. `Authorization =
+    /// "Bearer ${GITHUB_TOKEN}"`); scrubbed from logs like every secret.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret>,
     /// Its arguments.
     #[serde(default)]
     pub args: Vec<String>,
@@ -535,6 +544,8 @@ impl Config {
             command: "server".to_owned(),
             args: Vec::new(),
             env: BTreeMap::from([("VAR".to_owned(), Secret::new("value"))]),
+            url: Some("http://127.0.0.1:8000/mcp".to_owned()),
+            headers: BTreeMap::from([("Header".to_owned(), Secret::new("value"))]),
             timeout: default_mcp_timeout(),
         });
         config

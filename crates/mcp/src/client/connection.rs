@@ -1,5 +1,5 @@
-//! One running stdio MCP server: the child process and newline-delimited JSON-RPC over its
-//! standard input and output. Requests go one at a time; an answer is matched by id, so a late
+//! A connection to one MCP server — a stdio child process (newline-delimited JSON-RPC over its
+//! standard input and output) or a Streamable HTTP endpoint ([`super::http`]). Requests go one at a time; an answer is matched by id, so a late
 //! answer to a request that timed out is skipped, and requests the server sends us (`ping`,
 //! `roots/list`, sampling) are answered with an empty result or "not supported".
 
@@ -13,16 +13,17 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use localgpt_sandbox::{Confinement, Policy};
 
 use super::ClientError;
+use super::http::HttpConnection;
 use crate::protocol::{LATEST_VERSION, METHOD_NOT_FOUND};
 
 /// Longest answer line accepted from a server; a longer one is refused (a line that never ends
 /// is cut off by the call's timeout, which stops the server).
 const MAX_LINE: usize = 8 * 1024 * 1024;
 
-/// What starts a server.
+/// What starts (or reaches) a server.
 #[derive(Debug, Clone)]
 pub struct Launch {
-    /// The program.
+    /// The program (stdio servers).
     pub command: String,
     /// Its arguments.
     pub args: Vec<String>,
@@ -31,6 +32,10 @@ pub struct Launch {
     /// The `[sandbox]` policy the server runs under, as `bash` does (`None`: unconfined, with
     /// `bash`'s scrubbed environment only).
     pub policy: Option<Policy>,
+    /// The server's URL (HTTP servers; then nothing is started).
+    pub url: Option<String>,
+    /// Headers sent with every HTTP request.
+    pub headers: BTreeMap<String, String>,
 }
 
 impl PartialEq for Launch {
@@ -38,13 +43,102 @@ impl PartialEq for Launch {
         self.command == other.command
             && self.args == other.args
             && self.env == other.env
+            && self.url == other.url
+            && self.headers == other.headers
             && format!("{:?}", self.policy) == format!("{:?}", other.policy)
     }
 }
 
 /// A started, initialised server.
 #[derive(Debug)]
-pub struct Connection {
+pub enum Connection {
+    /// A child process on stdio.
+    Stdio(Box<StdioConnection>),
+    /// An HTTP endpoint.
+    Http(Box<HttpConnection>),
+}
+
+impl Connection {
+    /// Starts the server of `launch` (or prepares its HTTP session).
+    pub fn spawn(launch: &Launch, workspace: &std::path::Path) -> Result<Self, ClientError> {
+        match (&launch.url, launch.command.is_empty()) {
+            (Some(_), false) => Err(ClientError::Start(
+                "set either `command` (a program on stdio) or `url` (HTTP), not both".to_owned(),
+            )),
+            (None, true) => Err(ClientError::Start(
+                "set `command` (a program on stdio) or `url` (HTTP)".to_owned(),
+            )),
+            (Some(url), true) => Ok(Self::Http(Box::new(HttpConnection::new(
+                url,
+                &launch.headers,
+            )?))),
+            (None, false) => Ok(Self::Stdio(Box::new(StdioConnection::spawn(
+                launch, workspace,
+            )?))),
+        }
+    }
+
+    /// The `initialize` handshake.
+    pub async fn initialize(&mut self) -> Result<(), ClientError> {
+        match self {
+            Self::Stdio(stdio) => stdio.initialize().await.map(|_| ()),
+            Self::Http(http) => http.initialize().await.map(|_| ()),
+        }
+    }
+
+    /// Sends one request and waits for its answer (the caller bounds the wait).
+    pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, ClientError> {
+        match self {
+            Self::Stdio(stdio) => stdio.request(method, params).await,
+            Self::Http(http) => http.request(method, params).await,
+        }
+    }
+
+    /// Every tool the server offers (following `nextCursor` pages, at most 50 of them).
+    pub async fn list_tools(&mut self) -> Result<Vec<Value>, ClientError> {
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..50 {
+            let params = match &cursor {
+                Some(cursor) => json!({"cursor": cursor}),
+                None => json!({}),
+            };
+            let result = self.request("tools/list", params).await?;
+            if let Some(page) = result.get("tools").and_then(Value::as_array) {
+                tools.extend(page.iter().cloned());
+            }
+            cursor = result
+                .get("nextCursor")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(tools)
+    }
+
+    /// Whether it can take another request: the process runs and its stream is whole (an HTTP
+    /// session always can; a failed request reports itself).
+    pub fn is_usable(&mut self) -> bool {
+        match self {
+            Self::Stdio(stdio) => stdio.is_running() && !stdio.broken,
+            Self::Http(_) => true,
+        }
+    }
+
+    /// Stops the server (ends the HTTP session).
+    pub async fn shutdown(self) {
+        match self {
+            Self::Stdio(stdio) => stdio.shutdown().await,
+            Self::Http(http) => (*http).shutdown().await,
+        }
+    }
+}
+
+/// A started stdio server.
+#[derive(Debug)]
+pub struct StdioConnection {
     child: Child,
     stdin: ChildStdin,
     stdout: Lines<BufReader<ChildStdout>>,
@@ -55,7 +149,7 @@ pub struct Connection {
     _confinement: Option<Confinement>,
 }
 
-impl Connection {
+impl StdioConnection {
     /// Starts the program in `workspace` under the launch's sandbox policy (with its scrubbed
     /// environment), plus `launch.env`.
     pub fn spawn(launch: &Launch, workspace: &std::path::Path) -> Result<Self, ClientError> {
@@ -117,30 +211,6 @@ impl Connection {
             .pointer("/serverInfo/name")
             .and_then(Value::as_str)
             .map(str::to_owned))
-    }
-
-    /// Every tool the server offers (following `nextCursor` pages, at most 50 of them).
-    pub async fn list_tools(&mut self) -> Result<Vec<Value>, ClientError> {
-        let mut tools = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..50 {
-            let params = match &cursor {
-                Some(cursor) => json!({"cursor": cursor}),
-                None => json!({}),
-            };
-            let result = self.request("tools/list", params).await?;
-            if let Some(page) = result.get("tools").and_then(Value::as_array) {
-                tools.extend(page.iter().cloned());
-            }
-            cursor = result
-                .get("nextCursor")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            if cursor.is_none() {
-                break;
-            }
-        }
-        Ok(tools)
     }
 
     /// Sends one request and waits for its answer (the caller bounds the wait).

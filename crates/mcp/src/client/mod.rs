@@ -9,6 +9,7 @@
 //! configured `env`.
 
 pub mod connection;
+pub mod http;
 pub mod result;
 pub mod server;
 pub mod tool;
@@ -116,6 +117,12 @@ pub fn client_for(
             .map(|(name, value)| (name.clone(), value.expose().to_owned()))
             .collect(),
         policy: policy.cloned(),
+        url: config.url.clone(),
+        headers: config
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.expose().to_owned()))
+            .collect(),
     };
     let timeout = config.timeout.get();
     let mut servers = registry()

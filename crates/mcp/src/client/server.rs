@@ -97,7 +97,7 @@ impl ServerClient {
         };
         let running = match state.connection.take() {
             Some(mut running) => {
-                if running.is_running() && !running.broken {
+                if running.is_usable() {
                     Some(running)
                 } else {
                     running.shutdown().await;
