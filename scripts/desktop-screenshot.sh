@@ -14,7 +14,7 @@ if ! command -v Xvfb >/dev/null || ! command -v xwd >/dev/null || ! command -v x
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb x11-apps xdotool libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0
 fi
-command -v convert >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq imagemagick
+convert -version 2>/dev/null | grep -q ImageMagick || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq imagemagick
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/localgpt/target}"
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
