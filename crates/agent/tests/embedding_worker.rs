@@ -238,3 +238,21 @@ async fn wait_until_warm(memory: &MemoryHandle) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn searches_make_the_worker_yield_and_status_reads_do_not() {
+    let dir = home(3);
+    let memory = memory_of(&dir, Arc::new(CountingEmbedder::default()));
+    let window = localgpt_agent::embedding_worker::BUSY_WINDOW;
+    assert!(!memory.used_within(window));
+    memory.stats().await.unwrap();
+    assert!(!memory.used_within(window), "a status read counted as use");
+    memory
+        .search(
+            "spare key".to_owned(),
+            localgpt_memory::SearchOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(memory.used_within(window));
+}

@@ -215,8 +215,16 @@ impl MemoryHandle {
         Ok(())
     }
 
-    /// Whether a search (or other work for a turn, a tool or the API) used the index within
-    /// `window`: the embedding worker then leaves the machine to it half of the time.
+    /// Notes that a search (a turn's recall, a tool, the API) is using the index now.
+    fn mark_used(&self) {
+        if let Ok(mut last) = self.last_used.lock() {
+            *last = Some(std::time::Instant::now());
+        }
+    }
+
+    /// Whether a search (a turn's recall, the `memory_search` tool, the API) used the index
+    /// within `window`: the embedding worker then leaves the machine to it half of the time.
+    /// Status reads do not count.
     pub fn used_within(&self, window: Duration) -> bool {
         self.last_used
             .lock()
@@ -247,6 +255,7 @@ impl MemoryHandle {
         query: String,
         options: SearchOptions,
     ) -> Result<localgpt_memory::SearchResults, ToolError> {
+        self.mark_used();
         self.with_fresh_index(move |index| {
             index
                 .search_or_rebuild(&query, options)
@@ -322,9 +331,6 @@ impl MemoryHandle {
         &self,
         work: impl FnOnce(&mut MemoryIndex) -> Result<T, ToolError> + Send + 'static,
     ) -> Result<T, ToolError> {
-        if let Ok(mut last) = self.last_used.lock() {
-            *last = Some(std::time::Instant::now());
-        }
         let index = Arc::clone(&self.index);
         let fresh = Arc::clone(&self.fresh);
         let on_change = Arc::clone(&self.on_change);
@@ -412,6 +418,7 @@ impl Tool for MemorySearch {
                 recency_half_life_days: Some(30.0),
                 ..SearchOptions::default()
             };
+            self.0.mark_used();
             let results = self
                 .0
                 .with_fresh_index(move |index| {
