@@ -14,7 +14,7 @@ use localgpt_sandbox::{Confinement, Policy};
 
 use super::ClientError;
 use super::http::HttpConnection;
-use crate::protocol::{LATEST_VERSION, METHOD_NOT_FOUND};
+use crate::protocol::METHOD_NOT_FOUND;
 
 /// Longest answer line accepted from a server; a longer one is refused (a line that never ends
 /// is cut off by the call's timeout, which stops the server).
@@ -196,14 +196,7 @@ impl StdioConnection {
     /// The `initialize` handshake; returns the server's own name, when it gives one.
     pub async fn initialize(&mut self) -> Result<Option<String>, ClientError> {
         let result = self
-            .request(
-                "initialize",
-                json!({
-                    "protocolVersion": LATEST_VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "localgpt", "version": env!("CARGO_PKG_VERSION")},
-                }),
-            )
+            .request("initialize", super::initialize_params())
             .await?;
         self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
             .await?;

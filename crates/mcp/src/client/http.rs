@@ -10,7 +10,6 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
 use super::ClientError;
-use crate::protocol::LATEST_VERSION;
 
 /// Largest answer accepted from a server.
 const MAX_ANSWER: usize = 8 * 1024 * 1024;
@@ -68,14 +67,7 @@ impl HttpConnection {
     /// The `initialize` handshake; keeps the session id and protocol version the server gives.
     pub async fn initialize(&mut self) -> Result<Value, ClientError> {
         let result = self
-            .request(
-                "initialize",
-                json!({
-                    "protocolVersion": LATEST_VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "localgpt", "version": env!("CARGO_PKG_VERSION")},
-                }),
-            )
+            .request("initialize", super::initialize_params())
             .await?;
         self.protocol = result
             .get("protocolVersion")

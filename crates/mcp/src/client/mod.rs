@@ -89,6 +89,15 @@ fn block_sigpipe() {
     }
 }
 
+/// What LocalGPT says of itself in `initialize`, on every transport.
+fn initialize_params() -> serde_json::Value {
+    serde_json::json!({
+        "protocolVersion": crate::protocol::LATEST_VERSION,
+        "capabilities": {},
+        "clientInfo": {"name": "localgpt", "version": env!("CARGO_PKG_VERSION")},
+    })
+}
+
 /// A configured server and what its last listing offered.
 struct Registered {
     client: Arc<ServerClient>,
