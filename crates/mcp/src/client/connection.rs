@@ -233,14 +233,7 @@ impl StdioConnection {
             if message.get("id").and_then(Value::as_u64) != Some(id) {
                 continue;
             }
-            if let Some(error) = message.get("error") {
-                let text = error
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("unknown error");
-                return Err(ClientError::Remote(text.to_owned()));
-            }
-            return Ok(message.get("result").cloned().unwrap_or(Value::Null));
+            return super::answer_result(&message);
         }
     }
 

@@ -89,14 +89,7 @@ impl HttpConnection {
             .into_iter()
             .find(|message| message.get("id").and_then(Value::as_u64) == Some(id))
             .ok_or_else(|| ClientError::Protocol(format!("no answer to `{method}`")))?;
-        if let Some(error) = message.get("error") {
-            let text = error
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown error");
-            return Err(ClientError::Remote(text.to_owned()));
-        }
-        Ok(message.get("result").cloned().unwrap_or(Value::Null))
+        super::answer_result(&message)
     }
 
     /// Ends the session (the server may not support it; that is fine).

@@ -98,6 +98,21 @@ fn initialize_params() -> serde_json::Value {
     })
 }
 
+/// The result of a JSON-RPC answer, or the server's error message as [`ClientError::Remote`].
+fn answer_result(message: &serde_json::Value) -> Result<serde_json::Value, ClientError> {
+    if let Some(error) = message.get("error") {
+        let text = error
+            .get("message")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("unknown error");
+        return Err(ClientError::Remote(text.to_owned()));
+    }
+    Ok(message
+        .get("result")
+        .cloned()
+        .unwrap_or(serde_json::Value::Null))
+}
+
 /// A configured server and what its last listing offered.
 struct Registered {
     client: Arc<ServerClient>,
