@@ -33,15 +33,15 @@ pub(crate) fn embed_hash(input: &str) -> String {
     hex::encode(Sha256::digest(input.as_bytes()))
 }
 
-/// The cached vectors of the chunks of the prepared files, keyed by embedding hash (the others
-/// are embedded after the files are written).
+/// The cached vectors of the chunks of the prepared files, keyed by embedding hash, and whether
+/// any chunk has none (those are embedded after the files are written).
 pub(crate) fn cached_for_prepared(
     connection: &Connection,
     index_path: &std::path::Path,
     model: &dyn Embedder,
     prepared: &[PreparedFile],
     report: &mut ReindexReport,
-) -> Result<HashMap<String, Vec<f32>>, MemoryError> {
+) -> Result<(HashMap<String, Vec<f32>>, bool), MemoryError> {
     let sql = |source| MemoryError::sqlite(index_path, source);
     let mut inputs: HashMap<String, String> = HashMap::new();
     for file in prepared {
@@ -65,7 +65,8 @@ pub(crate) fn cached_for_prepared(
         }
     }
     report.embeddings_cached += vectors.len();
-    Ok(vectors)
+    let missing = vectors.len() < inputs.len();
+    Ok((vectors, missing))
 }
 
 /// Chunks without a vector, most recently changed files first.

@@ -133,19 +133,12 @@ pub(crate) fn reindex(
                 }
             }
         }
-        let vectors = match embedder {
+        let (vectors, left_without_vectors) = match embedder {
             Some(model) => {
                 cached_for_prepared(connection, index_path, model, &prepared, &mut report)?
             }
-            None => HashMap::new(),
+            None => (HashMap::new(), false),
         };
-        let left_without_vectors = embedder.is_some()
-            && prepared.iter().any(|file| {
-                file.chunks.iter().any(|chunk| {
-                    !vectors
-                        .contains_key(&embed_hash(&embedding_input(&chunk.text, &chunk.headings)))
-                })
-            });
         if left_without_vectors {
             connection
                 .execute("DELETE FROM meta WHERE key = 'vectors_complete'", [])
