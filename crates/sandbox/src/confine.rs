@@ -12,7 +12,7 @@ use crate::env::scrubbed_environment;
 use crate::net::{Allowlist, Proxy};
 #[cfg(target_os = "linux")]
 use crate::net::{PROXY_PORT, proxy_environment};
-use crate::policy::Policy;
+use crate::policy::{Policy, SYSTEM_READ};
 use crate::support::Support;
 use crate::{SandboxError, SandboxLevel};
 
@@ -66,7 +66,10 @@ impl Confinement {
                 _cgroup: None,
             });
         }
-        let unenforced = support.gaps(policy);
+        let mut unenforced = support.gaps(policy);
+        let (policy, incomplete) = with_deep_credentials(policy);
+        let policy = &policy;
+        unenforced.extend(incomplete);
         if policy.level == SandboxLevel::Strict && !unenforced.is_empty() {
             return Err(SandboxError::Unenforceable(unenforced));
         }
@@ -210,4 +213,24 @@ impl Confinement {
             command.process_group(0);
         }
     }
+}
+
+/// `policy` with the credential stores and other LocalGPT homes found deep inside its allowed
+/// roots added to what is never reachable, and what could not be scanned, in words.
+fn with_deep_credentials(policy: &Policy) -> (Policy, Vec<String>) {
+    let mut roots = vec![policy.workspace.clone()];
+    roots.extend(policy.read.iter().cloned());
+    roots.extend(policy.write.iter().cloned());
+    let found = crate::scan::credentials_in(&roots, |path| {
+        // System folders are readable as a whole and hold no user's credentials (`/etc`'s
+        // secrets are carved out by name); protected paths are carved out already.
+        policy.is_protected(path)
+            || SYSTEM_READ
+                .iter()
+                .chain(&["/etc"])
+                .any(|system| path.starts_with(system))
+    });
+    let mut policy = policy.clone();
+    policy.never.extend(found.hidden);
+    (policy, found.incomplete)
 }

@@ -14,6 +14,7 @@ mod env;
 mod error;
 mod net;
 mod policy;
+mod scan;
 pub mod seatbelt;
 mod support;
 
@@ -29,4 +30,5 @@ pub use error::SandboxError;
 pub use localgpt_core::config::{SandboxLevel, SandboxLimits};
 pub use net::{Allowlist, DEFAULT_PORTS, PROXY_PORT, PROXY_URL, Permit, Proxy};
 pub use policy::Policy;
+pub use scan::{MAX_DEPTH as SCAN_MAX_DEPTH, MAX_ENTRIES as SCAN_MAX_ENTRIES};
 pub use support::{ProcessLimit, Support};
