@@ -70,6 +70,16 @@ pub enum Command {
     #[command(subcommand)]
     Jobs(JobsCommand),
 
+    /// Tokens and cost per day, per job/heartbeat/owner and per model, and the spend caps.
+    Usage {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// How many days back to show.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
+
     /// Bring in what another assistant kept: `migrate openclaw [PATH]`.
     #[command(subcommand)]
     Migrate(MigrateCommand),

@@ -82,6 +82,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 cli::JobsCommand::Run { name } => daemon::run_job_once(&app, &name),
             }
         }
+        Command::Usage { json, days } => commands::usage::run(&App::load(paths)?, json, days),
         Command::Daemon(command) => {
             let app = App::load(paths)?;
             if matches!(command, cli::DaemonCommand::Start { .. })

@@ -281,6 +281,9 @@ impl Agent {
         on_event: &mut (dyn FnMut(AgentEvent) + Send),
     ) -> Result<TurnReport, AgentError> {
         self.taint.start_turn();
+        if crate::precheck::carries_precheck_output(input) {
+            self.taint.mark("a precheck's output".to_owned());
+        }
         self.compact_if_needed(cancel, on_event).await?;
         let mut recalled = None;
         let user = match who {

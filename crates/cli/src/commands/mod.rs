@@ -13,3 +13,4 @@ pub mod sandbox;
 pub mod sessions;
 pub mod skills;
 pub mod tools;
+pub mod usage;

@@ -3,6 +3,9 @@
 //! is not delivered; anything else goes to the owner (the event log, and Telegram when configured),
 //! the same text only once per day. With nothing due no model is called at all. State (last run, outcome,
 //! tokens spent) lives in `state/heartbeat.json`, so a restart continues the schedule.
+//!
+//! Before the model is called, the spend caps of `[budget]` and the heartbeat's precheck (if
+//! any) are consulted (see [`super::background`]); `heartbeat.model` picks the model.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,9 +14,11 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use localgpt_agent::control::{IngressBus, Outcome, Submission};
 use localgpt_agent::heartbeat::{is_heartbeat_ok, next_run, open_tasks};
+use localgpt_agent::precheck::Verdict;
 use localgpt_core::ingress::{Payload, Sender, Source};
 use serde::{Deserialize, Serialize};
 
+use super::background;
 use super::delivery::{Delivery, Urgency};
 use crate::app::App;
 
@@ -68,6 +73,12 @@ pub struct HeartbeatState {
     pub total_tokens: u64,
     /// The last delivered reply and when, for collapsing duplicates.
     pub last_delivered: Option<(String, Timestamp)>,
+    /// What the precheck said the last time it ran.
+    #[serde(default)]
+    pub last_precheck: Option<Verdict>,
+    /// Cycles the precheck spared a model call.
+    #[serde(default)]
+    pub precheck_skips: u64,
 }
 
 fn state_path(app: &App) -> PathBuf {
@@ -93,12 +104,7 @@ fn save_state(app: &App, state: &HeartbeatState) {
 
 /// The configured time zone (the system's when unset or unknown).
 pub fn time_zone(app: &App) -> TimeZone {
-    app.config
-        .heartbeat
-        .timezone
-        .as_deref()
-        .and_then(|name| TimeZone::get(name).ok())
-        .unwrap_or_else(TimeZone::system)
+    crate::commands::usage::time_zone(app)
 }
 
 /// When the next cycle is due after `state`.
@@ -113,22 +119,53 @@ pub fn next_due(app: &App, state: &HeartbeatState) -> Timestamp {
     )
 }
 
-/// Runs one cycle now through the bus, records it and returns what happened.
+/// Runs one cycle now through the bus, records it and returns what happened. The model is
+/// called only when HEARTBEAT.md has open tasks, no spend cap is reached and the precheck (if
+/// any) finds work.
 pub async fn run_cycle(app: &App, bus: &IngressBus, delivery: &Delivery) -> CycleOutcome {
     let mut state = load_state(app);
+    let previous_skip = match &state.last_outcome {
+        Some(CycleOutcome::Skipped { reason }) => Some(reason.clone()),
+        _ => None,
+    };
+    let heartbeat = &app.config.heartbeat;
     let workspace = app.paths.workspace(&app.config);
     let text = std::fs::read_to_string(workspace.join("HEARTBEAT.md")).unwrap_or_default();
     let tasks = open_tasks(&text);
+    let skip = |reason: String| (CycleOutcome::Skipped { reason }, 0);
     let (outcome, tokens) = if tasks.is_empty() {
-        (
-            CycleOutcome::Skipped {
-                reason: "HEARTBEAT.md has no open tasks".to_owned(),
-            },
-            0,
-        )
+        skip("HEARTBEAT.md has no open tasks".to_owned())
+    } else if let Some(reason) = background::budget_gate(app, delivery).await {
+        skip(reason)
     } else {
-        work_tasks(bus, &tasks, &mut state).await
+        let verdict = background::precheck(
+            app,
+            heartbeat.precheck.as_deref(),
+            heartbeat.precheck_script.as_deref(),
+            heartbeat.precheck_timeout,
+        )
+        .await;
+        state.last_precheck = verdict.clone();
+        match &verdict {
+            Some(verdict) if !verdict.work => {
+                state.precheck_skips += 1;
+                skip(format!("precheck: no work ({})", verdict.detail))
+            }
+            _ => work_tasks(app, bus, &tasks, verdict.as_ref(), &mut state).await,
+        }
     };
+    if let CycleOutcome::Skipped { reason } = &outcome
+        && !tasks.is_empty()
+    {
+        background::note_skip(
+            delivery,
+            "heartbeat_skipped",
+            "heartbeat",
+            reason,
+            previous_skip.as_deref(),
+        )
+        .await;
+    }
     state.last_run = Some(Timestamp::now());
     state.last_outcome = Some(outcome.clone());
     state.last_tokens = tokens;
@@ -143,8 +180,10 @@ pub async fn run_cycle(app: &App, bus: &IngressBus, delivery: &Delivery) -> Cycl
 }
 
 async fn work_tasks(
+    app: &App,
     bus: &IngressBus,
     tasks: &[localgpt_agent::heartbeat::OpenTask],
+    verdict: Option<&Verdict>,
     state: &mut HeartbeatState,
 ) -> (CycleOutcome, u64) {
     let list: String = tasks
@@ -156,13 +195,14 @@ async fn work_tasks(
          (`- [x]`) in HEARTBEAT.md with edit_file. If nothing needs the owner's attention, reply \
          with exactly HEARTBEAT_OK; otherwise reply with a short note for the owner."
     );
+    let prompt = background::with_context(&prompt, "heartbeat", verdict);
     let submission = Submission {
         source: Source::Heartbeat,
         sender: Sender::Heartbeat,
         payload: Payload {
             text: prompt,
             session_id: None,
-            model: None,
+            model: app.config.heartbeat.model.clone(),
         },
         job_tools: HEARTBEAT_TOOLS
             .iter()

@@ -1,7 +1,8 @@
 //! Scheduled jobs (`[[jobs]]`): each runs on its cron schedule as a trusted event with only the
 //! tools it declares and its own model and timeout. A job never overlaps itself; runs missed while
 //! the daemon was down are reported once (in the event log), not replayed. `localgpt jobs
-//! list|run NAME` shows them and runs one now. State lives in `state/jobs.json`.
+//! list|run NAME` shows them and runs one now. State lives in `state/jobs.json`. A job runs its
+//! precheck first and stays off the model past a spend cap (see [`super::background`]).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -9,11 +10,13 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use localgpt_agent::control::{IngressBus, Outcome, Submission};
+use localgpt_agent::precheck::Verdict;
 use localgpt_agent::scheduler::JobSchedule;
 use localgpt_core::config::JobConfig;
 use localgpt_core::ingress::{Payload, Sender, Source};
 use serde::{Deserialize, Serialize};
 
+use super::background;
 use super::delivery::{Delivery, Urgency};
 use super::heartbeat::time_zone;
 use crate::app::App;
@@ -23,10 +26,19 @@ use crate::app::App;
 pub struct JobState {
     /// When it last ran.
     pub last_run: Option<Timestamp>,
-    /// `ok`, `failed: …` or `timed out`.
+    /// `ok`, `failed: …`, `timed out` or `skipped: …` (a precheck found no work, a spend cap).
     pub last_outcome: Option<String>,
     /// The reply of its last successful run.
     pub last_reply: Option<String>,
+    /// What its precheck said the last time it ran.
+    #[serde(default)]
+    pub last_precheck: Option<Verdict>,
+    /// Runs that called the model.
+    #[serde(default)]
+    pub model_runs: u64,
+    /// Runs skipped without a model call (precheck or budget).
+    #[serde(default)]
+    pub skipped_runs: u64,
 }
 
 fn state_path(app: &App) -> std::path::PathBuf {
@@ -52,20 +64,73 @@ fn save_state(app: &App, name: &str, state: JobState) {
     }
 }
 
-/// Runs `job` now through the bus and records the result.
+/// Runs `job` now through the bus and records the result. Past a spend cap, or when its precheck
+/// finds no work, no model is called and the run is recorded as skipped.
 pub async fn run_job(
     app: &App,
     bus: &IngressBus,
     job: &JobConfig,
     delivery: &Delivery,
 ) -> JobState {
+    let mut state = load_states(app).remove(&job.name).unwrap_or_default();
+    let previous = state.last_outcome.clone();
+    let previous_skip = previous
+        .as_deref()
+        .and_then(|outcome| outcome.strip_prefix("skipped: "));
+    let skipped = match background::budget_gate(app, delivery).await {
+        Some(reason) => Some(reason),
+        None => {
+            let verdict = background::precheck(
+                app,
+                job.precheck.as_deref(),
+                job.precheck_script.as_deref(),
+                job.precheck_timeout,
+            )
+            .await;
+            state.last_precheck = verdict.clone();
+            match verdict {
+                Some(verdict) if !verdict.work => {
+                    Some(format!("precheck: no work ({})", verdict.detail))
+                }
+                verdict => {
+                    let text = background::with_context(
+                        &job.prompt,
+                        &format!("job {}", job.name),
+                        verdict.as_ref(),
+                    );
+                    let (outcome, reply) = run_turn(bus, job, text, delivery).await;
+                    state.model_runs += 1;
+                    state.last_outcome = Some(outcome);
+                    state.last_reply = reply;
+                    None
+                }
+            }
+        }
+    };
+    if let Some(reason) = skipped {
+        background::note_skip(delivery, "job_skipped", &job.name, &reason, previous_skip).await;
+        state.skipped_runs += 1;
+        state.last_outcome = Some(format!("skipped: {reason}"));
+    }
+    state.last_run = Some(Timestamp::now());
+    save_state(app, &job.name, state.clone());
+    state
+}
+
+/// One turn of `job` with `text`; its outcome line and reply, delivered to the owner.
+async fn run_turn(
+    bus: &IngressBus,
+    job: &JobConfig,
+    text: String,
+    delivery: &Delivery,
+) -> (String, Option<String>) {
     let submission = Submission {
         source: Source::Scheduler,
         sender: Sender::Job {
             name: job.name.clone(),
         },
         payload: Payload {
-            text: job.prompt.clone(),
+            text,
             session_id: None,
             model: job.model.clone(),
         },
@@ -77,7 +142,7 @@ pub async fn run_job(
         Ok(ticket) => ticket.outcome().await,
         Err(error) => Outcome::Failed(error.to_string().into()),
     };
-    let (last_outcome, last_reply) = match outcome {
+    match outcome {
         Outcome::Done { report, .. } => {
             delivery
                 .deliver(Urgency::Report, "job", &job.name, &report.answer)
@@ -102,14 +167,7 @@ pub async fn run_job(
                 .await;
             ("timed out".to_owned(), None)
         }
-    };
-    let state = JobState {
-        last_run: Some(Timestamp::now()),
-        last_outcome: Some(last_outcome),
-        last_reply,
-    };
-    save_state(app, &job.name, state.clone());
-    state
+    }
 }
 
 /// Runs every job on its schedule until `stop` fires.
@@ -239,8 +297,13 @@ pub fn rows(app: &App) -> Vec<serde_json::Value> {
             "describe": schedule.as_ref().map(JobSchedule::describe).unwrap_or_else(|error| error.clone()),
             "next_run": schedule.ok().and_then(|s| s.next_after(now, &tz)).map(|at| at.to_string()),
             "tools": job.tools,
+            "model": job.model,
+            "precheck": job.precheck.as_deref().or(job.precheck_script.as_deref()),
             "last_run": state.last_run.map(|at| at.to_string()),
             "last_outcome": state.last_outcome,
+            "last_precheck": state.last_precheck,
+            "model_runs": state.model_runs,
+            "skipped_runs": state.skipped_runs,
         }));
     }
     rows

@@ -6,6 +6,7 @@
 //! also works the heartbeat and jobs (delivering their reports), serves the web UI, and runs the
 //! Telegram gateway when a bot token is set.
 
+mod background;
 mod delivery;
 mod heartbeat;
 mod jobs;

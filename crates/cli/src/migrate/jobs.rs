@@ -145,6 +145,10 @@ fn convert(
             tools,
             model: model.map(str::to_owned),
             timeout,
+            precheck: None,
+            precheck_script: None,
+            precheck_timeout: localgpt_core::config::default_precheck_timeout(),
+            triage: None,
         },
         (!notes.is_empty()).then(|| notes.join("; ")),
     ))

@@ -356,6 +356,10 @@ mod tests {
             tools: vec!["memory_search".to_owned()],
             model: None,
             timeout: crate::config::values::Duration::from_minutes(5),
+            precheck: None,
+            precheck_script: None,
+            precheck_timeout: crate::config::default_precheck_timeout(),
+            triage: None,
         };
         let once = append_job(&text, Path::new("c.toml"), &job, &no_env).unwrap();
         let other = JobConfig {

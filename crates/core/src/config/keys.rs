@@ -23,7 +23,12 @@ pub enum ValueKind {
 }
 
 /// Tables whose keys are chosen by the user (maps), so any key inside them is valid.
-const USER_KEYED_TABLES: &[&str] = &["agent.aliases", "mcp.servers.env", "mcp.servers.headers"];
+const USER_KEYED_TABLES: &[&str] = &[
+    "agent.aliases",
+    "mcp.servers.env",
+    "mcp.servers.headers",
+    "budget.prices",
+];
 
 /// Every valid dotted key with the kind of its value; array-of-table entries appear without an
 /// index (`jobs.name`).

@@ -485,6 +485,20 @@ fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> {
             "must be at least 1 (default 256)".to_owned(),
         ));
     }
+    check_precheck(
+        "heartbeat",
+        config.heartbeat.precheck.as_deref(),
+        config.heartbeat.precheck_script.as_deref(),
+    )
+    .map_err(|(key, message)| invalid(&key, message))?;
+    for (index, job) in config.jobs.iter().enumerate() {
+        check_precheck(
+            &format!("jobs.{index}"),
+            job.precheck.as_deref(),
+            job.precheck_script.as_deref(),
+        )
+        .map_err(|(key, message)| invalid(&key, message))?;
+    }
     let mut names = std::collections::BTreeSet::new();
     for (index, job) in config.jobs.iter().enumerate() {
         if job.name.trim().is_empty() {
@@ -499,6 +513,48 @@ fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> {
                 format!(
                     "another job is already named `{}`",
                     capped(&job.name, MAX_QUOTED_CHARS)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A precheck is a command or a script tool `tools/NAME.js`, not both.
+fn check_precheck(
+    section: &str,
+    command: Option<&str>,
+    script: Option<&str>,
+) -> Result<(), (String, String)> {
+    if command.is_some() && script.is_some() {
+        return Err((
+            format!("{section}.precheck_script"),
+            "set either precheck (a command) or precheck_script, not both".to_owned(),
+        ));
+    }
+    if command.is_some_and(|command| command.trim().is_empty()) {
+        return Err((
+            format!("{section}.precheck"),
+            "an empty command; remove the key or write a command".to_owned(),
+        ));
+    }
+    if let Some(script) = script {
+        let name = script
+            .strip_prefix("tools/")
+            .and_then(|rest| rest.strip_suffix(".js"));
+        let valid = name.is_some_and(|name| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        });
+        if !valid {
+            return Err((
+                format!("{section}.precheck_script"),
+                format!(
+                    "{} is not a script tool; write \"tools/NAME.js\" (a file in the \
+                     workspace's tools/ folder, with its NAME.toml manifest)",
+                    capped(script, MAX_QUOTED_CHARS)
                 ),
             ));
         }

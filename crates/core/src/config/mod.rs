@@ -1,6 +1,7 @@
 //! LocalGPT's configuration: the schema ([`Config`]), the loader with its user-facing errors, the
 //! starter file written by `config init`, and key-level get/set for the CLI.
 
+pub mod budget;
 pub mod edit;
 pub mod expand;
 pub mod keys;

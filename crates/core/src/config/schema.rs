@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::budget::{BudgetConfig, Price, TokenCap, Usd};
 use super::values::{ActiveHours, ByteSize, Duration, Secret};
 
 /// The whole configuration, read once at start-up and passed down as an immutable value.
@@ -29,6 +30,8 @@ pub struct Config {
     pub jobs: Vec<JobConfig>,
     /// Other Model Context Protocol servers whose tools the agent may call.
     pub mcp: McpConfig,
+    /// Spend caps for background work, and model prices.
+    pub budget: BudgetConfig,
 }
 
 /// `[agent]`
@@ -219,6 +222,17 @@ pub struct HeartbeatConfig {
     pub active_hours: Option<ActiveHours>,
     /// IANA time zone for `active_hours`, e.g. `Europe/Paris`. Default: the system's.
     pub timezone: Option<String>,
+    /// The model heartbeat turns use (`provider/model`). Default: `agent.default_model`.
+    pub model: Option<String>,
+    /// A shell command run (under the `[sandbox]` policy) before the model is called: exit 0,
+    /// or JSON `{"work": true, "context": "…"}` on stdout, means there is work. Default none.
+    pub precheck: Option<String>,
+    /// A script tool (`tools/NAME.js`) run as the precheck instead of a command.
+    pub precheck_script: Option<String>,
+    /// Longest a precheck may run. Default 30s.
+    pub precheck_timeout: Duration,
+    /// A cheap model (e.g. `local/…`) asked first whether the work needs the main model.
+    pub triage: Option<String>,
 }
 
 impl Default for HeartbeatConfig {
@@ -228,8 +242,18 @@ impl Default for HeartbeatConfig {
             interval: Duration::from_minutes(30),
             active_hours: None,
             timezone: None,
+            model: None,
+            precheck: None,
+            precheck_script: None,
+            precheck_timeout: default_precheck_timeout(),
+            triage: None,
         }
     }
+}
+
+/// How long a precheck may run unless configured: 30 s.
+pub fn default_precheck_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 /// Where embeddings come from.
@@ -457,6 +481,19 @@ pub struct JobConfig {
     /// Longest a run may take. Default 10m.
     #[serde(default = "default_job_timeout")]
     pub timeout: Duration,
+    /// A shell command run (under the `[sandbox]` policy) before the model is called: exit 0,
+    /// or JSON `{"work": true, "context": "…"}` on stdout, means there is work. Default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precheck: Option<String>,
+    /// A script tool (`tools/NAME.js`) run as the precheck instead of a command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precheck_script: Option<String>,
+    /// Longest the precheck may run. Default 30s.
+    #[serde(default = "default_precheck_timeout")]
+    pub precheck_timeout: Duration,
+    /// A cheap model (e.g. `local/…`) asked first whether the work needs the job's model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage: Option<String>,
 }
 
 fn default_job_timeout() -> Duration {
@@ -528,6 +565,17 @@ impl Config {
             .zip("22:00".parse().ok())
             .map(|(start, end)| ActiveHours { start, end });
         config.heartbeat.timezone = Some("UTC".to_owned());
+        config.heartbeat.model = Some(BUILTIN_MODEL.to_owned());
+        config.heartbeat.precheck = Some("true".to_owned());
+        config.heartbeat.precheck_script = Some("tools/check.js".to_owned());
+        config.heartbeat.triage = Some(BUILTIN_MODEL.to_owned());
+        config.budget.prices.insert(
+            "provider/model".to_owned(),
+            Price {
+                cache_read_per_mtok: Some(Usd(0.1)),
+                ..Price::default()
+            },
+        );
         config.memory.workspace = Some("~/.localgpt/workspace".to_owned());
         config.server.auth_token = Some(Secret::new("token"));
         config.telegram.bot_token = Some(Secret::new("token"));
@@ -538,6 +586,10 @@ impl Config {
             tools: Vec::new(),
             model: Some(BUILTIN_MODEL.to_owned()),
             timeout: default_job_timeout(),
+            precheck: Some("true".to_owned()),
+            precheck_script: Some("tools/check.js".to_owned()),
+            precheck_timeout: default_precheck_timeout(),
+            triage: Some(BUILTIN_MODEL.to_owned()),
         });
         config.mcp.servers.push(McpServerConfig {
             name: "server".to_owned(),

@@ -66,6 +66,24 @@ default_model = {DEFAULT_MODEL}
 # interval = "30m"              # durations: "45s", "30m", "1h30m", "1d"
 # active_hours = { start = "09:00", end = "22:00" }   # default: any hour; overnight ranges allowed
 # timezone = "Europe/Paris"     # default: the system's time zone
+# model = "anthropic/claude-haiku-4-5"   # default: agent.default_model
+# precheck = "test -s inbox/new.txt"     # a command (sandboxed): exit 0, or {"work": true,
+#                               # "context": "…"} on stdout, means work; otherwise no model call
+#                               # (or precheck_script = "tools/NAME.js": a script tool)
+# precheck_timeout = "30s"
+# triage = "local/qwen2.5-0.5b-instruct" # a small model asked first whether the work needs the big one
+
+# Spend caps for background work (heartbeat and jobs): past one, background turns stop until the
+# next day or month, with one report to you. Your own turns are never blocked, only warned.
+# Every model's tokens count (yours too); dollars count for the models priced below.
+[budget]
+# daily_tokens = 1000000
+# monthly_tokens = 10000000
+# daily_usd = 2.0
+# monthly_usd = 20.0
+# [budget.prices."anthropic/claude-sonnet-4-5"]
+# input_per_mtok = 3.0
+# output_per_mtok = 15.0
 
 [memory]
 # workspace = "~/.localgpt/workspace"   # default: workspace/ in the LocalGPT home
@@ -118,6 +136,7 @@ default_model = {DEFAULT_MODEL}
 # tools = ["memory_search", "memory_get", "memory_append"]
 # model = "local/smollm2-135m"
 # timeout = "10m"
+# precheck = "test -n \"$(ls inbox)\""   # as for the heartbeat: no work, no model call
 
 # Other MCP servers whose tools the agent may call, offered as SERVER__TOOL (e.g. files__search),
 # subject to require_approval; jobs get them only when their `tools` list names them. Each runs
