@@ -16,8 +16,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::tools::ToolError;
-use crate::tools::memory::MemoryHandle;
+use localgpt_memory::{HandleError, MemoryError, MemoryHandle};
 
 /// How recently a search must have used the index for the worker to rest between batches.
 pub const BUSY_WINDOW: Duration = Duration::from_secs(30);
@@ -115,32 +114,26 @@ const CHUNKS_PER_BATCH: usize = 8;
 /// Embeds every chunk of `memory` that has no vector, most recently changed files first, until
 /// done or `stop` is set; returns how many were stored. Without an embedding model there is
 /// nothing to do.
-pub fn embed_pending_chunks(memory: &MemoryHandle, stop: &AtomicBool) -> Result<usize, ToolError> {
-    let failed = |error: localgpt_memory::MemoryError| ToolError::Failed(error.to_string());
+pub fn embed_pending_chunks(
+    memory: &MemoryHandle,
+    stop: &AtomicBool,
+) -> Result<usize, HandleError> {
     let mut stored = 0;
     while !stop.load(Ordering::SeqCst) {
         let (pending, embedder) = {
-            let index = memory.lock_index()?;
+            let index = memory.lock()?;
             let Some(embedder) = index.embedder().map(Arc::clone) else {
                 return Ok(stored);
             };
-            (
-                index.pending_chunks(CHUNKS_PER_BATCH).map_err(failed)?,
-                embedder,
-            )
+            (index.pending_chunks(CHUNKS_PER_BATCH)?, embedder)
         };
         if pending.is_empty() {
             break;
         }
         let started = Instant::now();
         let inputs: Vec<&str> = pending.iter().map(|chunk| chunk.input.as_str()).collect();
-        let vectors = embedder
-            .embed(&inputs)
-            .map_err(|error| ToolError::Failed(error.to_string()))?;
-        stored += memory
-            .lock_index()?
-            .store_chunk_vectors(&pending, &vectors)
-            .map_err(failed)?;
+        let vectors = embedder.embed(&inputs).map_err(MemoryError::from)?;
+        stored += memory.lock()?.store_chunk_vectors(&pending, &vectors)?;
         rest_if_busy(memory, started.elapsed(), stop);
     }
     Ok(stored)
@@ -148,11 +141,11 @@ pub fn embed_pending_chunks(memory: &MemoryHandle, stop: &AtomicBool) -> Result<
 
 /// Embeds every recall line of `memory` whose vector is not cached, until done or `stop` is
 /// set; returns how many were embedded. Without an embedding model there is nothing to do.
-pub fn warm_lines(memory: &MemoryHandle, stop: &AtomicBool) -> Result<usize, ToolError> {
+pub fn warm_lines(memory: &MemoryHandle, stop: &AtomicBool) -> Result<usize, HandleError> {
     let mut before = i64::MAX;
     let mut embedded = 0;
     while !stop.load(Ordering::SeqCst) {
-        let Some(embedder) = memory.lock_index()?.embedder().map(Arc::clone) else {
+        let Some(embedder) = memory.lock()?.embedder().map(Arc::clone) else {
             return Ok(embedded);
         };
         let Some(batch) = memory.uncached_recall_lines(before, LINES_PER_BATCH)? else {
@@ -161,13 +154,8 @@ pub fn warm_lines(memory: &MemoryHandle, stop: &AtomicBool) -> Result<usize, Too
         if !batch.texts.is_empty() {
             let started = Instant::now();
             let texts: Vec<&str> = batch.texts.iter().map(String::as_str).collect();
-            let vectors = embedder
-                .embed(&texts)
-                .map_err(|error| ToolError::Failed(error.to_string()))?;
-            memory
-                .lock_index()?
-                .cache_vectors(&batch.texts, &vectors)
-                .map_err(|error| ToolError::Failed(error.to_string()))?;
+            let vectors = embedder.embed(&texts).map_err(MemoryError::from)?;
+            memory.lock()?.cache_vectors(&batch.texts, &vectors)?;
             embedded += batch.texts.len();
             rest_if_busy(memory, started.elapsed(), stop);
         }

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::runtime::AgentEvent;
 use crate::tools::ToolError;
-use crate::tools::memory::MemoryHandle;
+use localgpt_memory::MemoryHandle;
 
 /// How much is recalled and how close a note must be.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -217,6 +217,7 @@ pub async fn recall(
                 limit: CANDIDATE_CHUNKS,
                 mode: SearchMode::Hybrid,
                 recency_half_life_days: None,
+                ..SearchOptions::default()
             },
         )
         .await?;

@@ -11,15 +11,15 @@ use std::time::Duration;
 
 use localgpt_agent::runtime::{Agent, AgentSettings, DenyAll};
 use localgpt_agent::tools::files::ReadFile;
-use localgpt_agent::tools::memory::{
-    MemoryAppend, MemoryHandle, TURN_TAINT, WriteSource, entry_source,
-};
+use localgpt_agent::tools::memory::{MemoryAppend, TURN_TAINT};
 use localgpt_agent::tools::{AllowedRoots, Tool, ToolBox, ToolContext};
 use localgpt_core::chat::{CancelToken, ChatModel};
 use localgpt_core::config::Secret;
 use localgpt_llm::RetryPolicy;
 use localgpt_llm::openai::OpenAiModel;
+use localgpt_memory::provenance::entry_source;
 use localgpt_memory::{IndexSettings, MemoryIndex};
+use localgpt_memory::{MemoryHandle, WriteSource};
 use localgpt_provider_script::{Script, ScriptedServer, Turn};
 use serde_json::{Value, json};
 

@@ -15,12 +15,13 @@ use std::time::Duration;
 
 use localgpt_agent::tools::bash::Bash;
 use localgpt_agent::tools::files::{EditFile, ListDir, ReadFile, WriteFile};
-use localgpt_agent::tools::memory::{MemoryAppend, MemoryGet, MemoryHandle, MemorySearch};
+use localgpt_agent::tools::memory::{MemoryAppend, MemoryGet, MemorySearch};
 use localgpt_agent::tools::safe_io::run_blocking;
 use localgpt_agent::tools::{
     AllowedRoots, Tool, ToolBox, ToolContext, ToolError, unwrap_output, wrap_output,
 };
 use localgpt_core::protected::ProtectedPaths;
+use localgpt_memory::MemoryHandle;
 use localgpt_memory::{IndexSettings, MemoryIndex};
 use serde_json::json;
 

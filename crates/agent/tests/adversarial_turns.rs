@@ -18,13 +18,14 @@ use localgpt_agent::runtime::{
 use localgpt_agent::sessions::{EntryBody, SessionStore, TRUST_ENTRY, TranscriptMessage};
 use localgpt_agent::tools::bash::Bash;
 use localgpt_agent::tools::files::{EditFile, ListDir, ReadFile, WriteFile};
-use localgpt_agent::tools::memory::{MemoryAppend, MemoryGet, MemoryHandle, MemorySearch};
+use localgpt_agent::tools::memory::{MemoryAppend, MemoryGet, MemorySearch};
 use localgpt_agent::tools::web_fetch::WebFetch;
 use localgpt_agent::tools::{AllowedRoots, ToolBox, ToolContext};
 use localgpt_core::chat::{CancelToken, ChatModel};
 use localgpt_core::config::Secret;
 use localgpt_llm::RetryPolicy;
 use localgpt_llm::openai::OpenAiModel;
+use localgpt_memory::MemoryHandle;
 use localgpt_memory::{IndexSettings, MemoryIndex};
 use localgpt_provider_script::{Script, ScriptedServer, Turn};
 use serde_json::{Value, json};

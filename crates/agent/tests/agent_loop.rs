@@ -13,7 +13,7 @@ use localgpt_agent::runtime::{
 use localgpt_agent::sessions::SessionStore;
 use localgpt_agent::tools::bash::Bash;
 use localgpt_agent::tools::files::{EditFile, ListDir, ReadFile, WriteFile};
-use localgpt_agent::tools::memory::{MemoryAppend, MemoryGet, MemoryHandle, MemorySearch};
+use localgpt_agent::tools::memory::{MemoryAppend, MemoryGet, MemorySearch};
 use localgpt_agent::tools::{AllowedRoots, ToolBox, ToolContext};
 use localgpt_core::chat::{CancelToken, ChatModel, ContentPart, Role};
 use localgpt_core::config::Secret;
@@ -21,6 +21,7 @@ use localgpt_core::ingress::ToolScope;
 use localgpt_llm::RetryPolicy;
 use localgpt_llm::anthropic::AnthropicModel;
 use localgpt_llm::openai::OpenAiModel;
+use localgpt_memory::MemoryHandle;
 use localgpt_memory::{IndexSettings, MemoryIndex};
 use localgpt_provider_script::{Script, ScriptedServer, Turn};
 use serde_json::Value;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use localgpt_agent::embedding_worker::{EmbeddingWorker, warm_lines};
 use localgpt_agent::recall::{RecallSettings, recall};
-use localgpt_agent::tools::memory::MemoryHandle;
 use localgpt_core::embed::{EmbedError, Embedder};
+use localgpt_memory::MemoryHandle;
 use localgpt_memory::{IndexSettings, MemoryIndex};
 
 /// Hashed bag of words; counts the texts it embeds.

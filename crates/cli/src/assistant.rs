@@ -13,13 +13,12 @@ use localgpt_agent::sessions::SessionStore;
 use localgpt_agent::skills::prompt_listing;
 use localgpt_agent::tools::bash::SandboxedBash;
 use localgpt_agent::tools::files::{EditFile, ListDir, ReadFile, WriteFile};
-use localgpt_agent::tools::memory::{
-    MemoryAppend, MemoryGet, MemoryHandle, MemorySearch, WriteSource,
-};
+use localgpt_agent::tools::memory::{MemoryAppend, MemoryGet, MemorySearch};
 use localgpt_agent::tools::web_fetch::WebFetch;
 use localgpt_agent::tools::{AllowedRoots, ToolBox, ToolContext};
 use localgpt_core::chat::ChatModel;
 use localgpt_core::ingress::ToolScope;
+use localgpt_memory::{MemoryHandle, WriteSource};
 
 use crate::app::App;
 use crate::commands::memory::open_index;

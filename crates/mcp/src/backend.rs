@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use localgpt_agent::sessions::SessionStore;
-use localgpt_agent::tools::memory::MemoryHandle;
+use localgpt_memory::MemoryHandle;
 use localgpt_agent::tools::{AllowedRoots, ToolContext};
 use localgpt_core::protected::ProtectedPaths;
 use localgpt_core::redact::Redactor;

@@ -2,7 +2,7 @@
 //! `session_read`. A failed call is a result with `isError` (the client's model reads why); an
 //! unknown tool or a missing argument is a protocol error.
 //!
-//! Files are read only through the memory index ([`localgpt_agent::tools::memory::MemoryHandle::
+//! Files are read only through the memory index ([`localgpt_memory::MemoryHandle::
 //! indexed_file`]), which serves a file only when the index lists it and
 //! [`localgpt_memory::MemoryRoots`] allows its real path at the moment of reading — so `../`,
 //! absolute paths and symlinks into credential folders are refused. Appends go to today's daily
@@ -171,6 +171,7 @@ async fn memory_search(backend: &Backend, arguments: &Value) -> Result<String, S
                 limit,
                 mode,
                 recency_half_life_days: Some(30.0),
+                ..SearchOptions::default()
             },
         )
         .await

@@ -64,3 +64,61 @@ impl IntoResponse for ApiError {
         (self.status, body).into_response()
     }
 }
+
+/// A memory failure, mapped once: a query the index cannot answer is the caller's (400); a busy
+/// or stopping index may work later (503 `memory_busy`); anything else is the index's own
+/// failure (500 `memory_failed`).
+impl From<localgpt_memory::HandleError> for ApiError {
+    fn from(error: localgpt_memory::HandleError) -> Self {
+        if error.is_bad_request() {
+            Self::bad_request(error.to_string())
+        } else if error.is_temporary() {
+            Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "memory_busy",
+                error.to_string(),
+            )
+        } else {
+            Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "memory_failed",
+                error.to_string(),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use localgpt_memory::{HandleError, MemoryError};
+
+    use super::*;
+
+    #[test]
+    fn memory_failures_map_to_the_status_that_says_whose_they_are() {
+        let cases = [
+            (
+                HandleError::Index(MemoryError::BadQuery("empty".into())),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                HandleError::Index(MemoryError::NoVectors("none".into())),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                HandleError::TimedOut {
+                    what: "search",
+                    limit: std::time::Duration::from_secs(1),
+                },
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (HandleError::Poisoned, StatusCode::INTERNAL_SERVER_ERROR),
+        ];
+        for (error, status) in cases {
+            let shown = error.to_string();
+            let answer = ApiError::from(error);
+            assert_eq!(answer.status, status, "{shown}");
+            assert_eq!(answer.message(), shown);
+        }
+    }
+}

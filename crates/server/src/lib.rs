@@ -23,7 +23,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use localgpt_agent::control::IngressBus;
 use localgpt_agent::sessions::SessionStore;
-use localgpt_agent::tools::memory::MemoryHandle;
+use localgpt_memory::MemoryHandle;
 use localgpt_core::config::{Secret, ServerConfig};
 
 pub use caps::Caps;

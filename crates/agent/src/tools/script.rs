@@ -15,7 +15,7 @@ use localgpt_memory::SearchOptions;
 use localgpt_scripts::{Catalog, MemorySearcher, PolicyHost, Problem, ScriptTool};
 use serde_json::Value;
 
-use super::memory::MemoryHandle;
+use localgpt_memory::MemoryHandle;
 use super::safe_io::run_blocking;
 use super::{Tool, ToolContext, ToolError, ToolFuture};
 

@@ -10,7 +10,7 @@ use anyhow::Context;
 use localgpt_agent::control::{IngressBus, Outcome, Submission, bounded};
 use localgpt_agent::runtime::{tokens, transcript};
 use localgpt_agent::sessions::SessionStore;
-use localgpt_agent::tools::memory::MemoryHandle;
+use localgpt_memory::MemoryHandle;
 use localgpt_core::chat::CancelToken;
 use localgpt_core::ingress::{Payload, Sender, Source};
 use localgpt_memory::SearchOptions;

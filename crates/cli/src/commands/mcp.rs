@@ -5,7 +5,7 @@
 
 use anyhow::Context;
 use localgpt_agent::sessions::SessionStore;
-use localgpt_agent::tools::memory::MemoryHandle;
+use localgpt_memory::MemoryHandle;
 use localgpt_mcp::{Backend, McpServer};
 
 use crate::app::App;

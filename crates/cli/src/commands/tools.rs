@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use localgpt_agent::tools::memory::MemoryHandle;
+use localgpt_memory::MemoryHandle;
 use localgpt_agent::tools::script::{self, ScriptToolRunner};
 use localgpt_agent::tools::{AllowedRoots, Tool, ToolBox, ToolContext, cap_output};
 use localgpt_core::protected::ProtectedPaths;

@@ -14,7 +14,7 @@ use localgpt_agent::runtime::DenyAll;
 use localgpt_agent::sessions::SessionStore;
 use localgpt_server::ServerState;
 
-use localgpt_agent::tools::memory::MemoryHandle;
+use localgpt_memory::MemoryHandle;
 
 use super::process::{lock_path, pid_path};
 use super::runner::{Approvals, DaemonRunner, UnavailableModel};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use localgpt_agent::control::{ApprovalDesk, Persona, TurnFailure, TurnResult, TurnRunner};
 use localgpt_agent::runtime::{AgentEvent, Approver, TurnTrust};
-use localgpt_agent::tools::memory::MemoryHandle;
+use localgpt_memory::MemoryHandle;
 use localgpt_core::chat::{CancelToken, ChatModel};
 use localgpt_core::ingress::{IngressMessage, Sender, TrustLevel};
 use tokio::sync::mpsc;

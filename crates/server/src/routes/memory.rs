@@ -24,7 +24,7 @@ pub struct SearchQuery {
     mode: Option<String>,
 }
 
-fn memory(state: &ServerState) -> Result<&localgpt_agent::tools::memory::MemoryHandle, ApiError> {
+fn memory(state: &ServerState) -> Result<&localgpt_memory::MemoryHandle, ApiError> {
     state
         .memory
         .as_ref()
@@ -49,10 +49,7 @@ pub async fn search(
         mode,
         ..SearchOptions::default()
     };
-    let results = memory(&state)?
-        .search(query.q, options)
-        .await
-        .map_err(|error| ApiError::bad_request(error.to_string()))?;
+    let results = memory(&state)?.search(query.q, options).await?;
     Ok(Json(json!(results)))
 }
 
@@ -62,10 +59,7 @@ pub async fn stats(
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_owner(&state)?;
-    let stats = memory(&state)?
-        .stats()
-        .await
-        .map_err(|error| ApiError::internal(error.to_string()))?;
+    let stats = memory(&state)?.stats().await?;
     Ok(Json(json!(stats)))
 }
 
@@ -89,8 +83,7 @@ pub async fn file(
     let shown = query.path.clone();
     let file = memory(&state)?
         .indexed_file(query.path)
-        .await
-        .map_err(|error| ApiError::bad_request(error.to_string()))?
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("`{shown}` is not an indexed memory file")))?;
     Ok(Json(json!(file)))
 }
