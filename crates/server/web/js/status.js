@@ -1,5 +1,6 @@
 // The status view: the daemon (model, uptime, queue, index), the heartbeat (last run, outcome,
-// next run, tokens spent), jobs and their last runs, tool calls waiting for approval, what
+// next run, tokens spent), background cost (today's and this month's spend against the caps, by
+// origin and model), jobs and their last runs, tool calls waiting for approval, what
 // untrusted sources produced, the reports of the heartbeat and jobs, and the log's last lines.
 // It refreshes itself while it is shown.
 
@@ -27,6 +28,24 @@ function outcome(value) {
     default:
       return value.kind || JSON.stringify(value);
   }
+}
+
+/** Tokens and dollars of a period against its caps. */
+function spend(period, tokenCap, usdCap) {
+  if (!period) return "–";
+  const usd = (period.usd ?? 0).toFixed(2);
+  return `${period.input_tokens + period.output_tokens} of ${tokenCap} tokens, $${usd} of $${Number(usdCap).toFixed(2)} (${period.calls} calls)`;
+}
+
+/** A map of name → spend as one line each, largest first. */
+function spenders(map) {
+  const entries = Object.entries(map || {}).sort(
+    ([, a], [, b]) => b.input_tokens + b.output_tokens - (a.input_tokens + a.output_tokens),
+  );
+  if (!entries.length) return "none";
+  return entries
+    .map(([name, s]) => `${name}: ${s.input_tokens + s.output_tokens} tokens, $${(s.usd ?? 0).toFixed(2)}`)
+    .join("; ");
 }
 
 function telegramState(telegram) {
@@ -109,6 +128,20 @@ export class Status {
       ["Next run", heartbeat.enabled ? when(heartbeat.next_run) : "–"],
       ["Tokens", `${heartbeat.last_tokens ?? 0} last run, ${heartbeat.total_tokens ?? 0} in all`],
     ]);
+    const usage = status.usage;
+    const caps = (usage && usage.caps) || {};
+    facts(
+      $("status-usage"),
+      usage
+        ? [
+            ["Today", spend(usage.today, caps.daily_tokens, caps.daily_usd)],
+            ["This month", spend(usage.month, caps.monthly_tokens, caps.monthly_usd)],
+            ["Background work", usage.paused ? `paused: ${usage.paused.report}` : "runs (no cap reached)"],
+            ["By origin (month)", spenders(usage.origins)],
+            ["By model (month)", spenders(usage.models)],
+          ]
+        : [["Usage", "not reported by this daemon (see `localgpt usage`)"]],
+    );
     rows(
       $("status-jobs"),
       status.jobs || [],
@@ -116,6 +149,8 @@ export class Status {
         `<strong>${escapeHtml(job.name)}</strong> <span class="muted">${escapeHtml(job.describe || job.schedule)}</span>` +
         `<br><span class="small">last ${escapeHtml(job.last_run ? when(job.last_run) : "never")}` +
         `${job.last_outcome ? " · " + escapeHtml(job.last_outcome) : ""}` +
+        `${job.model ? " · " + escapeHtml(job.model) : ""}` +
+        `${job.skipped_runs ? " · " + escapeHtml(`${job.skipped_runs} runs without a model call`) : ""}` +
         ` · next ${escapeHtml(job.next_run ? when(job.next_run) : "–")}</span>`,
       "No jobs. Add [[jobs]] to config.toml.",
     );
