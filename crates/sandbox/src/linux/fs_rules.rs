@@ -2,8 +2,14 @@
 //! workspace, the configured roots with every protected path carved out, no TCP bind or
 //! connect (but to the proxy's port, for `allow_net`), and (ABI 6) no signals or abstract
 //! sockets to processes outside the sandbox.
+//!
+//! The system part (system folders, `/etc` without its secrets, devices) is the same for every
+//! command: it is opened once per process and reused while the folders split around secrets are
+//! unchanged (their modification times; renaming a file into or out of a folder changes it).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
@@ -26,6 +32,100 @@ struct Grant {
     access: BitFlags<AccessFs>,
 }
 
+/// The system part of the rules, opened: what every command may read.
+struct SystemRules {
+    /// What the rules were built for (the protected paths that may lie inside system folders).
+    key: String,
+    /// The folders split around protected paths, with their modification times then.
+    watched: Vec<(PathBuf, Option<SystemTime>)>,
+    /// Opened paths and their rights.
+    rules: Vec<(PathFd, BitFlags<AccessFs>)>,
+}
+
+impl SystemRules {
+    fn build(policy: &Policy, key: String) -> Self {
+        let read = AccessFs::from_read(TARGET);
+        let mut grants = Grants::default();
+        for system in SYSTEM_READ {
+            add_root(policy, Path::new(system), read, &mut grants);
+        }
+        add_etc(policy, read, &mut grants);
+        for path in DEVICES {
+            grants.list.push(Grant {
+                path: PathBuf::from(path),
+                access: AccessFs::from_file(TARGET),
+            });
+        }
+        Self {
+            key,
+            watched: grants
+                .split
+                .into_iter()
+                .map(|dir| {
+                    let modified = modified(&dir);
+                    (dir, modified)
+                })
+                .collect(),
+            rules: grants.list.into_iter().filter_map(open).collect(),
+        }
+    }
+
+    fn still_valid(&self, key: &str) -> bool {
+        self.key == key
+            && self
+                .watched
+                .iter()
+                .all(|(dir, modified)| &self::modified(dir) == modified)
+    }
+
+    /// The rules for `policy`: this process's, when still valid, or new ones.
+    fn for_policy(policy: &Policy) -> Arc<Self> {
+        static CACHE: Mutex<Option<Arc<SystemRules>>> = Mutex::new(None);
+        let key = format!(
+            "{:?} {:?}",
+            policy.protected,
+            policy
+                .never
+                .iter()
+                .filter(|never| {
+                    SYSTEM_READ
+                        .iter()
+                        .chain(&["/etc"])
+                        .any(|system| never.starts_with(system))
+                })
+                .collect::<Vec<_>>()
+        );
+        let Ok(mut cache) = CACHE.lock() else {
+            return Arc::new(Self::build(policy, key));
+        };
+        if let Some(rules) = cache.as_ref()
+            && rules.still_valid(&key)
+        {
+            return Arc::clone(rules);
+        }
+        let rules = Arc::new(Self::build(policy, key));
+        *cache = Some(Arc::clone(&rules));
+        rules
+    }
+}
+
+fn modified(dir: &Path) -> Option<SystemTime> {
+    std::fs::symlink_metadata(dir)
+        .and_then(|meta| meta.modified())
+        .ok()
+}
+
+/// Opens a grant's path (`None`: it vanished), narrowing a file's rights to those a file takes.
+fn open(grant: Grant) -> Option<(PathFd, BitFlags<AccessFs>)> {
+    let fd = PathFd::new(&grant.path).ok()?;
+    let access = if grant.path.is_dir() {
+        grant.access
+    } else {
+        grant.access & AccessFs::from_file(TARGET)
+    };
+    Some((fd, access))
+}
+
 /// Builds the ruleset for `policy`, with `tmp` as the command's private temporary folder.
 /// `strict`: fail rather than silently drop a right the kernel lacks. `proxy_port`: the one TCP
 /// port the command may connect to (the proxy's, in its own network namespace).
@@ -37,12 +137,8 @@ pub fn ruleset(
 ) -> Result<RulesetCreated, SandboxError> {
     let read = AccessFs::from_read(TARGET);
     let all = AccessFs::from_all(TARGET);
-    let device = AccessFs::from_file(TARGET);
-    let mut grants = Vec::new();
-    for system in SYSTEM_READ {
-        add_root(policy, Path::new(system), read, &mut grants);
-    }
-    add_etc(policy, read, &mut grants);
+    let system = SystemRules::for_policy(policy);
+    let mut grants = Grants::default();
     for path in &policy.read {
         add_root(policy, path, read, &mut grants);
     }
@@ -51,12 +147,6 @@ pub fn ruleset(
         add_root(policy, path, all, &mut grants);
     }
     add_root(policy, tmp, all, &mut grants);
-    for path in DEVICES {
-        grants.push(Grant {
-            path: PathBuf::from(path),
-            access: device,
-        });
-    }
 
     let level = if strict {
         CompatLevel::HardRequirement
@@ -80,15 +170,12 @@ pub fn ruleset(
             .add_rule(NetPort::new(port, AccessNet::ConnectTcp))
             .map_err(setup)?;
     }
-    for grant in grants {
-        let Ok(fd) = PathFd::new(&grant.path) else {
-            continue;
-        };
-        let access = if grant.path.is_dir() {
-            grant.access
-        } else {
-            grant.access & AccessFs::from_file(TARGET)
-        };
+    for (fd, access) in &system.rules {
+        ruleset = ruleset
+            .add_rule(PathBeneath::new(fd, *access))
+            .map_err(setup)?;
+    }
+    for (fd, access) in grants.list.into_iter().filter_map(open) {
         ruleset = ruleset
             .add_rule(PathBeneath::new(fd, access))
             .map_err(setup)?;
@@ -96,8 +183,15 @@ pub fn ruleset(
     Ok(ruleset)
 }
 
+/// Paths to allow, and the folders split to allow them.
+#[derive(Default)]
+struct Grants {
+    list: Vec<Grant>,
+    split: Vec<PathBuf>,
+}
+
 /// Adds `root`, or — when protected paths lie inside it — its children except those, recursively.
-fn add_root(policy: &Policy, root: &Path, access: BitFlags<AccessFs>, grants: &mut Vec<Grant>) {
+fn add_root(policy: &Policy, root: &Path, access: BitFlags<AccessFs>, grants: &mut Grants) {
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     if policy.is_protected(&root) || !root.exists() {
         return;
@@ -107,12 +201,13 @@ fn add_root(policy: &Policy, root: &Path, access: BitFlags<AccessFs>, grants: &m
         .iter()
         .any(|never| never.starts_with(&root) && never != &root);
     if !holds_protected {
-        grants.push(Grant { path: root, access });
+        grants.list.push(Grant { path: root, access });
         return;
     }
     let Ok(entries) = std::fs::read_dir(&root) else {
         return;
     };
+    grants.split.push(root.clone());
     for entry in entries.flatten() {
         let path = entry.path();
         let is_link = entry.file_type().is_ok_and(|kind| kind.is_symlink());
@@ -131,19 +226,19 @@ fn add_root(policy: &Policy, root: &Path, access: BitFlags<AccessFs>, grants: &m
 }
 
 /// Adds a resolved child of a split root: whole, unless it is protected or holds protected paths.
-fn add_child(policy: &Policy, path: PathBuf, access: BitFlags<AccessFs>, grants: &mut Vec<Grant>) {
+fn add_child(policy: &Policy, path: PathBuf, access: BitFlags<AccessFs>, grants: &mut Grants) {
     if policy.is_protected(&path) {
         return;
     }
     if policy.never.iter().any(|never| never.starts_with(&path)) {
         add_root(policy, &path, access, grants);
     } else {
-        grants.push(Grant { path, access });
+        grants.list.push(Grant { path, access });
     }
 }
 
 /// `/etc` without its secrets ([`ETC_SECRETS`]).
-fn add_etc(policy: &Policy, access: BitFlags<AccessFs>, grants: &mut Vec<Grant>) {
+fn add_etc(policy: &Policy, access: BitFlags<AccessFs>, grants: &mut Grants) {
     let mut etc = policy.clone();
     etc.never = ETC_SECRETS
         .iter()

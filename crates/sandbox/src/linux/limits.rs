@@ -3,6 +3,8 @@
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, Once};
 
 use crate::SandboxLimits;
 use crate::support::ProcessLimit;
@@ -76,34 +78,99 @@ fn pids_cgroup_writable() -> bool {
     std::fs::OpenOptions::new().write(true).open(probe).is_ok()
 }
 
-/// A `pids` cgroup for one command, removed when dropped (after the command ended).
+/// How many emptied groups this process keeps for later commands.
+const POOL_SIZE: usize = 8;
+
+/// Emptied groups of this process, ready for the next command: making and removing a group per
+/// command cost more than the command itself on a busy machine.
+static POOL: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// A number for each group this process makes.
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// Removes, once per process, the empty groups that LocalGPT processes no longer running left.
+static SWEEP: Once = Once::new();
+
+/// A `pids` cgroup for one command at a time, named after the LocalGPT process that made it
+/// (`p<PID>-<N>`) and given back to its pool, emptied, when dropped (after the command ended).
 #[derive(Debug)]
 pub struct PidsCgroup {
     dir: PathBuf,
-    /// `cgroup.procs` of the group, for the child to join itself.
-    pub procs: CString,
+    /// The group's `tasks` file, for the child to join itself: moving one thread (the child is
+    /// single-threaded between fork and exec) does not take the kernel's global lock that
+    /// moving a whole process through `cgroup.procs` takes.
+    pub tasks: CString,
 }
 
 impl PidsCgroup {
-    /// Creates a group allowing `processes` tasks.
+    /// A group allowing `processes` tasks: one from the pool, or a new one.
     pub fn create(processes: u64) -> std::io::Result<Self> {
         let parent = Path::new(PIDS_V1).join("localgpt-sandbox");
-        std::fs::create_dir_all(&parent)?;
-        let dir = tempfile::Builder::new()
-            .prefix("cmd-")
-            .tempdir_in(&parent)?
-            .keep();
-        std::fs::write(dir.join("pids.max"), processes.max(1).to_string())?;
-        let procs = CString::new(dir.join("cgroup.procs").as_os_str().as_encoded_bytes())
-            .map_err(std::io::Error::other)?;
-        Ok(Self { dir, procs })
+        SWEEP.call_once(|| sweep(&parent));
+        let pooled = POOL.lock().ok().and_then(|mut pool| pool.pop());
+        let dir = match pooled {
+            Some(dir) => dir,
+            None => {
+                std::fs::create_dir_all(&parent)?;
+                let dir = parent.join(format!(
+                    "p{}-{}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                ));
+                match std::fs::create_dir(&dir) {
+                    // Left by an earlier process with this id: reused if it is empty.
+                    Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                        if !is_empty(&dir) {
+                            return Err(error);
+                        }
+                    }
+                    other => other?,
+                }
+                dir
+            }
+        };
+        let group = Self {
+            tasks: CString::new(dir.join("tasks").as_os_str().as_encoded_bytes())
+                .map_err(std::io::Error::other)?,
+            dir,
+        };
+        std::fs::write(group.dir.join("pids.max"), processes.max(1).to_string())?;
+        Ok(group)
+    }
+}
+
+fn is_empty(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|tasks| tasks.trim().is_empty())
+}
+
+/// Removes the empty groups under `parent` whose LocalGPT process has ended (and the `cmd-*`
+/// groups of earlier versions); a group that still holds tasks is left alone.
+fn sweep(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let owner_gone = match name.strip_prefix('p').and_then(|rest| rest.split_once('-')) {
+            Some((pid, _)) => !Path::new("/proc").join(pid).exists(),
+            None => name.starts_with("cmd-"),
+        };
+        if owner_gone {
+            let _ = std::fs::remove_dir(entry.path());
+        }
     }
 }
 
 impl Drop for PidsCgroup {
     fn drop(&mut self) {
-        // Kill what is left, then remove the group.
-        if let Ok(tasks) = std::fs::read_to_string(self.dir.join("cgroup.procs")) {
+        // Kill what is left and wait until the group counts no process — killed processes count
+        // until they are reaped — then keep it for the next command, whose limit is then its
+        // own. A group that does not empty in time is removed (or left) instead.
+        for _ in 0..200 {
+            let Ok(tasks) = std::fs::read_to_string(self.dir.join("cgroup.procs")) else {
+                return;
+            };
             for pid in tasks
                 .lines()
                 .filter_map(|line| line.trim().parse::<i32>().ok())
@@ -111,12 +178,20 @@ impl Drop for PidsCgroup {
                 // SAFETY: kill takes plain integers.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
-        }
-        for _ in 0..50 {
-            if std::fs::remove_dir(&self.dir).is_ok() {
-                return;
+            let counted = std::fs::read_to_string(self.dir.join("pids.current"))
+                .ok()
+                .and_then(|count| count.trim().parse::<u64>().ok());
+            if counted == Some(0) {
+                if let Ok(mut pool) = POOL.lock()
+                    && pool.len() < POOL_SIZE
+                {
+                    pool.push(self.dir.clone());
+                    return;
+                }
+                break;
             }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
+        let _ = std::fs::remove_dir(&self.dir);
     }
 }

@@ -2,6 +2,7 @@
 //! let it escape or attack the machine, fail with `EPERM`.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
@@ -65,10 +66,25 @@ fn setup(error: impl std::fmt::Display) -> SandboxError {
     SandboxError::Setup(format!("seccomp: {error}"))
 }
 
+/// [`build`], compiled once per process for each of its two forms.
+pub fn filters(inet_stream: bool) -> Result<Vec<BpfProgram>, SandboxError> {
+    static STREAM: OnceLock<Result<Vec<BpfProgram>, String>> = OnceLock::new();
+    static NO_INET: OnceLock<Result<Vec<BpfProgram>, String>> = OnceLock::new();
+    let cell = if inet_stream { &STREAM } else { &NO_INET };
+    cell.get_or_init(|| {
+        build(inet_stream).map_err(|error| match error {
+            SandboxError::Setup(reason) => reason,
+            other => other.to_string(),
+        })
+    })
+    .clone()
+    .map_err(SandboxError::Setup)
+}
+
 /// The filters to install, in order. `inet_stream`: IPv4/IPv6 stream (TCP) sockets are allowed,
 /// for a command in a network namespace of its own whose only way out is the proxy; other
 /// IPv4/IPv6 sockets (UDP …) are still denied. Otherwise no IPv4/IPv6 socket at all.
-pub fn filters(inet_stream: bool) -> Result<Vec<BpfProgram>, SandboxError> {
+fn build(inet_stream: bool) -> Result<Vec<BpfProgram>, SandboxError> {
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(setup)?;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for call in DENIED {
