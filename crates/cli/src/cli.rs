@@ -302,6 +302,10 @@ pub enum MemoryCommand {
         /// hybrid (keywords and meaning), keyword or vector.
         #[arg(long, default_value = "hybrid")]
         mode: localgpt_memory::SearchMode,
+        /// Only lines whose provenance marker names this source: owner, job, heartbeat,
+        /// untrusted (any turn that had read untrusted text) or other (e.g. telegram).
+        #[arg(long)]
+        source: Option<localgpt_memory::SourceFilter>,
         /// Print JSON.
         #[arg(long)]
         json: bool,

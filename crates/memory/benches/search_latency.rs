@@ -184,6 +184,7 @@ fn run(chunks: usize, corpus: &[&str], queries: &[String]) {
             limit: 10,
             mode,
             recency_half_life_days: None,
+            source: None,
         };
         for query in queries.iter().take(5) {
             index.search(query, options).unwrap();
@@ -216,6 +217,7 @@ fn run(chunks: usize, corpus: &[&str], queries: &[String]) {
                     limit: 10,
                     mode: SearchMode::Vector,
                     recency_half_life_days: None,
+                    source: None,
                 },
             )
             .unwrap();
@@ -359,6 +361,7 @@ fn cjk_latency(chunks: usize, corpus: &[&str], english: &[String]) {
         limit: 10,
         mode: SearchMode::Keyword,
         recency_half_life_days: None,
+        source: None,
     };
     for (label, list) in [("CJK", &queries), ("English", &english.to_vec())] {
         for query in list.iter().take(5) {

@@ -34,6 +34,7 @@ mod roots;
 mod schema;
 mod search;
 pub mod snippet;
+mod source_filter;
 mod vectors;
 pub mod walk;
 pub mod watcher;
@@ -59,6 +60,7 @@ pub use roots::{MemoryRoots, Refusal};
 pub use schema::SCHEMA_VERSION;
 pub use search::{SearchHit, SearchMode, SearchOptions, SearchResults, query_terms};
 pub use snippet::snippet;
+pub use source_filter::SourceFilter;
 
 /// What to index and how to cut it.
 #[derive(Debug, Clone)]

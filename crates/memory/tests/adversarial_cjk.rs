@@ -46,6 +46,7 @@ fn keyword(limit: usize) -> SearchOptions {
         limit,
         mode: SearchMode::Keyword,
         recency_half_life_days: None,
+        source: None,
     }
 }
 

@@ -106,6 +106,7 @@ fn hits(index: &MemoryIndex, query: &str) -> Vec<String> {
                 limit: 50,
                 mode: SearchMode::Keyword,
                 recency_half_life_days: None,
+                source: None,
             },
         )
         .unwrap()

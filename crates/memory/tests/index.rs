@@ -46,6 +46,7 @@ fn options(mode: SearchMode) -> SearchOptions {
         limit: 5,
         mode,
         recency_half_life_days: None,
+        source: None,
     }
 }
 
@@ -302,6 +303,7 @@ fn recency_weighting_prefers_recent_daily_logs() {
             "dentist appointment",
             SearchOptions {
                 recency_half_life_days: Some(30.0),
+                source: None,
                 ..options(SearchMode::Keyword)
             },
         )

@@ -36,6 +36,7 @@ pub fn run(command: MemoryCommand, app: &App) -> anyhow::Result<()> {
             query,
             limit,
             mode,
+            source,
             json,
         } => {
             let mut index = open_index(app, json, true)?;
@@ -47,6 +48,7 @@ pub fn run(command: MemoryCommand, app: &App) -> anyhow::Result<()> {
                     limit,
                     mode,
                     recency_half_life_days: None,
+                    source,
                 },
             )?;
             if json {
