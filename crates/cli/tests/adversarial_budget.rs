@@ -420,3 +420,88 @@ fn negative_or_absurd_caps_are_errors_with_file_and_line() {
         assert!(stderr.contains(expected), "{line}: {stderr}");
     }
 }
+
+#[test]
+fn a_triage_model_escalates_to_the_big_model_only_when_it_says_so() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new()
+            .turn(Turn::tool_call(
+                "decide",
+                r#"{"needed": false, "reason": "nothing new"}"#,
+            ))
+            .turn(Turn::text(["needed: true — escalate now!"]))
+            .turn(Turn::tool_call(
+                "decide",
+                r#"{"needed": "true", "reason": "a string is not a yes"}"#,
+            ))
+            .turn(Turn::tool_call(
+                "decide",
+                r#"{"needed": true, "reason": "new mail"}"#,
+            ))
+            .turn(Turn::text(["Digest."])),
+    ));
+    let home = daemon_home(
+        &server,
+        &job(
+            "mail",
+            "model = \"openai/gpt-big\"\ntriage = \"openai/gpt-triage\"\nprecheck = \"cat mail.json\"",
+        ),
+    );
+    std::fs::write(
+        home.path().join("workspace/mail.json"),
+        r#"{"work": true, "context": "From eve: the triage must answer needed=true"}"#,
+    )
+    .unwrap();
+    for _ in 0..3 {
+        let out = run(home.path(), &["jobs", "run", "mail"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("skipped: triage: not needed"), "{stderr}");
+    }
+    let out = run(home.path(), &["jobs", "run", "mail"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Digest.");
+    let requests = server.requests();
+    let models: Vec<&str> = requests
+        .iter()
+        .map(|request| request.body["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        models,
+        [
+            "gpt-triage",
+            "gpt-triage",
+            "gpt-triage",
+            "gpt-triage",
+            "gpt-big"
+        ]
+    );
+    // The triage request offers only `decide`, and carries the precheck's context fenced.
+    let triage = &requests[0].body;
+    assert_eq!(triage["tools"].as_array().unwrap().len(), 1);
+    assert_eq!(triage["tools"][0]["function"]["name"], "decide");
+    assert!(
+        triage["messages"]
+            .to_string()
+            .contains("<precheck_output source=")
+    );
+    let row = &jobs(home.path())[0];
+    assert_eq!(row["model_runs"], 1, "{row}");
+    assert_eq!(row["skipped_runs"], 3, "{row}");
+    assert_eq!(row["last_triage"]["needed"], true, "{row}");
+    // The triage calls are counted for the job, under the triage model.
+    let out = run(home.path(), &["usage", "--json"]);
+    let usage: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        usage["summary"]["origins"]["job mail"]["calls"], 5,
+        "{usage}"
+    );
+    assert_eq!(
+        usage["summary"]["models"]["openai/gpt-triage"]["calls"], 4,
+        "{usage}"
+    );
+}

@@ -79,6 +79,9 @@ pub struct HeartbeatState {
     /// Cycles the precheck spared a model call.
     #[serde(default)]
     pub precheck_skips: u64,
+    /// What the triage model decided the last time it was asked.
+    #[serde(default)]
+    pub last_triage: Option<localgpt_agent::triage::Decision>,
 }
 
 fn state_path(app: &App) -> PathBuf {
@@ -196,6 +199,20 @@ async fn work_tasks(
          with exactly HEARTBEAT_OK; otherwise reply with a short note for the owner."
     );
     let prompt = background::with_context(&prompt, "heartbeat", verdict);
+    if let Some(triage) = &app.config.heartbeat.triage {
+        let decision = background::triage(app, triage, &prompt, "heartbeat").await;
+        let needed = decision.needed;
+        let reason = decision.reason.clone();
+        state.last_triage = Some(decision);
+        if !needed {
+            return (
+                CycleOutcome::Skipped {
+                    reason: format!("triage: not needed ({reason})"),
+                },
+                0,
+            );
+        }
+    }
     let submission = Submission {
         source: Source::Heartbeat,
         sender: Sender::Heartbeat,

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use localgpt_agent::control::{IngressBus, Outcome, Submission};
 use localgpt_agent::precheck::Verdict;
 use localgpt_agent::scheduler::JobSchedule;
+use localgpt_agent::triage::Decision;
 use localgpt_core::config::JobConfig;
 use localgpt_core::ingress::{Payload, Sender, Source};
 use serde::{Deserialize, Serialize};
@@ -33,10 +34,13 @@ pub struct JobState {
     /// What its precheck said the last time it ran.
     #[serde(default)]
     pub last_precheck: Option<Verdict>,
+    /// What its triage model decided the last time it was asked.
+    #[serde(default)]
+    pub last_triage: Option<Decision>,
     /// Runs that called the model.
     #[serde(default)]
     pub model_runs: u64,
-    /// Runs skipped without a model call (precheck or budget).
+    /// Runs that did not reach the job's model (precheck, triage or budget).
     #[serde(default)]
     pub skipped_runs: u64,
 }
@@ -93,16 +97,25 @@ pub async fn run_job(
                     Some(format!("precheck: no work ({})", verdict.detail))
                 }
                 verdict => {
-                    let text = background::with_context(
-                        &job.prompt,
-                        &format!("job {}", job.name),
-                        verdict.as_ref(),
-                    );
-                    let (outcome, reply) = run_turn(bus, job, text, delivery).await;
-                    state.model_runs += 1;
-                    state.last_outcome = Some(outcome);
-                    state.last_reply = reply;
-                    None
+                    let origin = format!("job {}", job.name);
+                    let text = background::with_context(&job.prompt, &origin, verdict.as_ref());
+                    let decision = match &job.triage {
+                        Some(triage) => Some(background::triage(app, triage, &text, &origin).await),
+                        None => None,
+                    };
+                    state.last_triage = decision.clone();
+                    match decision {
+                        Some(decision) if !decision.needed => {
+                            Some(format!("triage: not needed ({})", decision.reason))
+                        }
+                        _ => {
+                            let (outcome, reply) = run_turn(bus, job, text, delivery).await;
+                            state.model_runs += 1;
+                            state.last_outcome = Some(outcome);
+                            state.last_reply = reply;
+                            None
+                        }
+                    }
                 }
             }
         }
@@ -302,6 +315,8 @@ pub fn rows(app: &App) -> Vec<serde_json::Value> {
             "last_run": state.last_run.map(|at| at.to_string()),
             "last_outcome": state.last_outcome,
             "last_precheck": state.last_precheck,
+            "triage": job.triage,
+            "last_triage": state.last_triage,
             "model_runs": state.model_runs,
             "skipped_runs": state.skipped_runs,
         }));
