@@ -6,7 +6,6 @@ pub mod budget;
 pub mod control;
 pub mod embedding_worker;
 pub mod heartbeat;
-pub mod host;
 pub mod precheck;
 pub mod prompt;
 pub mod recall;
