@@ -2,7 +2,7 @@
 //! With `allow_net` (and a kernel that allows it) it also runs the command's filtering proxy,
 //! from [`Confinement::apply`] until the confinement is dropped.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -33,6 +33,12 @@ pub struct Confinement {
     proxy: Option<Proxy>,
     #[cfg(target_os = "linux")]
     _cgroup: Option<crate::linux::limits::PidsCgroup>,
+    /// macOS: the Seatbelt profile the command runs under (`None`: no `sandbox-exec`, or off).
+    #[cfg(target_os = "macos")]
+    profile: Option<String>,
+    /// macOS: the resource limits to set in the child.
+    #[cfg(target_os = "macos")]
+    rlimits: Vec<(libc::c_int, u64)>,
 }
 
 impl Confinement {
@@ -64,6 +70,10 @@ impl Confinement {
                 proxy: None,
                 #[cfg(target_os = "linux")]
                 _cgroup: None,
+                #[cfg(target_os = "macos")]
+                profile: None,
+                #[cfg(target_os = "macos")]
+                rlimits: Vec::new(),
             });
         }
         let mut unenforced = support.gaps(policy);
@@ -128,7 +138,7 @@ impl Confinement {
                 ruleset,
                 filters,
                 rlimits: limits::rlimits(&policy.limits),
-                cgroup_procs: cgroup.as_ref().map(|cgroup| cgroup.procs.clone()),
+                cgroup_tasks: cgroup.as_ref().map(|cgroup| cgroup.tasks.clone()),
                 netns,
             };
             Ok(Self {
@@ -142,7 +152,25 @@ impl Confinement {
                 _cgroup: cgroup,
             })
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(target_os = "macos")]
+        {
+            let _ = proxied;
+            let profile = if support.seatbelt {
+                Some(crate::seatbelt::profile(policy, tmp.path())?)
+            } else {
+                None
+            };
+            Ok(Self {
+                level: policy.level,
+                unenforced,
+                env,
+                tmp: Some(tmp),
+                proxy: None,
+                profile,
+                rlimits: crate::macos::rlimits(&policy.limits),
+            })
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
         {
             let _ = proxied;
             Ok(Self {
@@ -153,6 +181,19 @@ impl Confinement {
                 proxy: None,
             })
         }
+    }
+
+    /// A `Command` for `program`, to add arguments to and then [`Confinement::apply`]: on macOS
+    /// it runs `program` under `sandbox-exec` with this command's profile; elsewhere it is
+    /// `Command::new(program)` (Linux confines the child itself, between fork and exec).
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        #[cfg(target_os = "macos")]
+        if let Some(profile) = &self.profile {
+            let mut command = Command::new(crate::seatbelt::SANDBOX_EXEC);
+            command.arg("-p").arg(profile).arg(program);
+            return command;
+        }
+        Command::new(program)
     }
 
     /// The parts of the policy not enforced for this command (empty: all of it is).
@@ -207,7 +248,16 @@ impl Confinement {
                 }
             }
         }
-        #[cfg(all(unix, not(target_os = "linux")))]
+        #[cfg(target_os = "macos")]
+        {
+            use std::os::unix::process::CommandExt;
+            let rlimits = self.rlimits.clone();
+            // SAFETY: the closure only makes system calls on memory prepared beforehand.
+            unsafe {
+                command.pre_exec(move || crate::macos::enter(&rlimits));
+            }
+        }
+        #[cfg(all(unix, not(any(target_os = "linux", target_os = "macos"))))]
         {
             use std::os::unix::process::CommandExt;
             command.process_group(0);

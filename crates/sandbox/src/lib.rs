@@ -20,6 +20,8 @@ mod support;
 
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(target_os = "macos")]
+mod macos;
 
 mod confine;
 

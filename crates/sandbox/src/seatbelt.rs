@@ -3,13 +3,21 @@
 //! and a private temporary folder writable; `allow_read` readable; credential stores and
 //! LocalGPT's own files denied even inside an allowed folder (later rules win in SBPL); no
 //! network at all (`allow_net` needs the Linux proxy, so it is reported as not enforced there).
-//! Run a command under it with `sandbox-exec -p "$(localgpt sandbox profile)" CMD…`.
+//! Credential-named folders (`.ssh`, `.aws` … anywhere) are denied by a pattern as well, so one
+//! made after the profile was written is denied too. On macOS the `bash` tool and `localgpt
+//! sandbox run` run each command as `sandbox-exec -p PROFILE CMD…` ([`crate::Confinement::command`]);
+//! by hand: `sandbox-exec -p "$(localgpt sandbox profile)" CMD…`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use localgpt_core::protected::CREDENTIAL_NAMES;
+
 use crate::SandboxError;
 use crate::policy::Policy;
+
+/// The program that runs a command under a profile.
+pub const SANDBOX_EXEC: &str = "/usr/bin/sandbox-exec";
 
 /// System folders every command may read (and run programs from) on macOS.
 pub const MACOS_SYSTEM_READ: &[&str] = &[
@@ -45,6 +53,18 @@ fn quoted(path: &Path) -> Result<String, SandboxError> {
         "\"{}\"",
         text.replace('\\', "\\\\").replace('"', "\\\"")
     ))
+}
+
+/// `name` with the characters a regular expression gives a meaning escaped.
+fn regex_escape(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if !c.is_ascii_alphanumeric() && c != '-' && c != '_' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn subpaths(paths: &[PathBuf]) -> Result<String, SandboxError> {
@@ -91,6 +111,12 @@ pub fn profile(policy: &Policy, tmp: &Path) -> Result<String, SandboxError> {
             subpaths(&policy.never)?
         );
     }
+    // Credential names anywhere, even in folders made after this profile.
+    let mut patterns = String::new();
+    for name in CREDENTIAL_NAMES {
+        let _ = write!(patterns, " (regex #\"/{}(/|$)\")", regex_escape(name));
+    }
+    let _ = writeln!(out, "(deny file-read* file-write*{patterns})");
     out.push_str("(deny network*)\n");
     Ok(out)
 }
@@ -174,6 +200,27 @@ mod tests {
                 "{secret} not denied: {rule}"
             );
         }
+    }
+
+    #[test]
+    fn credential_names_are_denied_anywhere_by_pattern() {
+        let text = profile(
+            &policy(&SandboxConfig::default()),
+            Path::new("/private/tmp/lg-5"),
+        )
+        .unwrap();
+        let rule = text.lines().find(|line| line.contains("(regex")).unwrap();
+        assert!(rule.starts_with("(deny file-read* file-write*"), "{rule}");
+        for pattern in [
+            r##"(regex #"/\.ssh(/|$)")"##,
+            r##"(regex #"/\.aws(/|$)")"##,
+            r##"(regex #"/\.git-credentials(/|$)")"##,
+        ] {
+            assert!(rule.contains(pattern), "{pattern} missing: {rule}");
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        let position = |prefix: &str| lines.iter().rposition(|line| line.starts_with(prefix));
+        assert!(position("(deny file-read* file-write* (regex") > position("(allow file-"));
     }
 
     #[test]

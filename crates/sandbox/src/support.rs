@@ -34,6 +34,9 @@ pub struct Support {
     /// Whether a command can get a user and network namespace of its own, which `allow_net`
     /// needs (its only way out is then the filtering proxy).
     pub network_namespace: bool,
+    /// macOS: whether `/usr/bin/sandbox-exec` is there to run commands under the policy's
+    /// Seatbelt profile ([`crate::seatbelt`]).
+    pub seatbelt: bool,
 }
 
 impl Support {
@@ -50,6 +53,7 @@ impl Support {
                 landlock_scopes: abi.is_some_and(|abi| abi >= 6),
                 process_limit: crate::linux::limits::process_limit_kind(),
                 network_namespace: crate::linux::netns::available(),
+                seatbelt: false,
             }
         }
         #[cfg(not(target_os = "linux"))]
@@ -62,12 +66,17 @@ impl Support {
                 landlock_scopes: false,
                 process_limit: ProcessLimit::None,
                 network_namespace: false,
+                seatbelt: cfg!(target_os = "macos")
+                    && std::path::Path::new(crate::seatbelt::SANDBOX_EXEC).exists(),
             }
         }
     }
 
     /// The parts of `policy` this machine cannot enforce, in plain words (empty: all of it).
     pub fn gaps(&self, policy: &Policy) -> Vec<String> {
+        if self.os == "macos" {
+            return self.macos_gaps(policy);
+        }
         let mut gaps = Vec::new();
         if self.landlock_abi.is_none() {
             gaps.push(
@@ -101,6 +110,30 @@ impl Support {
                 "allow_net ({}) needs a user and network namespace for the filtering proxy, which \
                  this machine does not allow (unprivileged user namespaces are off): all network \
                  stays blocked",
+                policy.allow_net.join(", ")
+            ));
+        }
+        gaps
+    }
+
+    /// [`Support::gaps`] on macOS, where commands run under `sandbox-exec`.
+    fn macos_gaps(&self, policy: &Policy) -> Vec<String> {
+        let mut gaps = Vec::new();
+        if !self.seatbelt {
+            gaps.push(format!(
+                "file-system and network rules need {}, which this Mac does not have",
+                crate::seatbelt::SANDBOX_EXEC
+            ));
+        }
+        gaps.push(
+            "the memory and process limits ([sandbox.limits] memory_mb, processes) are not \
+             enforced on macOS (CPU time, file size and open files are)"
+                .to_owned(),
+        );
+        if !policy.allow_net.is_empty() {
+            gaps.push(format!(
+                "allow_net ({}) needs the Linux filtering proxy: on macOS all network stays \
+                 blocked",
                 policy.allow_net.join(", ")
             ));
         }

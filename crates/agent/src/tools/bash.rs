@@ -152,7 +152,7 @@ async fn run_command(
     let mut confinement =
         Confinement::prepare(policy).map_err(|error| ToolError::Failed(error.to_string()))?;
     warn_unenforced(&confinement);
-    let mut process = tokio::process::Command::new("bash");
+    let mut process = tokio::process::Command::from(confinement.command("bash"));
     process
         .arg("-c")
         .arg(command)

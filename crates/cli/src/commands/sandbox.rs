@@ -2,7 +2,6 @@
 //! way to run any command under the `[sandbox]` policy to see what it may and may not do.
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::Context;
 use localgpt_sandbox::{Confinement, PROXY_URL, Policy, SandboxLevel, Support};
@@ -100,6 +99,12 @@ fn check(policy: &Policy, json: bool) -> anyhow::Result<()> {
         allow_net_summary(policy, &support)
     );
     println!("seccomp:            {}", yes(support.seccomp));
+    if support.os == "macos" {
+        println!(
+            "sandbox-exec:       {} (commands run under the Seatbelt profile of `sandbox profile`)",
+            yes(support.seatbelt)
+        );
+    }
     println!("signal scoping:     {}", yes(support.landlock_scopes));
     println!(
         "process limit:      {}",
@@ -155,7 +160,7 @@ fn run_confined(policy: &Policy, command: &[String]) -> anyhow::Result<i32> {
     for gap in confinement.unenforced() {
         eprintln!("warning: sandbox: not enforced: {gap}");
     }
-    let mut process = Command::new(program);
+    let mut process = confinement.command(program);
     process.args(args).current_dir(&policy.workspace);
     confinement.apply(&mut process);
     let status = process

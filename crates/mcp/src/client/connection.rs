@@ -160,7 +160,10 @@ impl StdioConnection {
             ),
             None => None,
         };
-        let mut command = Command::new(&launch.command);
+        let mut command = match confinement.as_ref() {
+            Some(confinement) => Command::from(confinement.command(&launch.command)),
+            None => Command::new(&launch.command),
+        };
         command
             .args(&launch.args)
             .current_dir(workspace)
