@@ -1,11 +1,12 @@
-//! LocalGPT's agent runtime. Today it holds OpenClaw-compatible skills: discovery, parsing,
-//! eligibility and the prompt listing; the agent loop, tools, sessions and the control plane join
-//! it as they land.
+//! LocalGPT's agent runtime: the agent loop (`runtime`), its tools, sessions, skills, recall,
+//! the ingress bus and control plane (`control`), the heartbeat and job schedules, budgets and
+//! prechecks for background work — and `host`, which assembles all of it for every front end.
 
 pub mod budget;
 pub mod control;
 pub mod embedding_worker;
 pub mod heartbeat;
+pub mod host;
 pub mod precheck;
 pub mod prompt;
 pub mod recall;

@@ -11,7 +11,17 @@ pub enum FailureKind {
     /// The model needed is not set up: no local model installed, a provider's key missing. The
     /// message names the command or variable that fixes it.
     ModelUnavailable,
-    /// Anything else: the model failed, the transcript could not be written, the turn stopped.
+    /// The model (or its provider) failed: unreachable, refused, answered nonsense.
+    Model,
+    /// The session to continue does not exist.
+    UnknownSession,
+    /// The session id is not one (bad characters) or matches several sessions.
+    BadSession,
+    /// The transcript or another file could not be read or written.
+    Storage,
+    /// The turn could not be set up (the workspace could not be created).
+    Setup,
+    /// Anything else: the turn stopped unexpectedly, the control plane went away.
     Turn,
 }
 
@@ -26,18 +36,28 @@ pub struct TurnFailure {
 }
 
 impl TurnFailure {
-    /// The model is not set up; `message` says how to set it up.
-    pub fn model_unavailable(message: impl Into<String>) -> Self {
+    /// A failure of `kind`.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         Self {
-            kind: FailureKind::ModelUnavailable,
+            kind,
             message: message.into(),
         }
+    }
+
+    /// The model is not set up; `message` says how to set it up.
+    pub fn model_unavailable(message: impl Into<String>) -> Self {
+        Self::new(FailureKind::ModelUnavailable, message)
     }
 
     /// The stable code an API client can branch on.
     pub fn code(&self) -> &'static str {
         match self.kind {
             FailureKind::ModelUnavailable => "model_unavailable",
+            FailureKind::Model => "model_failed",
+            FailureKind::UnknownSession => "unknown_session",
+            FailureKind::BadSession => "bad_session",
+            FailureKind::Storage => "storage_failed",
+            FailureKind::Setup => "setup_failed",
             FailureKind::Turn => "turn_failed",
         }
     }

@@ -12,8 +12,9 @@ use localgpt_core::ingress::{Payload, Sender, Source};
 use serde_json::json;
 
 use crate::app::App;
-use crate::daemon::{Approvals, PlaneParts, build_plane_with};
+use crate::assistant::host;
 use crate::terminal::{EventPrinter, TerminalApprover};
+use localgpt_agent::host::{Approvals, PlaneParts};
 
 /// Runs `ask`.
 pub fn run(
@@ -33,7 +34,9 @@ pub fn run(
     };
     let PlaneParts {
         plane, model_name, ..
-    } = build_plane_with(app, model, Approvals::Fixed(approver), None)?.require_model()?;
+    } = host(app, None, None)?
+        .plane(model, Approvals::Fixed(approver))
+        .require_model()?;
     let mut printer = EventPrinter::new();
     let outcome = runtime.block_on(async {
         let (bus, queue) = bounded(1);

@@ -10,17 +10,18 @@ use anyhow::Context;
 use localgpt_agent::control::{IngressBus, Outcome, Submission, bounded};
 use localgpt_agent::runtime::{tokens, transcript};
 use localgpt_agent::sessions::SessionStore;
-use localgpt_memory::MemoryHandle;
 use localgpt_core::chat::CancelToken;
 use localgpt_core::ingress::{Payload, Sender, Source};
+use localgpt_memory::MemoryHandle;
 use localgpt_memory::SearchOptions;
 use rustyline::error::ReadlineError;
 
 use crate::app::App;
-use crate::assistant::{SessionChoice, build_agent, create_model};
+use crate::assistant::{SessionChoice, host};
 use crate::commands::skills;
-use crate::daemon::{Approvals, PlaneParts, build_plane_with};
 use crate::terminal::{EventPrinter, TerminalApprover};
+use localgpt_agent::control::Persona;
+use localgpt_agent::host::{Approvals, Host, PlaneParts};
 
 const HELP: &str = "\
 /help             this list
@@ -41,6 +42,7 @@ struct Chat {
     app: App,
     runtime: tokio::runtime::Runtime,
     bus: IngressBus,
+    host: Host,
     memory: MemoryHandle,
     store: SessionStore,
     session: Option<String>,
@@ -57,24 +59,20 @@ pub fn run(app: &App, session: SessionChoice, model: Option<&str>) -> anyhow::Re
         SessionChoice::Resume(id) => Some(id_of(&store, &id)?),
         SessionChoice::Latest => store.latest()?,
     };
+    let host = host(app, None, None)?;
+    let memory = host.memory().clone();
     let PlaneParts {
-        plane,
-        model_name,
-        memory,
-        ..
-    } = build_plane_with(
-        app,
-        model,
-        Approvals::Fixed(Arc::new(TerminalApprover)),
-        None,
-    )?
-    .require_model()?;
+        plane, model_name, ..
+    } = host
+        .plane(model, Approvals::Fixed(Arc::new(TerminalApprover)))
+        .require_model()?;
     let (bus, queue) = bounded(1);
     runtime.spawn(plane.serve(queue));
     let mut chat = Chat {
         app: app.clone(),
         runtime,
         bus,
+        host,
         memory,
         store,
         session,
@@ -308,12 +306,12 @@ impl Chat {
             println!("Nothing to compact yet.");
             return Ok(());
         };
-        let model = create_model(&self.app, self.model_override.as_deref())?;
-        let mut agent = build_agent(
-            &self.app,
+        let model = self.host.model(self.model_override.as_deref())?;
+        let mut agent = self.host.agent(
             model,
             &SessionChoice::Resume(session),
             Arc::new(TerminalApprover),
+            &Persona::Root,
         )?;
         let mut printer = EventPrinter::new();
         let compacted =

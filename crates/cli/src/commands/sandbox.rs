@@ -12,18 +12,7 @@ use crate::cli::SandboxCommand;
 /// The `[sandbox]` policy of this home for `workspace`: its credential stores and LocalGPT's own
 /// config, state and models are never reachable.
 pub fn policy(app: &App, workspace: &Path) -> Policy {
-    let own = [
-        app.paths.config_file.clone(),
-        app.paths.state_dir(),
-        app.paths.models_dir(),
-    ];
-    Policy::from_config(
-        &app.config.sandbox,
-        workspace,
-        std::env::home_dir().as_deref(),
-        &own,
-        |path| app.paths.expand(path),
-    )
+    localgpt_agent::host::setup::sandbox_policy(&app.paths, &app.config, workspace)
 }
 
 /// Runs one `sandbox` subcommand; returns the exit status to leave with.

@@ -1,22 +1,14 @@
 //! `localgpt skills list|show`: the skills found in the workspace and the user's skill folder.
 
 use anyhow::bail;
-use localgpt_agent::skills::{Eligibility, SkillSet, SkillSource, discover};
-use localgpt_core::config::process_env;
+use localgpt_agent::skills::{Eligibility, SkillSet};
 
 use crate::app::App;
 use crate::cli::SkillsCommand;
 
 /// Finds the skills for this configuration, in precedence order.
 pub fn find(app: &App) -> SkillSet {
-    let roots = [
-        (
-            SkillSource::Workspace,
-            app.paths.workspace(&app.config).join("skills"),
-        ),
-        (SkillSource::User, app.paths.skills_dir()),
-    ];
-    discover(&roots, &process_env, std::env::var_os("PATH").as_deref())
+    localgpt_agent::host::setup::find_skills(&app.paths, &app.config)
 }
 
 /// Runs one `skills` subcommand.

@@ -1,70 +1,28 @@
 //! `localgpt tools list|test`: the script tools of `workspace/tools/` and of skills' `tools/`
 //! folders — what each may use, what is wrong with the manifests that could not be loaded (file
 //! and fix) — and running one with JSON arguments under its policy, exactly as the model would.
-//! Also adds the script tools to an agent's tool box ([`add_script_tools`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use localgpt_memory::MemoryHandle;
-use localgpt_agent::tools::script::{self, ScriptToolRunner};
-use localgpt_agent::tools::{AllowedRoots, Tool, ToolBox, ToolContext, cap_output};
+use localgpt_agent::tools::script::ScriptToolRunner;
+use localgpt_agent::tools::{AllowedRoots, Tool, ToolContext, cap_output};
 use localgpt_core::protected::ProtectedPaths;
 use localgpt_core::text::{display_path, terminal_safe, terminal_safe_line};
 use localgpt_scripts::{Catalog, TOOL_PREFIX};
 
 use crate::app::App;
 use crate::cli::ToolsCommand;
-use crate::commands::skills;
 
 /// Where script tools live: the workspace's `tools/`, then each usable skill's `tools/`.
 pub fn folders(app: &App) -> Vec<PathBuf> {
-    let mut folders = vec![app.paths.workspace(&app.config).join("tools")];
-    folders.extend(
-        skills::find(app)
-            .skills
-            .iter()
-            .filter(|skill| {
-                matches!(
-                    skill.eligibility,
-                    localgpt_agent::skills::Eligibility::Eligible
-                )
-            })
-            .map(|skill| skill.base_dir().join("tools")),
-    );
-    folders
+    localgpt_agent::host::setup::script_folders(&app.paths, &app.config)
 }
 
 /// Credential stores and LocalGPT's own config, state and models.
 fn protected(app: &App) -> ProtectedPaths {
-    ProtectedPaths::for_current_user(&[
-        app.paths.config_file.clone(),
-        app.paths.state_dir(),
-        app.paths.models_dir(),
-    ])
-}
-
-/// Adds every loadable script tool to `tools` (their problems go to the log); the tool box's
-/// scope decides which of them a persona is offered.
-pub fn add_script_tools(
-    app: &App,
-    tools: &mut ToolBox,
-    protected: &ProtectedPaths,
-    memory: &MemoryHandle,
-) {
-    let (runners, problems) = script::load(&folders(app), protected, Some(memory));
-    for problem in problems {
-        tracing::warn!(
-            file = %problem.file.display(),
-            "script tool not offered: {} (fix: {})",
-            problem.message,
-            problem.fix
-        );
-    }
-    for runner in runners {
-        tools.add(Arc::new(runner));
-    }
+    localgpt_agent::host::setup::protected_paths(&app.paths)
 }
 
 /// Runs one `tools` subcommand; returns the exit status to leave with.

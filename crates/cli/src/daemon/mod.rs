@@ -12,7 +12,6 @@ mod heartbeat;
 mod jobs;
 mod process;
 mod run;
-mod runner;
 mod sandbox_status;
 mod telegram;
 
@@ -20,5 +19,4 @@ pub use jobs::list as list_jobs;
 #[cfg(feature = "desktop")]
 pub(crate) use process::running;
 pub use process::{start, status, stop};
-pub use run::{PlaneParts, build_plane_with, heartbeat_once, run_foreground, run_job_once};
-pub use runner::Approvals;
+pub use run::{heartbeat_once, run_foreground, run_job_once};

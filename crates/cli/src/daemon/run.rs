@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use localgpt_agent::control::{ApprovalDesk, ArtifactStore, ControlPlane, TrustPolicy, bounded};
+use localgpt_agent::control::{ApprovalDesk, ArtifactStore, bounded};
 use localgpt_agent::embedding_worker::EmbeddingWorker;
+use localgpt_agent::host::{Approvals, PlaneParts};
 use localgpt_agent::runtime::DenyAll;
 use localgpt_agent::sessions::SessionStore;
 use localgpt_server::ServerState;
@@ -17,15 +18,12 @@ use localgpt_server::ServerState;
 use localgpt_memory::MemoryHandle;
 
 use super::process::{lock_path, pid_path};
-use super::runner::{Approvals, DaemonRunner, UnavailableModel};
 use super::{delivery, heartbeat, jobs, sandbox_status, telegram};
 use crate::app::App;
-use crate::assistant::{create_model_with, open_memory};
+use crate::assistant::host;
 
 /// Inputs that may wait for the control plane before callers are told "busy".
 const QUEUE_CAPACITY: usize = 64;
-/// Longest a turn may run.
-const TURN_DEADLINE: Duration = Duration::from_secs(600);
 /// How long stopping waits for turns in flight.
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
@@ -59,17 +57,13 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
     drop(pid_file);
 
     let desk = Arc::new(ApprovalDesk::default());
+    let host = host(app, None, Some(app.config.providers.local.keep_alive.0))?;
+    let memory = host.memory().clone();
     let PlaneParts {
         plane,
         model_name,
-        memory,
         model_problem,
-    } = build_plane_with(
-        app,
-        None,
-        Approvals::Desk(Arc::clone(&desk)),
-        Some(app.config.providers.local.keep_alive.0),
-    )?;
+    } = host.plane(None, Approvals::Desk(Arc::clone(&desk)));
     if let Some(problem) = &model_problem {
         tracing::warn!("the default model {model_name} cannot answer yet: {problem}");
     }
@@ -105,6 +99,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
                 "jobs": jobs::rows(&heartbeat_app),
                 "telegram": telegram_status.as_ref().map(|gateway| gateway.status()),
                 "sandbox": sandbox,
+                "usage": crate::commands::usage::usage_status(&heartbeat_app),
             })
         })),
     };
@@ -157,73 +152,10 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
     result.context("serving the API")
 }
 
-/// The control plane of this home: trust policy, the default model loaded once, the memory
-/// index, artifacts in `state/artifacts/`.
-pub fn build_plane(app: &App) -> anyhow::Result<PlaneParts> {
-    build_plane_with(app, None, Approvals::Fixed(Arc::new(DenyAll)), None)
-}
-
-/// A control plane whose default model is `model` (or the configured one) and whose tools ask
-/// `approvals` before running those that need approval. A local default model is unloaded after
-/// `idle_unload` without use.
-pub fn build_plane_with(
-    app: &App,
-    model: Option<&str>,
-    approvals: Approvals,
-    idle_unload: Option<std::time::Duration>,
-) -> anyhow::Result<PlaneParts> {
-    let memory = open_memory(app)?;
-    // A model that cannot be set up (not installed, a key missing) does not stop the plane:
-    // everything else works, and a chat says what to do.
-    let default_model = create_model_with(app, model, idle_unload).map_err(|error| {
-        let name = model.unwrap_or(&app.config.agent.default_model).to_owned();
-        UnavailableModel {
-            problem: format!("{error:#}"),
-            name,
-        }
-    });
-    let (model_name, model_problem) = match &default_model {
-        Ok(model) => (model.name().to_owned(), None),
-        Err(unavailable) => (unavailable.name.clone(), Some(unavailable.problem.clone())),
-    };
-    let runner = Arc::new(DaemonRunner::new(
-        app.clone(),
-        default_model,
-        memory.clone(),
-        approvals,
-    ));
-    let plane = ControlPlane::new(TrustPolicy::from_config(&app.config), runner, TURN_DEADLINE)
-        .with_artifacts(ArtifactStore::new(app.paths.state_dir().join("artifacts")))
-        .with_redactor(localgpt_llm::ModelFactory::new(&app.config).redactor());
-    Ok(PlaneParts {
-        plane: Arc::new(plane),
-        model_name,
-        memory,
-        model_problem,
-    })
-}
-
-/// What [`build_plane_with`] sets up.
-pub struct PlaneParts {
-    /// The control plane.
-    pub plane: Arc<ControlPlane>,
-    /// The default model's name.
-    pub model_name: String,
-    /// The memory index, shared with the tools.
-    pub memory: MemoryHandle,
-    /// Why the default model cannot answer (with the fix), when it cannot.
-    pub model_problem: Option<String>,
-}
-
-impl PlaneParts {
-    /// The parts, or the model's problem as an error: for `ask` and `chat`, which exist to talk
-    /// to the model.
-    pub fn require_model(self) -> anyhow::Result<Self> {
-        match &self.model_problem {
-            Some(problem) => Err(anyhow::anyhow!("{problem}")),
-            None => Ok(self),
-        }
-    }
+/// The control plane of this home for one command (`daemon heartbeat`, `jobs run`): tools that
+/// need approval are denied, since nobody is there to ask.
+fn build_plane(app: &App) -> anyhow::Result<PlaneParts> {
+    Ok(host(app, None, None)?.plane(None, Approvals::Fixed(Arc::new(DenyAll))))
 }
 
 /// What keeps memory current while the daemon runs; dropping it stops both.

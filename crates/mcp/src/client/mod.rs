@@ -12,6 +12,7 @@ pub mod connection;
 pub mod http;
 pub mod result;
 pub mod server;
+pub mod source;
 pub mod tool;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ use serde_json::Value;
 
 pub use connection::Launch;
 pub use server::ServerClient;
+pub use source::McpTools;
 pub use tool::{RemoteTool, exposed_name, valid_server_name};
 
 /// Why a server or one of its tools failed. The text reaches the model, so it says what happened.

@@ -85,16 +85,22 @@ pub async fn chat(
 pub const GENERIC_FAILURE: &str = "the assistant could not answer this time; try again later";
 
 /// The final answer as JSON, or the error it was (in detail only for the owner).
-/// A failed turn as an API error: `503 model_unavailable` when the model is not set up (the
-/// message names the fix), `502 turn_failed` otherwise. Strangers learn neither the reason nor
-/// the setup: they get a generic `502`.
+/// A failed turn as an API error, mapped once by whose failure it is: `503 model_unavailable`
+/// when the model is not set up (the message names the fix), `502 model_failed` only for the
+/// model's own failures, `404 unknown_session`, `400 bad_session`, `500` for storage, set-up and
+/// anything else. Strangers learn neither the reason nor the setup: they get a generic `502`.
 pub(crate) fn failure_error(failure: TurnFailure, owner: bool) -> ApiError {
     if !owner {
         return ApiError::new(StatusCode::BAD_GATEWAY, "turn_failed", GENERIC_FAILURE);
     }
     let status = match failure.kind {
         FailureKind::ModelUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        FailureKind::Turn => StatusCode::BAD_GATEWAY,
+        FailureKind::Model => StatusCode::BAD_GATEWAY,
+        FailureKind::UnknownSession => StatusCode::NOT_FOUND,
+        FailureKind::BadSession => StatusCode::BAD_REQUEST,
+        FailureKind::Storage | FailureKind::Setup | FailureKind::Turn => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     };
     ApiError::new(status, failure.code(), failure.message)
 }

@@ -1,22 +1,22 @@
-//! The binary's [`TurnRunner`], for the daemon and for `ask`: each input becomes a turn of an
+//! The host's [`TurnRunner`], for the daemon, `ask` and `chat`: each input becomes a turn of an
 //! agent built for its persona — tools limited to the persona's scope, the session named in the
-//! request resumed (or a new one), approvals through the terminal (`ask`, `chat`) or the daemon's
-//! approval desk (answered over the API), the default model loaded once and shared. A turn the bus
-//! did not trust is recorded and shown to the model as someone else's text.
+//! request resumed (or a new one), approvals through the terminal or the daemon's approval desk,
+//! the default model made once and shared. A turn the bus did not trust is recorded and shown to
+//! the model as someone else's text. Failures leave typed ([`TurnFailure`] kinds), so that each
+//! front end maps them once.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use localgpt_agent::control::{ApprovalDesk, Persona, TurnFailure, TurnResult, TurnRunner};
-use localgpt_agent::runtime::{AgentEvent, Approver, TurnTrust};
-use localgpt_memory::MemoryHandle;
 use localgpt_core::chat::{CancelToken, ChatModel};
 use localgpt_core::ingress::{IngressMessage, Sender, TrustLevel};
 use tokio::sync::mpsc;
 
-use crate::app::App;
-use crate::assistant::{SessionChoice, build_scoped_agent, create_model};
+use super::{DefaultModel, Host, HostError, SessionChoice};
+use crate::control::{ApprovalDesk, FailureKind, Persona, TurnFailure, TurnResult, TurnRunner};
+use crate::runtime::{AgentError, AgentEvent, Approver, TurnTrust};
+use crate::sessions::SessionError;
 
 /// Who decides about tool calls that need the owner's consent.
 #[derive(Clone)]
@@ -42,39 +42,19 @@ impl Approvals {
     }
 }
 
-/// The default model, or why it could not be set up (with the fix). Everything but a chat
-/// works without it.
-pub type DefaultModel = Result<Arc<dyn ChatModel>, UnavailableModel>;
-
-/// A model that could not be set up: its name and what to do about it.
-#[derive(Debug, Clone)]
-pub struct UnavailableModel {
-    /// The model's name, as configured or asked for.
-    pub name: String,
-    /// Why, with the command or variable that fixes it.
-    pub problem: String,
-}
-
 /// Runs turns for the control plane.
-pub struct DaemonRunner {
-    app: App,
+pub struct HostRunner {
+    host: Host,
     default_model: DefaultModel,
-    memory: MemoryHandle,
     approvals: Approvals,
 }
 
-impl DaemonRunner {
+impl HostRunner {
     /// A runner answering with `default_model` unless a request names another.
-    pub fn new(
-        app: App,
-        default_model: DefaultModel,
-        memory: MemoryHandle,
-        approvals: Approvals,
-    ) -> Self {
+    pub fn new(host: Host, default_model: DefaultModel, approvals: Approvals) -> Self {
         Self {
-            app,
+            host,
             default_model,
-            memory,
             approvals,
         }
     }
@@ -85,8 +65,10 @@ impl DaemonRunner {
             Err(unavailable) => unavailable.name.as_str(),
         };
         match (requested, &self.default_model) {
-            (Some(name), _) if name != default_name => create_model(&self.app, Some(name))
-                .map_err(|error| TurnFailure::model_unavailable(format!("{error:#}"))),
+            (Some(name), _) if name != default_name => self
+                .host
+                .model(Some(name))
+                .map_err(|unavailable| TurnFailure::model_unavailable(unavailable.problem)),
             (_, Ok(model)) => Ok(Arc::clone(model)),
             (_, Err(unavailable)) => {
                 Err(TurnFailure::model_unavailable(unavailable.problem.clone()))
@@ -95,7 +77,7 @@ impl DaemonRunner {
     }
 }
 
-impl TurnRunner for DaemonRunner {
+impl TurnRunner for HostRunner {
     fn run<'a>(
         &'a self,
         message: &'a IngressMessage,
@@ -110,15 +92,11 @@ impl TurnRunner for DaemonRunner {
                 (None, Some(origin)) => SessionChoice::NewFrom(origin),
                 (None, None) => SessionChoice::New,
             };
-            let mut agent = build_scoped_agent(
-                &self.app,
-                model,
-                &session,
-                self.approvals.for_turn(message, &events),
-                persona,
-                Some(&self.memory),
-            )
-            .map_err(|error| TurnFailure::from(format!("{error:#}")))?;
+            let approver = self.approvals.for_turn(message, &events);
+            let mut agent = self
+                .host
+                .agent(model, &session, approver, persona)
+                .map_err(setup_failure)?;
             if let Some(id) = agent.session_id() {
                 let _ = events.send(AgentEvent::Session(id.to_owned()));
             }
@@ -129,9 +107,35 @@ impl TurnRunner for DaemonRunner {
                     let _ = events.send(event);
                 })
                 .await
-                .map_err(|error| TurnFailure::from(error.to_string()))?;
+                .map_err(turn_failure)?;
             Ok((report, agent.session_id().map(str::to_owned)))
         })
+    }
+}
+
+/// A failure to set up the turn's agent, by whose it is.
+fn setup_failure(error: HostError) -> TurnFailure {
+    let kind = match &error {
+        HostError::Session(session) => session_kind(session),
+        HostError::Workspace { .. } => FailureKind::Setup,
+    };
+    TurnFailure::new(kind, error.to_string())
+}
+
+/// A failure of the turn itself: the model's own, or writing the transcript.
+fn turn_failure(error: AgentError) -> TurnFailure {
+    let kind = match &error {
+        AgentError::Model(_) => FailureKind::Model,
+        AgentError::Session(session) => session_kind(session),
+    };
+    TurnFailure::new(kind, error.to_string())
+}
+
+fn session_kind(error: &SessionError) -> FailureKind {
+    match error {
+        SessionError::NotFound(_) => FailureKind::UnknownSession,
+        SessionError::Ambiguous { .. } | SessionError::BadId(_) => FailureKind::BadSession,
+        SessionError::Io { .. } | SessionError::NotATranscript(_) => FailureKind::Storage,
     }
 }
 
