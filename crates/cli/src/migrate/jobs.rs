@@ -9,7 +9,7 @@ use std::path::Path;
 use localgpt_core::config::{self, JobConfig, edit};
 use serde_json::Value;
 
-use super::settings::SettingStep;
+use super::step::SettingStep;
 
 /// LocalGPT's default job timeout, for jobs that name none.
 const DEFAULT_TIMEOUT_MINUTES: u64 = 10;

@@ -10,11 +10,12 @@ mod jobs;
 mod settings;
 mod source;
 mod sqlite_sessions;
+mod step;
 
 use std::path::Path;
 
 use copy::{FileAction, FileStep};
-use settings::SettingStep;
+use step::SettingStep;
 
 use crate::app::App;
 

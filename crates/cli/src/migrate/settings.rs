@@ -5,37 +5,13 @@
 use anyhow::Context;
 use localgpt_core::config::{self, edit};
 use localgpt_core::fs::write_atomic;
-use serde::Serialize;
 
 use super::source::OpenClawHome;
+use super::step::SettingStep;
 use crate::app::App;
 
 /// Providers LocalGPT speaks, as the first part of a model reference.
 const PROVIDERS: &[&str] = &["anthropic", "openai", "ollama", "claude-cli", "local"];
-
-/// What happened to one setting.
-#[derive(Debug, Clone, Serialize)]
-pub struct SettingStep {
-    /// The LocalGPT key.
-    pub key: String,
-    /// The value (secrets shown masked).
-    pub value: String,
-    /// `set`, `kept` (you had set it) or `skipped`.
-    pub action: &'static str,
-    /// Why it was skipped.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-impl std::fmt::Display for SettingStep {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} = {} ({}", self.key, self.value, self.action)?;
-        match &self.reason {
-            Some(reason) => write!(f, ": {reason})"),
-            None => write!(f, ")"),
-        }
-    }
-}
 
 /// The settings to carry over, as (key, value, shown value).
 fn candidates(home: &OpenClawHome) -> Vec<(String, String, Option<String>)> {
