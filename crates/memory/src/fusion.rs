@@ -6,10 +6,12 @@
 //! over the candidates of both, a choice fitted to no collection. On Cranfield (see
 //! `tests/data/cranfield/README.md`; `bench/cranfield/fusion_offline.py` compares fusions on one
 //! set of runs) hybrid search scores nDCG@10 0.418 (Recall@10 0.458) against 0.417 (0.457) with
-//! reciprocal rank (k = 60). Rank fusion ignores how far ahead a strong match is, which is where
-//! it lost on the second collection with long natural-language queries; standardising
+//! reciprocal rank (k = 60). Rank fusion ignores how far ahead a strong match is; standardising
 //! over the union also keeps a lone keyword match (a CJK word no English model understands)
-//! ahead of what only the vectors found.
+//! ahead of what only the vectors found. On two more collections (`bench/smart`) the same
+//! default gives CISI, with paragraph-long questions, 0.456 against vector 0.432 and keyword
+//! 0.388; on MED, where the vectors are far ahead of keywords (0.795 against 0.680), every fusion
+//! tried lands within 0.006 of the vectors (z-score 0.794, min-max 0.797, rank 0.790).
 
 use std::collections::HashMap;
 
