@@ -456,7 +456,7 @@ fn a_triage_model_escalates_to_the_big_model_only_when_it_says_so() {
     for _ in 0..3 {
         let out = run(home.path(), &["jobs", "run", "mail"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("skipped: triage: not needed"), "{stderr}");
+        assert!(stderr.contains("skipped: triage: main model not called"), "{stderr}");
     }
     let out = run(home.path(), &["jobs", "run", "mail"]);
     assert!(

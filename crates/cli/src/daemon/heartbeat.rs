@@ -207,7 +207,7 @@ async fn work_tasks(
         if !needed {
             return (
                 CycleOutcome::Skipped {
-                    reason: format!("triage: not needed ({reason})"),
+                    reason: format!("triage: main model not called ({reason})"),
                 },
                 0,
             );

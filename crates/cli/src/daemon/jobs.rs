@@ -105,9 +105,10 @@ pub async fn run_job(
                     };
                     state.last_triage = decision.clone();
                     match decision {
-                        Some(decision) if !decision.needed => {
-                            Some(format!("triage: not needed ({})", decision.reason))
-                        }
+                        Some(decision) if !decision.needed => Some(format!(
+                            "triage: main model not called ({})",
+                            decision.reason
+                        )),
                         _ => {
                             let (outcome, reply) = run_turn(bus, job, text, delivery).await;
                             state.model_runs += 1;
