@@ -10,6 +10,7 @@ use localgpt_core::protected::{CREDENTIAL_HOME_PATHS, CREDENTIAL_NAMES, Protecte
 pub const SYSTEM_READ: &[&str] = &["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/opt"];
 
 /// Entries of `/etc` that hold secrets and are never readable.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub const ETC_SECRETS: &[&str] = &[
     "shadow",
     "shadow-",
@@ -27,6 +28,7 @@ pub const ETC_SECRETS: &[&str] = &[
 ];
 
 /// Device files every command may read and write.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub const DEVICES: &[&str] = &[
     "/dev/null",
     "/dev/zero",

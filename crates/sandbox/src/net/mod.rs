@@ -19,6 +19,7 @@ pub const PROXY_PORT: u16 = 3128;
 pub const PROXY_URL: &str = "http://127.0.0.1:3128";
 
 /// The environment that points a command's HTTP clients at the proxy.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub fn proxy_environment() -> Vec<(&'static str, &'static str)> {
     vec![
         ("HTTP_PROXY", PROXY_URL),
