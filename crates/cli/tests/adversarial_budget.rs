@@ -456,7 +456,10 @@ fn a_triage_model_escalates_to_the_big_model_only_when_it_says_so() {
     for _ in 0..3 {
         let out = run(home.path(), &["jobs", "run", "mail"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("skipped: triage: main model not called"), "{stderr}");
+        assert!(
+            stderr.contains("skipped: triage: main model not called"),
+            "{stderr}"
+        );
     }
     let out = run(home.path(), &["jobs", "run", "mail"]);
     assert!(
@@ -504,4 +507,53 @@ fn a_triage_model_escalates_to_the_big_model_only_when_it_says_so() {
         usage["summary"]["models"]["openai/gpt-triage"]["calls"], 4,
         "{usage}"
     );
+}
+
+#[test]
+fn a_heartbeat_precheck_spares_the_model_and_is_logged_once_per_reason() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new().turn(Turn::text(["The bank wrote: call them back."])),
+    ));
+    let home = daemon_home(
+        &server,
+        "\n[heartbeat]\nprecheck = \"grep -lqs URGENT inbox/*\"\n",
+    );
+    let workspace = home.path().join("workspace");
+    std::fs::create_dir_all(workspace.join("inbox")).unwrap();
+    std::fs::write(
+        workspace.join("HEARTBEAT.md"),
+        "# Heartbeat\n\n- [ ] If a mail in inbox/ is marked URGENT, tell me\n",
+    )
+    .unwrap();
+    std::fs::write(workspace.join("inbox/1.txt"), "lunch?").unwrap();
+    for _ in 0..5 {
+        let out = run(home.path(), &["daemon", "heartbeat", "--json"]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["outcome"]["kind"], "skipped", "{report}");
+        assert!(
+            report["outcome"]["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("precheck: no work"),
+            "{report}"
+        );
+    }
+    assert_eq!(server.request_count(), 0);
+    let skipped = events(home.path())
+        .into_iter()
+        .filter(|event| event["kind"] == "heartbeat_skipped")
+        .count();
+    assert_eq!(skipped, 1);
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(home.path().join("state/heartbeat.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["precheck_skips"], 5, "{state}");
+    // Urgent mail: the precheck says work, and the model is called once.
+    std::fs::write(workspace.join("inbox/2.txt"), "URGENT: the bank").unwrap();
+    let out = run(home.path(), &["daemon", "heartbeat", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["outcome"]["kind"], "delivered", "{report}");
+    assert_eq!(server.request_count(), 1);
 }
