@@ -2,8 +2,11 @@
 # Checks the size of the shipped binaries against their budgets, and reports what
 # `localgpt --version` costs (peak RSS, wall time). Fails when a binary is over its budget:
 #   headless (`--no-default-features`, no desktop app)  ≤ HEADLESS_BUDGET_MB (default 20)
-#   full (default features, with the desktop app)       ≤ FULL_BUDGET_MB (default 32)
-# Sizes are in MB of 1,000,000 bytes, of the file as shipped (stripped).
+#   full (default features, with the desktop app)       ≤ FULL_BUDGET_MB (default 35)
+# Sizes are in MB of 1,000,000 bytes, of the file as shipped (stripped). The headless binary is
+# 22.6 MB with the dist profile today (BENCHMARKS.md, "Footprint"), so this check fails until the
+# remaining weight is cut; the full budget is provisional (the full dist binary is not measured yet:
+# the release build's is 54.3 MB, and the dist profile took 40 % off the headless one).
 #
 # Builds both with the `dist` profile (Cargo.toml) unless HEADLESS_BINARY and/or FULL_BINARY name
 # binaries already built; `--headless-only` skips the full build. A portable build's llama.cpp
@@ -13,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 headless_budget_mb="${HEADLESS_BUDGET_MB:-20}"
-full_budget_mb="${FULL_BUDGET_MB:-32}"
+full_budget_mb="${FULL_BUDGET_MB:-35}"
 headless_only=false
 for arg in "$@"; do
   case "$arg" in
