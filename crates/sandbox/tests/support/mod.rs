@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use localgpt_sandbox::Confinement;
 
+pub mod net;
+
 /// How a confined command ended.
 pub struct Outcome {
     pub code: Option<i32>,
