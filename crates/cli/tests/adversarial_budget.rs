@@ -557,3 +557,34 @@ fn a_heartbeat_precheck_spares_the_model_and_is_logged_once_per_reason() {
     assert_eq!(report["outcome"]["kind"], "delivered", "{report}");
     assert_eq!(server.request_count(), 1);
 }
+
+#[test]
+fn the_daemon_status_reports_spend_against_the_caps() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new().turn(Turn::text(["Digest."]).usage(70, 30)),
+    ));
+    let home = daemon_home(
+        &server,
+        &format!("\n[budget]\ndaily_tokens = 100\n{}", job("digest", "")),
+    );
+    let out = run(home.path(), &["jobs", "run", "digest"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _running = common::start_daemon(home.path());
+    let (code, status) = common::get(
+        &format!("{}/api/status", common::daemon_url(home.path())),
+        &[],
+    );
+    assert_eq!(code, 200);
+    let usage = &status["usage"];
+    assert_eq!(usage["caps"]["daily_tokens"], 100, "{status}");
+    assert_eq!(usage["today"]["calls"], 1, "{usage}");
+    assert_eq!(usage["paused"]["cap"], "budget.daily_tokens", "{usage}");
+    assert_eq!(usage["origins"]["job digest"]["calls"], 1, "{usage}");
+    let jobs = &status["jobs"];
+    assert_eq!(jobs[0]["model_runs"], 1, "{jobs}");
+}
