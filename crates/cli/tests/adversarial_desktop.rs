@@ -441,12 +441,12 @@ fn a_daemon_that_wants_its_token_gets_it_and_a_wrong_token_reads_nothing() {
 }
 
 #[test]
-fn desktop_starts_the_daemon_when_none_runs() {
+fn without_a_display_the_in_process_host_stops_and_leaves_the_home_free() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let server = runtime.block_on(ScriptedServer::start(Script::new()));
     let home = daemon_home(&server, "\n[heartbeat]\nenabled = false\n");
     let _stop_later = common::Running(home.path());
-    // No display here: the window cannot open, but the daemon is started first and stays.
+    // No display here: the window cannot open; the host it started must not outlive it.
     let output = localgpt(home.path())
         .arg("desktop")
         .env_remove("DISPLAY")
@@ -455,14 +455,20 @@ fn desktop_starts_the_daemon_when_none_runs() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("starting one"), "{stderr}");
+    assert!(
+        stderr.contains("hosting LocalGPT in this window"),
+        "{stderr}"
+    );
+    assert!(!output.status.success(), "{stderr}");
     let status = localgpt(home.path())
         .args(["daemon", "status", "--json"])
         .output()
         .unwrap();
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(status["running"], true, "{stderr}");
-    // A second start finds it running and starts nothing.
+    assert_eq!(status["running"], false, "{stderr}");
+    assert!(!home.path().join("state/daemon.pid").exists());
+    // The lock is free: a daemon starts, and the next desktop uses it instead of hosting.
+    let _running = start_daemon(home.path());
     let again = localgpt(home.path())
         .arg("desktop")
         .env_remove("DISPLAY")
@@ -470,5 +476,111 @@ fn desktop_starts_the_daemon_when_none_runs() {
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
-    assert!(!String::from_utf8_lossy(&again.stderr).contains("starting one"));
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("hosting"));
+}
+
+/// A virtual X display for the length of a test.
+struct VirtualDisplay {
+    server: std::process::Child,
+    name: String,
+}
+
+impl VirtualDisplay {
+    fn start() -> Self {
+        let number = 200 + std::process::id() % 500;
+        let name = format!(":{number}");
+        let server = std::process::Command::new("Xvfb")
+            .args([
+                name.as_str(),
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("Xvfb is needed for this test (scripts/setup.sh installs it)");
+        let socket = format!("/tmp/.X11-unix/X{number}");
+        wait_for(|| std::path::Path::new(&socket).exists(), "the X display");
+        Self { server, name }
+    }
+}
+
+impl Drop for VirtualDisplay {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+fn wait_for(mut ready: impl FnMut() -> bool, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "{what} never came");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn with_no_daemon_the_window_hosts_the_control_plane_itself() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new().turn(Turn::text(["Hosted ", "in the window."])),
+    ));
+    let home = daemon_home(&server, "\n[heartbeat]\nenabled = false\n");
+    let display = VirtualDisplay::start();
+    let mut window = std::process::Command::new(assert_cmd::cargo::cargo_bin("localgpt"))
+        .arg("desktop")
+        .env("LOCALGPT_HOME", home.path())
+        .env("HOME", home.path())
+        .env("PATH", "/usr/bin:/bin")
+        .env("DISPLAY", &display.name)
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid_file = home.path().join("state/daemon.pid");
+    wait_for(|| pid_file.exists(), "the in-process host");
+    let pid_text = std::fs::read_to_string(&pid_file).unwrap();
+    // The host is this very process: no separate daemon was started.
+    assert_eq!(pid_text.lines().next().unwrap(), window.id().to_string());
+    let base = daemon_url(home.path());
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let (code, body) = common::post(
+        &format!("{base}/api/chat"),
+        &serde_json::json!({"message": "hello"}),
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("Hosted in the window."), "{body}");
+    // One writer per home: `daemon start` finds the window's host and starts nothing beside it.
+    let second = localgpt(home.path())
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        said.contains(&format!("already running: pid {}", window.id())),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), pid_text);
+    // `daemon stop` stops the host; the window's process ends and frees the home.
+    let stopped = localgpt(home.path())
+        .args(["daemon", "stop"])
+        .output()
+        .unwrap();
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    wait_for(|| !pid_file.exists(), "the host to stop");
+    let _ = window.kill();
+    let _ = window.wait();
+    let _running = start_daemon(home.path());
 }

@@ -1,35 +1,32 @@
-//! `localgpt desktop`: the desktop app, as a client of this home's daemon. It finds the daemon
-//! the way `localgpt daemon status` does (the pid file, checked against the live process and
-//! the home's lock) and, when none runs, starts one as `localgpt daemon start` does and says so
-//! in the window. One daemon per home stays the only writer of the index and the sessions, and
-//! approvals, the heartbeat and jobs keep one owner, whichever front end is open. A build
-//! without the `desktop` feature (`--no-default-features`) says how to get the app instead.
+//! `localgpt desktop`: the desktop app. It finds this home's daemon the way `localgpt daemon
+//! status` does (the pid file, checked against the live process and the home's lock) and talks to
+//! it; when none runs, the app hosts the control plane itself, in this process
+//! ([`crate::daemon::InProcessHost`]: the same host, API, heartbeat and jobs as a daemon, holding
+//! the home's lock so it stays the only writer of the index and the sessions) until the window
+//! closes, and says so in the window. A build without the `desktop` feature
+//! (`--no-default-features`) says how to get the app instead.
 
 use crate::app::App;
 
-/// Opens the desktop app (starting the daemon first when none runs).
+/// Opens the desktop app, on this home's daemon, or hosting the control plane itself when none
+/// runs.
 #[cfg(feature = "desktop")]
 pub fn run(app: &App) -> anyhow::Result<()> {
-    use anyhow::Context;
-
     use crate::daemon;
 
-    let (started, (pid, address)) = match daemon::running(app) {
-        Some(found) => (false, found),
+    let (_hosted, address, notice) = match daemon::running(app) {
+        Some((_pid, address)) => (None, address, None),
         None => {
-            eprintln!("No daemon is running for this home; starting one for the desktop app.");
-            daemon::start(app)?;
-            let found = daemon::running(app).context("the daemon started but is not running")?;
-            (true, found)
+            eprintln!("No daemon is running for this home; hosting LocalGPT in this window.");
+            let hosted = daemon::InProcessHost::start(app)?;
+            let address = hosted.address.to_string();
+            let notice = "No daemon was running, so this window hosts LocalGPT itself: the \
+                          heartbeat and jobs run while it is open. `localgpt daemon start` \
+                          keeps them running without a window."
+                .to_owned();
+            (Some(hosted), address, Some(notice))
         }
     };
-    let notice = started.then(|| {
-        format!(
-            "No daemon was running, so LocalGPT started one for this window (pid {pid}). \
-             It keeps running when the window closes (heartbeat, jobs); \
-             `localgpt daemon stop` ends it."
-        )
-    });
     let connection = localgpt_desktop::Connection {
         base_url: format!("http://{}", reachable(&address)),
         token: app

@@ -19,4 +19,6 @@ pub use jobs::list as list_jobs;
 #[cfg(feature = "desktop")]
 pub(crate) use process::running;
 pub use process::{start, status, stop};
+#[cfg(feature = "desktop")]
+pub use run::InProcessHost;
 pub use run::{heartbeat_once, run_foreground, run_job_once};

@@ -27,8 +27,85 @@ const QUEUE_CAPACITY: usize = 64;
 /// How long stopping waits for turns in flight.
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
-/// Runs the daemon in this process until it is told to stop.
+/// Runs the daemon in this process until SIGTERM or Ctrl-C.
 pub fn run_foreground(app: &App) -> anyhow::Result<()> {
+    serve_home(app, |_| {}, shutdown_signal())
+}
+
+/// The daemon's work — the API, the control plane, memory upkeep, heartbeat, jobs, Telegram —
+/// hosted on a thread of this process: the desktop app's host when no daemon runs. It holds the
+/// home's lock and pid file like a daemon (so `daemon status` shows it and no second writer
+/// starts) and stops when dropped, or on SIGTERM (`localgpt daemon stop`).
+#[cfg(feature = "desktop")]
+pub struct InProcessHost {
+    /// Where its API listens.
+    pub address: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+#[cfg(feature = "desktop")]
+impl InProcessHost {
+    /// Starts hosting this home; returns once the API answers (or with why it could not start:
+    /// another daemon holds the home, the port is taken …).
+    pub fn start(app: &App) -> anyhow::Result<Self> {
+        let (ready, address) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = app.clone();
+        let thread = std::thread::Builder::new()
+            .name("localgpt-host".to_owned())
+            .spawn(move || {
+                let stop = async move {
+                    tokio::select! {
+                        _ = stopped => {}
+                        () = shutdown_signal() => {}
+                    }
+                };
+                serve_home(
+                    &app,
+                    move |address| {
+                        let _ = ready.send(address);
+                    },
+                    stop,
+                )
+            })
+            .context("starting the host thread")?;
+        match address.recv() {
+            Ok(address) => Ok(Self {
+                address,
+                stop: Some(stop),
+                thread: Some(thread),
+            }),
+            // It stopped before it was ready: its error says why.
+            Err(_) => match thread.join() {
+                Ok(Err(error)) => Err(error),
+                Ok(Ok(())) => anyhow::bail!("the host stopped before it was ready"),
+                Err(_) => anyhow::bail!("the host thread failed while starting"),
+            },
+        }
+    }
+}
+
+#[cfg(feature = "desktop")]
+impl Drop for InProcessHost {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take()
+            && let Ok(Err(error)) = thread.join()
+        {
+            tracing::warn!("the in-process host stopped with an error: {error:#}");
+        }
+    }
+}
+
+/// Serves this home until `stop` resolves; `ready` gets the API's address once it answers.
+fn serve_home(
+    app: &App,
+    ready: impl FnOnce(std::net::SocketAddr),
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let state_dir = app.paths.state_dir();
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating {}", state_dir.display()))?;
@@ -109,6 +186,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
         "localgpt daemon (pid {}) serving http://{address} with {model_name}",
         std::process::id()
     );
+    ready(address);
     let heartbeat_app = app.clone();
     let heartbeat_enabled = app.config.heartbeat.enabled;
     // One way to the owner for every background report (its Bot API client made once).
@@ -131,7 +209,7 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
                 stopped,
             ))
         });
-        let served = localgpt_server::serve(listener, state, shutdown_signal()).await;
+        let served = localgpt_server::serve(listener, state, stop).await;
         let _ = stop_heartbeat.send(true);
         if let Some(heartbeat) = heartbeat {
             let _ = heartbeat.await;
