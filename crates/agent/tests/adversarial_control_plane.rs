@@ -38,6 +38,7 @@ fn submission(text: &str) -> Submission {
             text: text.to_owned(),
             session_id: None,
             model: None,
+            ..Default::default()
         },
         job_tools: Vec::new(),
         reply_to: None,

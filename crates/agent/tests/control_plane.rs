@@ -38,6 +38,7 @@ fn submission(source: Source, sender: Sender, text: &str, session: Option<&str>)
             text: text.to_owned(),
             session_id: session.map(str::to_owned),
             model: None,
+            ..Default::default()
         },
         job_tools: Vec::new(),
         reply_to: None,

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 
 use localgpt_agent::control::{FailureKind, Outcome, Submission, bounded};
 use localgpt_agent::host::{Approvals, Host, ModelSource, ToolSource, UnavailableModel};
-use localgpt_agent::runtime::DenyAll;
+use localgpt_agent::runtime::{AgentEvent, DenyAll};
 use localgpt_agent::tools::ToolBox;
 use localgpt_core::chat::ChatModel;
 use localgpt_core::config::{Config, Secret};
-use localgpt_core::ingress::{Payload, Sender, Source, ToolScope};
+use localgpt_core::ingress::{Payload, Request, Sender, Source, ToolScope};
 use localgpt_core::paths::Paths;
 use localgpt_llm::openai::OpenAiModel;
 use localgpt_memory::{IndexSettings, MemoryHandle, MemoryIndex};
@@ -62,8 +62,11 @@ fn home() -> tempfile::TempDir {
 }
 
 fn host(home: &Path, server: &ScriptedServer, source: Arc<Recording>) -> Host {
+    host_with(home, server, source, Config::default())
+}
+
+fn host_with(home: &Path, server: &ScriptedServer, source: Arc<Recording>, config: Config) -> Host {
     let paths = Paths::resolve(Some(home.to_owned()), None).unwrap();
-    let config = Config::default();
     let workspace = paths.workspace(&config);
     let index = MemoryIndex::open(
         paths.state_dir().join("index.sqlite"),
@@ -88,6 +91,7 @@ fn submission(sender: Sender, source: Source, text: &str, session: Option<&str>)
             text: text.to_owned(),
             session_id: session.map(str::to_owned),
             model: None,
+            ..Default::default()
         },
         job_tools: vec!["memory_search".to_owned()],
         reply_to: None,
@@ -241,4 +245,120 @@ async fn failures_come_back_typed_and_bad_sessions_never_reach_the_model() {
     assert_eq!(kind_of(ticket.outcome().await), FailureKind::Model);
     drop(bus);
     serving.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compacting_goes_through_the_bus_and_only_the_owner_may_ask_for_it() {
+    let home = home();
+    let server = ScriptedServer::start(Script::new().turn(Turn::text(["First answer."]))).await;
+    let host = host(home.path(), &server, Arc::new(Recording::default()));
+    let parts = host.plane(None, Approvals::Fixed(Arc::new(DenyAll)));
+    let (bus, queue) = bounded(8);
+    let serving = tokio::spawn(Arc::clone(&parts.plane).serve(queue));
+    let ticket = bus
+        .submit(submission(Sender::LocalUser, Source::Cli, "hello", None))
+        .unwrap();
+    let Outcome::Done { session_id, .. } = ticket.outcome().await else {
+        panic!("the first turn failed");
+    };
+    let session = session_id.unwrap();
+    let transcript = std::fs::read_dir(home.path().join("state/sessions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.to_string_lossy().contains(&session))
+        .unwrap();
+    let before = std::fs::read(&transcript).unwrap();
+    let compact = |sender: Sender, source: Source, session: Option<&str>| {
+        let mut request = submission(sender, source, "ignored text", session);
+        request.payload.request = Request::Compact;
+        request
+    };
+
+    // The owner: one short turn has nothing older to summarise; no model call.
+    let ticket = bus
+        .submit(compact(Sender::LocalUser, Source::Cli, Some(&session)))
+        .unwrap();
+    let Outcome::Done { report, .. } = ticket.outcome().await else {
+        panic!("compacting failed");
+    };
+    assert_eq!(report.answer, "Nothing to compact yet.");
+    assert_eq!(server.request_count(), 1);
+    // Without a session there is nothing to compact, and none is started for it.
+    let ticket = bus
+        .submit(compact(Sender::LocalUser, Source::Cli, None))
+        .unwrap();
+    let Outcome::Failed(failure) = ticket.outcome().await else {
+        panic!("compacting nothing succeeded");
+    };
+    assert_eq!(failure.kind, FailureKind::BadSession);
+    // A stranger naming the owner's session cannot reach it: the plane drops the id.
+    for (sender, source) in [
+        (Sender::TelegramUser { id: 999 }, Source::Telegram),
+        (Sender::RemoteAnonymous, Source::Api),
+        (Sender::TelegramForward { by: 999 }, Source::Telegram),
+    ] {
+        let ticket = bus
+            .submit(compact(sender.clone(), source, Some(&session)))
+            .unwrap();
+        let Outcome::Failed(failure) = ticket.outcome().await else {
+            panic!("{sender:?} compacted the owner's session");
+        };
+        assert_eq!(failure.kind, FailureKind::BadSession, "{sender:?}");
+    }
+    assert_eq!(std::fs::read(&transcript).unwrap(), before);
+    assert_eq!(
+        server.request_count(),
+        1,
+        "a refused compaction reached the model"
+    );
+    let sessions = std::fs::read_dir(home.path().join("state/sessions"))
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|ext| ext == "jsonl")
+        })
+        .count();
+    assert_eq!(sessions, 1, "a session was started to compact nothing");
+    drop(bus);
+    serving.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn past_a_cap_the_owner_is_warned_and_still_answered() {
+    let home = home();
+    let server = ScriptedServer::start(
+        Script::new()
+            .turn(Turn::text(["First."]).usage(900, 200))
+            .turn(Turn::text(["Second, despite the cap."]).usage(10, 5)),
+    )
+    .await;
+    let mut config = Config::default();
+    config.budget.daily_tokens = localgpt_core::config::TokenCap(1_000);
+    let host = host_with(home.path(), &server, Arc::new(Recording::default()), config);
+    let parts = host.plane(None, Approvals::Fixed(Arc::new(DenyAll)));
+    let (bus, queue) = bounded(4);
+    let serving = tokio::spawn(Arc::clone(&parts.plane).serve(queue));
+    let mut notices = Vec::new();
+    for text in ["one", "two"] {
+        let ticket = bus
+            .submit(submission(Sender::LocalUser, Source::Cli, text, None))
+            .unwrap();
+        let outcome = ticket
+            .follow(|event| {
+                if let AgentEvent::Notice(line) = event {
+                    notices.push(line);
+                }
+            })
+            .await;
+        assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    }
+    drop(bus);
+    serving.await.unwrap();
+    assert_eq!(server.request_count(), 2, "the owner's turn was blocked");
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].contains("This turn runs anyway"), "{notices:?}");
 }

@@ -70,7 +70,7 @@ pub enum Sender {
 }
 
 /// What the sender asks for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payload {
     /// The message text.
     pub text: String,
@@ -80,6 +80,27 @@ pub struct Payload {
     /// Use this model for the turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// What to do with it: answer the text (the default), or compact the session.
+    #[serde(default, skip_serializing_if = "Request::is_message")]
+    pub request: Request,
+}
+
+/// What an input asks of its session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Request {
+    /// A message to answer.
+    #[default]
+    Message,
+    /// Summarise the session's older turns now (the REPL's `/compact`); the text is ignored.
+    Compact,
+}
+
+impl Request {
+    /// Whether this is an ordinary message.
+    pub fn is_message(&self) -> bool {
+        matches!(self, Self::Message)
+    }
 }
 
 /// An input as the control plane sees it: identified, timestamped and given its trust.
@@ -149,6 +170,7 @@ mod tests {
                 text: "hi".into(),
                 session_id: None,
                 model: None,
+                ..Default::default()
             },
             reply_to: Some("chat:42".into()),
             received_at: "2026-11-24T10:00:00Z".into(),

@@ -10,12 +10,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use localgpt_core::chat::{CancelToken, ChatModel};
-use localgpt_core::ingress::{IngressMessage, Sender, TrustLevel};
+use localgpt_core::ingress::{IngressMessage, Request, Sender, TrustLevel};
 use tokio::sync::mpsc;
 
 use super::{DefaultModel, Host, HostError, SessionChoice};
+use crate::budget::{BudgetStatus, owner_warning};
 use crate::control::{ApprovalDesk, FailureKind, Persona, TurnFailure, TurnResult, TurnRunner};
-use crate::runtime::{AgentError, AgentEvent, Approver, TurnTrust};
+use crate::runtime::{Agent, AgentError, AgentEvent, Approver, TurnReport, TurnTrust};
 use crate::sessions::SessionError;
 
 /// Who decides about tool calls that need the owner's consent.
@@ -59,6 +60,24 @@ impl HostRunner {
         }
     }
 
+    /// The warning an owner's turn gets when a `[budget]` cap has been reached (background work
+    /// is then paused), read from the transcripts on a blocking thread.
+    async fn budget_warning(&self) -> Option<String> {
+        let sessions_dir = self.host.paths().sessions_dir();
+        let config = self.host.config().budget.clone();
+        let zone = self.host.config().heartbeat.timezone.clone();
+        let status = tokio::task::spawn_blocking(move || {
+            let tz = zone
+                .as_deref()
+                .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+                .unwrap_or_else(jiff::tz::TimeZone::system);
+            BudgetStatus::read(&sessions_dir, &config, jiff::Timestamp::now(), &tz)
+        })
+        .await
+        .ok()?;
+        owner_warning(&status)
+    }
+
     fn model_for(&self, requested: Option<&str>) -> Result<Arc<dyn ChatModel>, TurnFailure> {
         let default_name = match &self.default_model {
             Ok(model) => model.name(),
@@ -87,6 +106,13 @@ impl TurnRunner for HostRunner {
     ) -> Pin<Box<dyn Future<Output = TurnResult> + Send + 'a>> {
         Box::pin(async move {
             let model = self.model_for(message.payload.model.as_deref())?;
+            if message.payload.request == Request::Compact && message.payload.session_id.is_none() {
+                // Compacting needs a conversation; never start one to compact it.
+                return Err(TurnFailure::new(
+                    FailureKind::BadSession,
+                    "nothing to compact: name the session to compact",
+                ));
+            }
             let session = match (&message.payload.session_id, origin_label(message)) {
                 (Some(id), _) => SessionChoice::Resume(id.clone()),
                 (None, Some(origin)) => SessionChoice::NewFrom(origin),
@@ -100,6 +126,16 @@ impl TurnRunner for HostRunner {
             if let Some(id) = agent.session_id() {
                 let _ = events.send(AgentEvent::Session(id.to_owned()));
             }
+            if message.payload.request == Request::Compact {
+                return compact(&mut agent, &cancel, &events).await;
+            }
+            if message.trust == TrustLevel::OwnerCommand
+                && let Some(warning) = self.budget_warning().await
+            {
+                // The owner is never stopped by a cap, only told.
+                tracing::warn!("{warning}");
+                let _ = events.send(AgentEvent::Notice(warning));
+            }
             let who = turn_trust(message);
             let report = agent
                 .turn_as(&message.payload.text, &who, &cancel, &mut |event| {
@@ -111,6 +147,30 @@ impl TurnRunner for HostRunner {
             Ok((report, agent.session_id().map(str::to_owned)))
         })
     }
+}
+
+/// `/compact`: summarises the session's older turns now; the answer says whether anything was.
+async fn compact(
+    agent: &mut Agent,
+    cancel: &CancelToken,
+    events: &mpsc::UnboundedSender<AgentEvent>,
+) -> TurnResult {
+    let compacted = agent
+        .compact(cancel, &mut |event| {
+            let _ = events.send(event);
+        })
+        .await
+        .map_err(turn_failure)?;
+    let answer = if compacted {
+        "Compacted: older turns are now a summary."
+    } else {
+        "Nothing to compact yet."
+    };
+    let report = TurnReport {
+        answer: answer.to_owned(),
+        ..TurnReport::default()
+    };
+    Ok((report, agent.session_id().map(str::to_owned)))
 }
 
 /// A failure to set up the turn's agent, by whose it is.

@@ -48,6 +48,7 @@ pub fn run(
                 text: question.to_owned(),
                 session_id: None,
                 model: None,
+                ..Default::default()
             },
             job_tools: Vec::new(),
             reply_to: None,

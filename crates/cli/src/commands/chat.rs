@@ -8,10 +8,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use localgpt_agent::control::{IngressBus, Outcome, Submission, bounded};
-use localgpt_agent::runtime::{tokens, transcript};
+use localgpt_agent::runtime::{TurnReport, tokens, transcript};
 use localgpt_agent::sessions::SessionStore;
-use localgpt_core::chat::CancelToken;
-use localgpt_core::ingress::{Payload, Sender, Source};
+use localgpt_core::ingress::{Payload, Request, Sender, Source};
 use localgpt_memory::MemoryHandle;
 use localgpt_memory::SearchOptions;
 use rustyline::error::ReadlineError;
@@ -20,8 +19,7 @@ use crate::app::App;
 use crate::assistant::{SessionChoice, host};
 use crate::commands::skills;
 use crate::terminal::{EventPrinter, TerminalApprover};
-use localgpt_agent::control::Persona;
-use localgpt_agent::host::{Approvals, Host, PlaneParts};
+use localgpt_agent::host::{Approvals, PlaneParts};
 
 const HELP: &str = "\
 /help             this list
@@ -42,7 +40,6 @@ struct Chat {
     app: App,
     runtime: tokio::runtime::Runtime,
     bus: IngressBus,
-    host: Host,
     memory: MemoryHandle,
     store: SessionStore,
     session: Option<String>,
@@ -72,7 +69,6 @@ pub fn run(app: &App, session: SessionChoice, model: Option<&str>) -> anyhow::Re
         app: app.clone(),
         runtime,
         bus,
-        host,
         memory,
         store,
         session,
@@ -152,14 +148,21 @@ enum Slash {
 impl Chat {
     /// Sends one message through the bus; Ctrl-C stops the answer.
     fn turn(&mut self, message: &str) -> anyhow::Result<()> {
+        self.submit(message, Request::Message).map(|_| ())
+    }
+
+    /// Submits `request` on this session through the bus, printing its events as they come;
+    /// Ctrl-C stops it. Returns the turn's report.
+    fn submit(&mut self, text: &str, request: Request) -> anyhow::Result<TurnReport> {
         let mut printer = EventPrinter::new();
         let submission = Submission {
             source: Source::Cli,
             sender: Sender::LocalUser,
             payload: Payload {
-                text: message.to_owned(),
+                text: text.to_owned(),
                 session_id: self.session.clone(),
                 model: self.model_override.clone(),
+                request,
             },
             job_tools: Vec::new(),
             reply_to: None,
@@ -188,7 +191,7 @@ impl Chat {
                 if report.cancelled {
                     eprintln!("(stopped)");
                 }
-                Ok(())
+                Ok(report)
             }
             Outcome::Failed(message) => anyhow::bail!("{message}"),
             Outcome::TimedOut => anyhow::bail!("the answer took too long and was stopped"),
@@ -300,28 +303,14 @@ impl Chat {
         Ok(Slash::Done)
     }
 
-    /// `/compact`: summarises the session's older turns now.
+    /// `/compact`: summarises the session's older turns now, through the bus like every turn.
     fn compact(&mut self) -> anyhow::Result<()> {
-        let Some(session) = self.session.clone() else {
+        if self.session.is_none() {
             println!("Nothing to compact yet.");
             return Ok(());
-        };
-        let model = self.host.model(self.model_override.as_deref())?;
-        let mut agent = self.host.agent(
-            model,
-            &SessionChoice::Resume(session),
-            Arc::new(TerminalApprover),
-            &Persona::Root,
-        )?;
-        let mut printer = EventPrinter::new();
-        let compacted =
-            self.runtime
-                .block_on(agent.compact(&CancelToken::new(), &mut |event| {
-                    printer.print(&event);
-                }))?;
-        if !compacted {
-            println!("Nothing to compact yet.");
         }
+        let report = self.submit("", Request::Compact)?;
+        println!("{}", report.answer);
         Ok(())
     }
 }

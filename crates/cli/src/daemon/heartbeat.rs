@@ -220,6 +220,7 @@ async fn work_tasks(
             text: prompt,
             session_id: None,
             model: app.config.heartbeat.model.clone(),
+            ..Default::default()
         },
         job_tools: HEARTBEAT_TOOLS
             .iter()

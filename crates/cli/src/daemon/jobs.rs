@@ -147,6 +147,7 @@ async fn run_turn(
             text,
             session_id: None,
             model: job.model.clone(),
+            ..Default::default()
         },
         job_tools: job.tools.clone(),
         reply_to: None,

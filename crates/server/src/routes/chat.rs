@@ -53,6 +53,7 @@ pub async fn chat(
                 text: body.message,
                 session_id: body.session_id,
                 model: body.model,
+                ..Default::default()
             },
             job_tools: Vec::new(),
             reply_to: None,

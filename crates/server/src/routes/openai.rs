@@ -110,6 +110,7 @@ pub async fn completions(
                 text,
                 session_id: None,
                 model: requested,
+                ..Default::default()
             },
             job_tools: Vec::new(),
             reply_to: None,

@@ -284,6 +284,7 @@ impl TelegramGateway {
                     None
                 },
                 model: None,
+                ..Default::default()
             },
             job_tools: Vec::new(),
             reply_to: Some(format!("telegram:{chat}")),
