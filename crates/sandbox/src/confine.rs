@@ -129,7 +129,12 @@ impl Confinement {
                                 "the process limit's cgroup could not be made: {error}"
                             )]));
                         }
-                        Err(_) => None,
+                        Err(error) => {
+                            unenforced.push(format!(
+                                "the process limit's cgroup could not be made: {error}"
+                            ));
+                            None
+                        }
                     }
                 }
                 _ => None,

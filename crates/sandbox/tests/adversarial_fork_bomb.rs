@@ -162,3 +162,38 @@ fn concurrent_commands_get_a_group_each_and_leftovers_are_killed() {
     let made = forked(&outcome);
     assert!((16..64).contains(&made), "limit 64, forked {made}");
 }
+
+#[test]
+fn a_pooled_group_removed_by_someone_else_is_replaced() {
+    if !is_root() {
+        return;
+    }
+    let workspace = tempfile::tempdir().unwrap();
+    let outcome = run(
+        Confinement::prepare(&policy(workspace.path(), 16)).unwrap(),
+        "true",
+        workspace.path(),
+    );
+    assert_eq!(outcome.code, Some(0));
+    // Another process (say a LocalGPT in another pid namespace sweeping) removes this
+    // process's idle groups.
+    let mine = format!("p{}-", std::process::id());
+    let parent = Path::new("/sys/fs/cgroup/pids/localgpt-sandbox");
+    let mut removed = 0;
+    for entry in std::fs::read_dir(parent).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&mine) {
+            std::fs::remove_dir(entry.path()).unwrap();
+            removed += 1;
+        }
+    }
+    assert!(removed > 0, "no pooled group to remove");
+    let confinement = Confinement::prepare(&policy(workspace.path(), 16)).unwrap();
+    assert!(
+        confinement.unenforced().is_empty(),
+        "{:?}",
+        confinement.unenforced()
+    );
+    let outcome = run(confinement, FORK_BOMB, workspace.path());
+    let made = forked(&outcome);
+    assert!((12..16).contains(&made), "limit 16, forked {made}");
+}

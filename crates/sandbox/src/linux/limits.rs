@@ -107,7 +107,10 @@ impl PidsCgroup {
     pub fn create(processes: u64) -> std::io::Result<Self> {
         let parent = Path::new(PIDS_V1).join("localgpt-sandbox");
         SWEEP.call_once(|| sweep(&parent));
-        let pooled = POOL.lock().ok().and_then(|mut pool| pool.pop());
+        // A pooled group someone removed meanwhile is dropped from the pool.
+        let pooled = POOL.lock().ok().and_then(|mut pool| {
+            std::iter::from_fn(|| pool.pop()).find(|dir| dir.join("pids.max").exists())
+        });
         let dir = match pooled {
             Some(dir) => dir,
             None => {
