@@ -1,9 +1,13 @@
 //! LocalGPT's OS sandbox for shell commands. A [`Policy`] (from `[sandbox]`) says what a command
 //! may read, write and reach, its resource limits and the environment it gets; [`Confinement`]
-//! turns it into what the kernel enforces for one child process: a new session, `no_new_privs`,
-//! rlimits, Landlock file-system, TCP and scope rules, a seccomp filter and a scrubbed environment,
-//! and — when `allow_net` lists hosts — a network namespace whose only way out is a filtering
-//! HTTP(S) proxy ([`Proxy`]). [`Support`] says what this machine enforces.
+//! turns it into what the kernel enforces for one child process. On Linux: a process group with
+//! no controlling terminal, `no_new_privs`, rlimits (and for root a pids cgroup, reused from
+//! command to command), Landlock file-system, TCP and scope rules, a seccomp filter and a
+//! scrubbed environment, and — when `allow_net` lists hosts — a network namespace whose only way
+//! out is a filtering HTTP(S) proxy ([`Proxy`]). On macOS: the command runs under `sandbox-exec`
+//! with the policy's Seatbelt profile ([`seatbelt`]). Credential stores and other LocalGPT homes
+//! found anywhere inside the allowed folders are carved out (a bounded search before each
+//! command). [`Support`] says what this machine enforces.
 //!
 //! Known limit: Landlock allows by path, so a hard link to a credential file made *inside* an
 //! allowed folder (by someone outside the sandbox) is readable through it; the sandbox cannot make
