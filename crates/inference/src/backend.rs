@@ -1,5 +1,6 @@
 //! The one llama.cpp backend of the process, started on first use, with llama.cpp's log lines
-//! routed into `tracing` (they never reach the user's terminal directly).
+//! routed into `tracing` (they never reach the user's terminal directly). Portable builds (feature
+//! `portable`) first load llama.cpp's CPU backend for this CPU from the executable's directory.
 
 use std::sync::OnceLock;
 
@@ -14,10 +15,38 @@ pub fn backend() -> Result<&'static LlamaBackend, InferenceError> {
     BACKEND
         .get_or_init(|| {
             llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            #[cfg(feature = "portable")]
+            load_cpu_backend()?;
             LlamaBackend::init().map_err(|error| error.to_string())
         })
         .as_ref()
         .map_err(|error| InferenceError::Engine(error.clone()))
+}
+
+/// Portable builds: llama.cpp's CPU kernels are shared libraries next to the executable, one per
+/// CPU family (`libggml-cpu-haswell.so`, `-skylakex`, `-zen4` …); ggml loads the best one this CPU
+/// runs. Only the executable's own directory is searched: ggml's default search would also try
+/// the build machine's output folder and the working directory, where a planted library would
+/// run as LocalGPT.
+#[cfg(feature = "portable")]
+fn load_cpu_backend() -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|error| format!("executable path: {error}"))?;
+    let dir = exe
+        .parent()
+        .filter(|dir| dir.to_str().is_some_and(|text| !text.contains('\0')))
+        .ok_or_else(|| format!("no usable folder for {}", exe.display()))?;
+    llama_cpp_2::llama_backend::load_backends_from_path(dir);
+    let cpu = llama_cpp_2::list_llama_ggml_backend_devices()
+        .iter()
+        .any(|device| device.device_type == llama_cpp_2::LlamaBackendDeviceType::Cpu);
+    if cpu {
+        Ok(())
+    } else {
+        Err(format!(
+            "no llama.cpp CPU backend (libggml-cpu-*.so) for this CPU in {}",
+            dir.display()
+        ))
+    }
 }
 
 /// Threads to run on by default: the physical cores this process may use. Hyper-threads share a
