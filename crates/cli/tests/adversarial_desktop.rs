@@ -569,7 +569,7 @@ fn with_no_daemon_the_window_hosts_the_control_plane_itself() {
         "{said}"
     );
     assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), pid_text);
-    // `daemon stop` stops the host; the window's process ends and frees the home.
+    // `daemon stop` stops the host, and with it the app (as SIGTERM would without the host).
     let stopped = localgpt(home.path())
         .args(["daemon", "stop"])
         .output()
@@ -580,7 +580,9 @@ fn with_no_daemon_the_window_hosts_the_control_plane_itself() {
         String::from_utf8_lossy(&stopped.stderr)
     );
     wait_for(|| !pid_file.exists(), "the host to stop");
-    let _ = window.kill();
-    let _ = window.wait();
+    wait_for(
+        || window.try_wait().unwrap().is_some(),
+        "the window to close after `daemon stop`",
+    );
     let _running = start_daemon(home.path());
 }

@@ -376,7 +376,7 @@ fn ensure_fresh_on_an_unchanged_index_writes_nothing() {
 }
 
 #[test]
-fn keyword_index_of_400_small_files_is_fast() {
+fn keyword_index_of_400_small_files_reports_every_file_and_then_has_nothing_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
     for n in 0..400 {
@@ -397,9 +397,7 @@ fn keyword_index_of_400_small_files_is_fast() {
     let mut index =
         MemoryIndex::open(dir.path().join("i.sqlite"), IndexSettings::new(&ws), None).unwrap();
     let mut progress = Vec::new();
-    let started = std::time::Instant::now();
     let report = index.reindex(false, &mut |p| progress.push(p)).unwrap();
-    let elapsed = started.elapsed();
     assert_eq!(report.files_indexed, 400);
     assert!(matches!(
         progress.last(),
@@ -408,12 +406,9 @@ fn keyword_index_of_400_small_files_is_fast() {
             total: 400
         })
     ));
-    // The goal is 0.5 s; a debug build takes about 30 ms.
-    assert!(elapsed.as_secs_f64() < 0.5, "indexing took {elapsed:?}");
-    eprintln!("400 files, keyword-only: {elapsed:?}");
-    let started = std::time::Instant::now();
-    index.ensure_fresh().unwrap();
-    eprintln!("ensure_fresh with nothing to do: {:?}", started.elapsed());
+    // Timing is measured in BENCHMARKS.md (crates/memory/benches), not here.
+    let again = index.ensure_fresh().unwrap();
+    assert_eq!((again.files_indexed, again.files_removed), (0, 0));
 }
 
 #[test]

@@ -35,7 +35,8 @@ pub fn run_foreground(app: &App) -> anyhow::Result<()> {
 /// The daemon's work — the API, the control plane, memory upkeep, heartbeat, jobs, Telegram —
 /// hosted on a thread of this process: the desktop app's host when no daemon runs. It holds the
 /// home's lock and pid file like a daemon (so `daemon status` shows it and no second writer
-/// starts) and stops when dropped, or on SIGTERM (`localgpt daemon stop`).
+/// starts) and stops when dropped, or on SIGTERM or Ctrl-C (`localgpt daemon stop`), which then
+/// end the whole app as they would without it.
 #[cfg(feature = "desktop")]
 pub struct InProcessHost {
     /// Where its API listens.
@@ -55,19 +56,27 @@ impl InProcessHost {
         let thread = std::thread::Builder::new()
             .name("localgpt-host".to_owned())
             .spawn(move || {
+                let signalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let signal_seen = Arc::clone(&signalled);
                 let stop = async move {
                     tokio::select! {
                         _ = stopped => {}
-                        () = shutdown_signal() => {}
+                        () = shutdown_signal() => signal_seen.store(true, std::sync::atomic::Ordering::SeqCst),
                     }
                 };
-                serve_home(
+                let served = serve_home(
                     &app,
                     move |address| {
                         let _ = ready.send(address);
                     },
                     stop,
-                )
+                );
+                if signalled.load(std::sync::atomic::Ordering::SeqCst) {
+                    // SIGTERM (`localgpt daemon stop`) or Ctrl-C ends the whole app, as it would
+                    // without the handler the host installed; the host has finished cleanly.
+                    std::process::exit(i32::from(served.is_err()));
+                }
+                served
             })
             .context("starting the host thread")?;
         match address.recv() {
