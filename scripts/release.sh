@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Builds the release archives for this machine's architecture (Linux x86_64 or aarch64):
+#   localgpt-VERSION-ARCH-linux-headless.tar.gz   no desktop app, no GUI library
+#   localgpt-VERSION-ARCH-linux.tar.gz            with the desktop app (eframe/egui on OpenGL)
+# and SHA256SUMS beside them. Each archive holds one folder with the `localgpt` binary, llama.cpp's
+# libraries (one CPU backend per CPU family, the best one picked at run time: feature `portable`),
+# the OpenMP runtime, README.md and LICENSE. The binary finds the libraries in its own folder.
+#
+# Built with the `dist` profile (Cargo.toml) and without `-C target-cpu=native`: the archive runs
+# on any CPU of the architecture with glibc ≥ the version printed at the end. llama.cpp's AMX
+# backend (Sapphire Rapids) is left out: its kernels crash on quantized chat models (see
+# .cargo/config.toml); those CPUs get the AVX-512 backend.
+#
+# Usage: scripts/release.sh [--headless-only] [OUT_DIR]    (OUT_DIR defaults to ./dist)
+# Took 59 minutes for the headless archive on 2 cores shared with other builds, from a clean
+# target folder (llama.cpp is compiled once per CPU family: 14 backends on x86_64). Uses its own target folder, $HOME/.cache/localgpt/target-release, because its
+# flags differ from the everyday build's and would otherwise rebuild everything there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+headless_only=false
+out=dist
+for arg in "$@"; do
+  case "$arg" in
+    --headless-only) headless_only=true ;;
+    -*) echo "usage: scripts/release.sh [--headless-only] [OUT_DIR]" >&2; exit 2 ;;
+    *) out="$arg" ;;
+  esac
+done
+
+arch=$(uname -m)
+case "$arch" in
+  x86_64 | aarch64) ;;
+  *) echo "release archives are built on Linux x86_64 or aarch64, not $arch" >&2; exit 1 ;;
+esac
+version=$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\(.*\)"/\1/p' Cargo.toml)
+
+export CARGO_TARGET_DIR="${RELEASE_TARGET_DIR:-$HOME/.cache/localgpt/target-release}"
+export CARGO_INCREMENTAL=0
+# Replaces .cargo/config.toml's target-cpu=native; $ORIGIN lets the binary load the libraries
+# shipped beside it.
+export RUSTFLAGS='-C link-arg=-Wl,-rpath,$ORIGIN'
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The llama.cpp libraries of the last portable build: libllama/libggml (+ their soname links)
+# and the CPU backends.
+llama_out() {
+  local dir
+  for dir in $(ls -td "$CARGO_TARGET_DIR"/dist/build/llama-cpp-sys-2-*/out 2>/dev/null); do
+    if [ -d "$dir/backends" ] && ls "$dir"/backends/*.so >/dev/null 2>&1; then
+      echo "$dir"
+      return
+    fi
+  done
+  echo "no portable llama.cpp build under $CARGO_TARGET_DIR/dist/build" >&2
+  exit 1
+}
+
+# package NAME CARGO_ARGS...: builds one variant and writes NAME.tar.gz.
+package() {
+  local name="$1"
+  shift
+  echo "== cargo build --profile dist -p localgpt --features portable $*"
+  cargo build --profile dist -p localgpt --features portable "$@"
+  local dir="$work/$name" llama
+  mkdir -p "$dir"
+  cp "$CARGO_TARGET_DIR/dist/localgpt" "$dir/"
+  llama=$(llama_out)
+  cp -a "$llama"/lib*/lib*.so* "$dir/"
+  cp "$llama"/backends/*.so "$dir/"
+  rm -f "$dir"/libggml-cpu-sapphirerapids.so
+  local gomp
+  gomp=$(ldd "$dir/localgpt" | awk '/libgomp\.so/ { print $3 }')
+  if [ -n "$gomp" ]; then cp -L "$gomp" "$dir/"; fi
+  cp README.md LICENSE "$dir/"
+
+  # The archive must work from its own folder: every library resolved, the binary runs, a CPU
+  # backend is there.
+  if ldd "$dir/localgpt" | grep -q 'not found'; then
+    ldd "$dir/localgpt" >&2
+    echo "$name: a library is missing" >&2
+    exit 1
+  fi
+  "$dir/localgpt" --version
+  ls "$dir"/libggml-cpu-*.so >/dev/null
+
+  tar -C "$work" --owner=0 --group=0 --numeric-owner -czf "$out/$name.tar.gz" "$name"
+  local glibc
+  glibc=$(objdump -T "$dir"/localgpt "$dir"/*.so* | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)
+  echo "$name.tar.gz: $(stat -c %s "$out/$name.tar.gz" | awk '{ printf "%.1f MB", $1 / 1e6 }') compressed," \
+    "$(du -sb "$dir" | awk '{ printf "%.1f MB", $1 / 1e6 }') unpacked; needs ${glibc/_/ ≥ }"
+}
+
+package "localgpt-$version-$arch-linux-headless" --no-default-features
+if [ "$headless_only" = false ]; then
+  package "localgpt-$version-$arch-linux"
+fi
+
+(cd "$out" && sha256sum localgpt-"$version"-"$arch"-linux*.tar.gz >SHA256SUMS)
+cat "$out/SHA256SUMS"
