@@ -143,6 +143,33 @@ pub struct ChatRequest {
     /// Random seed, for repeatable sampling where the provider supports it (local models do).
     #[serde(default)]
     pub seed: Option<u32>,
+    /// Whether the model may answer in words or must call one of `tools`.
+    #[serde(default, skip_serializing_if = "ToolChoice::is_auto")]
+    pub tool_choice: ToolChoice,
+    /// A GBNF grammar (start symbol `root`) that a reply in words must follow, for models that
+    /// cannot call tools. Only the built-in engine honours it; other providers ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_grammar: Option<String>,
+}
+
+/// Whether a reply must be a tool call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolChoice {
+    /// Words or tool calls, as the model likes.
+    #[default]
+    Auto,
+    /// A call to one of the offered tools: OpenAI's `tool_choice: "required"`, Anthropic's
+    /// `{"type": "any"}`, and for local models a grammar from the first token. Ollama and the
+    /// `claude` CLI have no such setting; their models may still answer in words.
+    Required,
+}
+
+impl ToolChoice {
+    /// Whether the model may choose.
+    pub fn is_auto(&self) -> bool {
+        matches!(self, Self::Auto)
+    }
 }
 
 impl ChatRequest {

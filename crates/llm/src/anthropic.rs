@@ -6,7 +6,8 @@
 //! blocks are skipped.
 
 use localgpt_core::chat::{
-    ChatError, ChatEvent, ChatModel, ChatRequest, ChatStream, ContentPart, Role, StopReason, Usage,
+    ChatError, ChatEvent, ChatModel, ChatRequest, ChatStream, ContentPart, Role, StopReason,
+    ToolChoice, Usage,
 };
 use localgpt_core::config::Secret;
 use localgpt_core::redact::Redactor;
@@ -165,6 +166,9 @@ pub fn request_body(default_model: &str, request: &ChatRequest) -> Value {
                 })
             })
             .collect();
+        if request.tool_choice == ToolChoice::Required {
+            body["tool_choice"] = json!({"type": "any"});
+        }
     }
     if let Some(temperature) = request.temperature {
         body["temperature"] = json!(temperature);

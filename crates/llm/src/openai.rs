@@ -8,7 +8,7 @@
 
 use localgpt_core::chat::{
     ChatError, ChatEvent, ChatMessage, ChatModel, ChatRequest, ChatStream, ContentPart, Role,
-    StopReason, Usage,
+    StopReason, ToolChoice, Usage,
 };
 use localgpt_core::config::Secret;
 use localgpt_core::redact::Redactor;
@@ -178,6 +178,9 @@ pub fn request_body(default_model: &str, official: bool, request: &ChatRequest) 
                 }})
             })
             .collect();
+        if request.tool_choice == ToolChoice::Required {
+            body["tool_choice"] = json!("required");
+        }
     }
     if let Some(max_tokens) = request.max_tokens {
         let key = if official {
@@ -438,5 +441,31 @@ mod tests {
             5
         );
         assert_eq!(request_body("m", false, &request)["max_tokens"], 5);
+    }
+
+    #[test]
+    fn a_required_call_is_asked_for_only_when_tools_are_offered() {
+        let tool = localgpt_core::chat::ToolSpec {
+            name: "decide".into(),
+            description: "d".into(),
+            parameters: serde_json::json!({"type": "object"}),
+        };
+        let mut request = ChatRequest {
+            tool_choice: ToolChoice::Required,
+            answer_grammar: Some("root ::= \"YES\"".into()),
+            ..ChatRequest::default()
+        };
+        let body = request_body("m", false, &request);
+        assert!(body.get("tool_choice").is_none(), "{body}");
+        assert!(!body.to_string().contains("root ::="), "{body}");
+        request.tools = vec![tool];
+        assert_eq!(
+            request_body("m", false, &request)["tool_choice"],
+            "required"
+        );
+        assert_eq!(
+            crate::anthropic::request_body("m", &request)["tool_choice"],
+            serde_json::json!({"type": "any"})
+        );
     }
 }

@@ -15,7 +15,9 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
-use localgpt_core::chat::{ChatError, ChatEvent, ChatRequest, StopReason, ToolCall, Usage};
+use localgpt_core::chat::{
+    ChatError, ChatEvent, ChatRequest, StopReason, ToolCall, ToolChoice, Usage,
+};
 
 use super::template::ChatTemplate;
 use super::text_stream::TextStream;
@@ -138,8 +140,16 @@ impl Generator<'_, '_> {
         let reused = self.reuse_cache(&prompt)?;
         let mut logits_index = self.decode_prompt(&prompt[reused..], reused)?;
         let constrain_calls = offer_tools && self.settings.template.uses_tool_call_tags();
-        let mut sampler = LlamaSampler::chain_simple(choose_samplers(self.model, request));
-        let mut grammar_on = false;
+        // A reply that must be a call is held to the call's grammar from its first token.
+        let forced = constrain_calls && request.tool_choice == ToolChoice::Required;
+        let mut sampler = if forced {
+            whole_call_sampler(self.model, request)
+        } else if let Some(grammar) = request.answer_grammar.as_deref().filter(|_| !offer_tools) {
+            answer_sampler(self.model, request, grammar)
+        } else {
+            LlamaSampler::chain_simple(choose_samplers(self.model, request))
+        };
+        let mut grammar_on = forced;
         let mut stream = TextStream::new(&request.stop, offer_tools);
         let mut generated = 0usize;
         let mut position = prompt.len();
@@ -298,6 +308,29 @@ fn constrained_sampler(model: &LlamaModel, request: &ChatRequest) -> LlamaSample
     match super::grammar::sampler(model, &request.tools, true) {
         Some(grammar) => LlamaSampler::chain_simple(std::iter::once(grammar).chain(rest)),
         None => LlamaSampler::chain_simple(rest),
+    }
+}
+
+/// The sampler for a reply that must be a tool call: the grammar from the opening tag on.
+fn whole_call_sampler(model: &LlamaModel, request: &ChatRequest) -> LlamaSampler {
+    let rest = choose_samplers(model, request);
+    match super::grammar::sampler(model, &request.tools, false) {
+        Some(grammar) => LlamaSampler::chain_simple(std::iter::once(grammar).chain(rest)),
+        None => LlamaSampler::chain_simple(rest),
+    }
+}
+
+/// The sampler for a reply in words held to `grammar` (a model that cannot call tools).
+fn answer_sampler(model: &LlamaModel, request: &ChatRequest, grammar: &str) -> LlamaSampler {
+    let rest = choose_samplers(model, request);
+    match LlamaSampler::grammar(model, grammar, "root") {
+        Ok(grammar) => LlamaSampler::chain_simple(std::iter::once(grammar).chain(rest)),
+        Err(error) => {
+            tracing::warn!(
+                "answer grammar rejected by llama.cpp ({error}); decoding unconstrained"
+            );
+            LlamaSampler::chain_simple(rest)
+        }
     }
 }
 
