@@ -1,7 +1,7 @@
 """Reads the SMART-format test collections kept in tests/data (Cranfield, CISI, MED) into one
 shape: documents {id: (title, body)}, queries [(number, text)] and judgments {number: {doc: gain}}.
 
-Cranfield's judgments are graded (gain = 5 - grade, as bench/cranfield/evaluate.py); CISI's and
+Cranfield's judgments are graded (gain = 5 - grade); CISI's and
 MED's are binary (gain 1). A query without judgments is left out by the scripts that score.
 """
 import pathlib

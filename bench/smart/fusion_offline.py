@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """Compares ways of fusing keyword and vector rankings on any SMART collection (Cranfield, CISI,
 MED) without refitting anything: takes each judged query's keyword and vector results (with
-scores) once from `localgpt memory search --json`, then fuses them offline as
-bench/cranfield/fusion_offline.py does (reciprocal rank k = 60, min-max and z-score normalised
+scores) once from `localgpt memory search --json`, then fuses them offline (bench/smart/fusion.py: reciprocal rank k = 60, min-max and z-score normalised
 sums at several weights) and prints nDCG@10 and Recall@10 for each.
 
 Usage: fusion_offline.py COLLECTION_DIR --localgpt BIN [--depth 100] [--cache runs.json]
@@ -16,9 +15,8 @@ import sys
 
 here = pathlib.Path(__file__).parent
 sys.path.insert(0, str(here))
-sys.path.insert(0, str(here.parent / "cranfield"))
 from collections_smart import detect, judgments, ndcg_at, queries, recall_at  # noqa: E402
-from fusion_offline import rrf, scored, weighted  # noqa: E402
+from fusion import rrf, scored, weighted  # noqa: E402
 
 
 def main():
