@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use localgpt_agent::sessions::SessionStore;
-use localgpt_memory::MemoryHandle;
 use localgpt_agent::tools::{AllowedRoots, ToolContext};
 use localgpt_core::protected::ProtectedPaths;
 use localgpt_core::redact::Redactor;
+use localgpt_memory::MemoryHandle;
 
 /// The owner's memory and sessions, as the MCP tools, resources and prompts see them.
 #[derive(Debug, Clone)]

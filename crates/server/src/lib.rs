@@ -23,8 +23,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use localgpt_agent::control::IngressBus;
 use localgpt_agent::sessions::SessionStore;
-use localgpt_memory::MemoryHandle;
 use localgpt_core::config::{Secret, ServerConfig};
+use localgpt_memory::MemoryHandle;
 
 pub use caps::Caps;
 pub use error::ApiError;

@@ -15,9 +15,9 @@ use localgpt_memory::SearchOptions;
 use localgpt_scripts::{Catalog, MemorySearcher, PolicyHost, Problem, ScriptTool};
 use serde_json::Value;
 
-use localgpt_memory::MemoryHandle;
 use super::safe_io::run_blocking;
 use super::{Tool, ToolContext, ToolError, ToolFuture};
+use localgpt_memory::MemoryHandle;
 
 /// Time allowed beyond a script's own limit before the call is abandoned (its engine has
 /// already been interrupted by then; this only guards a stuck host call).

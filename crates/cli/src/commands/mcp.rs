@@ -5,8 +5,8 @@
 
 use anyhow::Context;
 use localgpt_agent::sessions::SessionStore;
-use localgpt_memory::MemoryHandle;
 use localgpt_mcp::{Backend, McpServer};
+use localgpt_memory::MemoryHandle;
 
 use crate::app::App;
 use crate::assistant::open_memory;
