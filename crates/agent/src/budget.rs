@@ -41,6 +41,13 @@ pub struct Window {
     pub end: Timestamp,
 }
 
+/// The zone days and months are counted in: `heartbeat.timezone` when it names one, else the
+/// system's.
+pub fn time_zone(name: Option<&str>) -> TimeZone {
+    name.and_then(|name| TimeZone::get(name).ok())
+        .unwrap_or_else(TimeZone::system)
+}
+
 /// The day and the month around `now` in time zone `tz`.
 pub fn windows(now: Timestamp, tz: &TimeZone) -> (Window, Window) {
     let local: Zoned = now.to_zoned(tz.clone());

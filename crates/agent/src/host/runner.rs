@@ -14,7 +14,7 @@ use localgpt_core::ingress::{IngressMessage, Request, Sender, TrustLevel};
 use tokio::sync::mpsc;
 
 use super::{DefaultModel, Host, HostError, SessionChoice};
-use crate::budget::{BudgetStatus, owner_warning};
+use crate::budget::{BudgetStatus, owner_warning, time_zone};
 use crate::control::{ApprovalDesk, FailureKind, Persona, TurnFailure, TurnResult, TurnRunner};
 use crate::runtime::{Agent, AgentError, AgentEvent, Approver, TurnReport, TurnTrust};
 use crate::sessions::SessionError;
@@ -67,10 +67,7 @@ impl HostRunner {
         let config = self.host.config().budget.clone();
         let zone = self.host.config().heartbeat.timezone.clone();
         let status = tokio::task::spawn_blocking(move || {
-            let tz = zone
-                .as_deref()
-                .and_then(|name| jiff::tz::TimeZone::get(name).ok())
-                .unwrap_or_else(jiff::tz::TimeZone::system);
+            let tz = time_zone(zone.as_deref());
             BudgetStatus::read(&sessions_dir, &config, jiff::Timestamp::now(), &tz)
         })
         .await

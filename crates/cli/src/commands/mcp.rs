@@ -19,11 +19,7 @@ pub fn backend(app: &App, memory: MemoryHandle) -> anyhow::Result<Backend> {
     let workspace = app.paths.workspace(&app.config);
     std::fs::create_dir_all(&workspace)
         .with_context(|| format!("creating the workspace {}", workspace.display()))?;
-    let protected = localgpt_core::protected::ProtectedPaths::for_current_user(&[
-        app.paths.config_file.clone(),
-        app.paths.state_dir(),
-        app.paths.models_dir(),
-    ]);
+    let protected = localgpt_agent::host::setup::protected_paths(&app.paths);
     Ok(Backend::new(
         memory,
         SessionStore::new(app.paths.sessions_dir()),

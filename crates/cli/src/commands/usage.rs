@@ -13,12 +13,7 @@ use crate::app::App;
 
 /// The time zone days and months are counted in: `heartbeat.timezone`, else the system's.
 pub fn time_zone(app: &App) -> TimeZone {
-    app.config
-        .heartbeat
-        .timezone
-        .as_deref()
-        .and_then(|name| TimeZone::get(name).ok())
-        .unwrap_or_else(TimeZone::system)
+    localgpt_agent::budget::time_zone(app.config.heartbeat.timezone.as_deref())
 }
 
 /// Prints the usage of the last `days` days.

@@ -13,7 +13,6 @@ use localgpt_agent::sessions::{SessionStore, TurnTrust};
 use localgpt_agent::triage::Decision;
 use localgpt_core::chat::{ChatMessage, ChatModel, StopReason, Usage};
 use localgpt_core::config::Duration;
-use localgpt_core::protected::ProtectedPaths;
 
 use super::delivery::{Delivery, Urgency};
 use crate::app::App;
@@ -58,11 +57,7 @@ pub async fn precheck(
     let workspace = app.paths.workspace(&app.config);
     let env = PrecheckEnv {
         policy: crate::commands::sandbox::policy(app, &workspace),
-        protected: ProtectedPaths::for_current_user(&[
-            app.paths.config_file.clone(),
-            app.paths.state_dir(),
-            app.paths.models_dir(),
-        ]),
+        protected: localgpt_agent::host::setup::protected_paths(&app.paths),
         workspace,
         timeout: timeout.get(),
     };
