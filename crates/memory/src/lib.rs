@@ -28,6 +28,7 @@ mod indexed_file;
 mod indexer;
 mod progress;
 pub mod provenance;
+mod query;
 pub mod recall_lines;
 mod recovery;
 mod roots;
