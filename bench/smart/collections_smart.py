@@ -1,8 +1,9 @@
-"""Reads the SMART-format test collections kept in tests/data (Cranfield, CISI, MED) into one
-shape: documents {id: (title, body)}, queries [(number, text)] and judgments {number: {doc: gain}}.
+"""Reads the SMART-format test collections kept in tests/data (Cranfield, CISI, MED, CACM, ADI)
+into one shape: documents {id: (title, body)}, queries [(number, text)] and judgments
+{number: {doc: gain}}.
 
-Cranfield's judgments are graded (gain = 5 - grade); CISI's and
-MED's are binary (gain 1). A query without judgments is left out by the scripts that score.
+Cranfield's judgments are graded (gain = 5 - grade); the others' are binary (gain 1). A query
+without judgments is left out by the scripts that score.
 """
 import pathlib
 import re
@@ -23,20 +24,31 @@ def parse_records(text):
         yield int(head.strip()), {k: "\n".join(v).strip() for k, v in fields.items()}
 
 
+# Each collection's (documents, queries, judgments) file names; the first also tells it apart.
+FILES = {
+    "cranfield": ("cran.all.1400", "cran.qry", "cranqrel"),
+    "cisi": ("CISI.ALL", "CISI.QRY", "CISI.REL"),
+    "med": ("MED.ALL", "MED.QRY", "MED.REL"),
+    "cacm": ("cacm.all", "query.text", "qrels.text"),
+    "adi": ("ADI.ALL", "ADI.QRY", "ADI.REL"),
+}
+
+
 def detect(directory):
-    """The collection's name from the files in `directory`: cranfield, cisi or med."""
+    """The collection's name from the files in `directory`: cranfield, cisi, med, cacm or adi."""
     directory = pathlib.Path(directory)
-    for name, marker in (("cranfield", "cran.all.1400"), ("cisi", "CISI.ALL"), ("med", "MED.ALL")):
+    for name, (marker, _, _) in FILES.items():
         if (directory / marker).exists():
             return name
-    raise SystemExit(f"{directory} holds none of cran.all.1400, CISI.ALL, MED.ALL")
+    known = ", ".join(files[0] for files in FILES.values())
+    raise SystemExit(f"{directory} holds none of {known}")
 
 
 def documents(directory):
-    """{doc id: (title, body)}; the title is empty where the collection has none (MED)."""
+    """{doc id: (title, body)}; the title is empty where the collection has none (MED), the body
+    where a document is a title only (most of CACM)."""
     directory = pathlib.Path(directory)
-    name = detect(directory)
-    source = {"cranfield": "cran.all.1400", "cisi": "CISI.ALL", "med": "MED.ALL"}[name]
+    source = FILES[detect(directory)][0]
     docs = {}
     for doc_id, fields in parse_records((directory / source).read_text(errors="replace")):
         docs[doc_id] = (" ".join(fields.get("T", "").split()), fields.get("W", ""))
@@ -47,7 +59,7 @@ def queries(directory):
     """[(query number as the judgments count it, text)], in file order."""
     directory = pathlib.Path(directory)
     name = detect(directory)
-    source = {"cranfield": "cran.qry", "cisi": "CISI.QRY", "med": "MED.QRY"}[name]
+    source = FILES[name][1]
     records = list(parse_records((directory / source).read_text(errors="replace")))
     if name == "cranfield":
         # The i-th query in cran.qry is query i in cranqrel, whatever its `.I` number says.
@@ -70,11 +82,17 @@ def judgments(directory):
             parts = line.split()
             if len(parts) >= 2:
                 qrels.setdefault(int(parts[0]), {})[int(parts[1])] = 1
-    else:
+    elif name == "med":
         for line in (directory / "MED.REL").read_text().splitlines():
             parts = line.split()
             if len(parts) == 4 and int(parts[3]) > 0:
                 qrels.setdefault(int(parts[0]), {})[int(parts[2])] = 1
+    else:
+        # CACM `query doc 0 0`, ADI `query doc 0 0.000000`: every line is a relevant pair.
+        for line in (directory / FILES[name][2]).read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2:
+                qrels.setdefault(int(parts[0]), {})[int(parts[1])] = 1
     return qrels
 
 

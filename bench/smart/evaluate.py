@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Scores `localgpt memory search --json` on a SMART-format test collection (Cranfield, CISI or
-MED, in tests/data): nDCG@10 and Recall@10 over the judged queries, for each search mode asked for.
+"""Scores `localgpt memory search --json` on a SMART-format test collection (Cranfield, CISI, MED,
+CACM or ADI, in tests/data): nDCG@10 and Recall@10 over the judged queries, for each search mode asked for.
 
 Usage: evaluate.py COLLECTION_DIR --localgpt BIN [--mode hybrid --mode keyword ...] [--json OUT]
 The LocalGPT home (with the collection's workspace indexed, see make_workspace.py) comes from

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Turns a SMART-format test collection (tests/data/cisi, tests/data/med, or tests/data/cranfield)
-into a LocalGPT workspace: one markdown file per document (`docs/NNNN.md`; the title as heading
-where the collection has titles, then the text), so retrieval quality is measured through the real
+"""Turns a SMART-format test collection (tests/data/cranfield, cisi, med, cacm or adi) into a
+LocalGPT workspace: one markdown file per document (`docs/NNNN.md`; the title as heading where the
+collection has titles, then the text), so retrieval quality is measured through the real
 `localgpt memory search`.
 
 Usage: make_workspace.py COLLECTION_DIR WORKSPACE_DIR
