@@ -14,7 +14,7 @@ use localgpt_memory::MemoryHandle;
 pub use localgpt_agent::host::SessionChoice;
 
 use crate::app::App;
-use crate::commands::memory::open_index;
+use crate::commands::memory::open_index_with;
 
 /// Creates the chat model `reference` names (or the configured default); a local model is
 /// unloaded after `idle_unload` without use (the daemon's `providers.local.keep_alive`) and
@@ -33,13 +33,18 @@ fn create_model_with(
     Ok(Arc::from(model))
 }
 
-/// The memory index of this home, shared by the memory tools (and the daemon's API).
-pub fn open_memory(app: &App) -> anyhow::Result<MemoryHandle> {
-    Ok(MemoryHandle::new(open_index(app, true, true)?))
+/// The memory index of this home, shared by the memory tools (and the daemon's API). A local
+/// embedding model is unloaded after `idle_unload` without use.
+pub fn open_memory(app: &App, idle_unload: Option<Duration>) -> anyhow::Result<MemoryHandle> {
+    Ok(MemoryHandle::new(open_index_with(
+        app,
+        true,
+        Some(idle_unload),
+    )?))
 }
 
-/// The host of this home, sharing `memory` (opened here when not given). A local chat model it
-/// makes is unloaded after `idle_unload` without use.
+/// The host of this home, sharing `memory` (opened here when not given). The local chat and
+/// embedding models it makes are unloaded after `idle_unload` without use.
 pub fn host(
     app: &App,
     memory: Option<MemoryHandle>,
@@ -47,7 +52,7 @@ pub fn host(
 ) -> anyhow::Result<Host> {
     let memory = match memory {
         Some(memory) => memory,
-        None => open_memory(app)?,
+        None => open_memory(app, idle_unload)?,
     };
     let models = BinaryModels {
         app: app.clone(),

@@ -2,15 +2,22 @@
 //! model cannot be used, memory still works by keywords and the user is told why and what to do.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use localgpt_core::config::EmbeddingProvider;
 use localgpt_core::embed::Embedder;
-use localgpt_inference::{InferenceError, LazyEmbedder, ModelStore, RemoteEmbedder, RemoteKind};
+use localgpt_inference::{
+    EmbedderOptions, InferenceError, LazyEmbedder, ModelStore, RemoteEmbedder, RemoteKind,
+};
 
 use crate::app::App;
 
-/// The embedder to use, or `None` with the reason memory is keyword-only.
-pub fn embedder_for(app: &App) -> (Option<Arc<dyn Embedder>>, Option<String>) {
+/// The embedder to use, or `None` with the reason memory is keyword-only. A local model is
+/// unloaded after `keep_alive` without use, when given.
+pub fn embedder_for(
+    app: &App,
+    keep_alive: Option<Duration>,
+) -> (Option<Arc<dyn Embedder>>, Option<String>) {
     let configured = &app.config.memory.embedding_model;
     match app.config.memory.embedding {
         EmbeddingProvider::None => (None, None),
@@ -43,9 +50,12 @@ pub fn embedder_for(app: &App) -> (Option<Arc<dyn Embedder>>, Option<String>) {
                     );
                 }
             };
-            let threads = app.config.providers.local.threads.map(|n| n as usize);
+            let options = EmbedderOptions {
+                threads: app.config.providers.local.threads.map(|n| n as usize),
+                ..EmbedderOptions::default()
+            };
             // Loaded on first use: keyword searches and no-change refreshes never load the model.
-            match LazyEmbedder::open(&path, threads) {
+            match LazyEmbedder::open_unloading(&path, options, keep_alive) {
                 Ok(embedder) => (Some(Arc::new(embedder)), None),
                 Err(error) => (
                     None,

@@ -55,7 +55,7 @@ pub fn load(
     };
     let spinner = Progress::spinner(&format!("loading {wanted}"), false);
     let model: anyhow::Result<Arc<dyn ChatModel>> = match idle_unload {
-        Some(keep_alive) => KeepAliveModel::load(name, &path, &options, keep_alive)
+        Some(keep_alive) => KeepAliveModel::open(name, &path, &options, keep_alive)
             .map(|model| Arc::new(model) as Arc<dyn ChatModel>)
             .map_err(Into::into),
         None => LocalChatModel::load(name, &path, &options)

@@ -1,9 +1,12 @@
 //! An embedder that reads only the model file's header until vectors or token counts are needed.
 //! A keyword search, or a refresh that finds nothing changed, then never loads the model: the
-//! index needs just the model's identity and dimension, which the GGUF header gives.
+//! index needs just the model's identity and dimension, which the GGUF header gives. With a
+//! keep-alive (the daemon's `providers.local.keep_alive`) the model leaves memory again after
+//! that long without use and loads again on the next call (see [`crate::idle`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use localgpt_core::embed::{EmbedError, Embedder};
 
@@ -11,6 +14,7 @@ use crate::convert::MAX_SEQ_KEY;
 use crate::embed::{EmbedderOptions, LlamaEmbedder, model_fingerprint};
 use crate::error::InferenceError;
 use crate::gguf;
+use crate::idle::IdleSlot;
 
 /// A [`LlamaEmbedder`] loaded on first use.
 pub struct LazyEmbedder {
@@ -19,14 +23,16 @@ pub struct LazyEmbedder {
     id: String,
     dimension: usize,
     max_tokens: usize,
-    loaded: OnceLock<Result<LlamaEmbedder, String>>,
+    slot: IdleSlot<LlamaEmbedder>,
+    /// Why loading failed, once it has: a broken file is not loaded again on every call.
+    failed: OnceLock<String>,
 }
 
 impl std::fmt::Debug for LazyEmbedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LazyEmbedder")
             .field("id", &self.id)
-            .field("loaded", &self.loaded.get().is_some())
+            .field("loaded", &self.slot.is_loaded())
             .finish()
     }
 }
@@ -45,6 +51,16 @@ impl LazyEmbedder {
 
     /// Like [`LazyEmbedder::open`], with all of [`EmbedderOptions`].
     pub fn open_with(path: &Path, options: EmbedderOptions) -> Result<Self, InferenceError> {
+        Self::open_unloading(path, options, None)
+    }
+
+    /// Like [`LazyEmbedder::open_with`]; with `keep_alive`, the model is unloaded after that long
+    /// without a call.
+    pub fn open_unloading(
+        path: &Path,
+        options: EmbedderOptions,
+        keep_alive: Option<Duration>,
+    ) -> Result<Self, InferenceError> {
         let info = gguf::read_info(path)?;
         let architecture = info.architecture().unwrap_or("bert").to_owned();
         let not_embedding = || InferenceError::BadModelFile {
@@ -77,26 +93,37 @@ impl LazyEmbedder {
             id,
             dimension,
             max_tokens,
-            loaded: OnceLock::new(),
+            slot: IdleSlot::new("embedding", keep_alive).map_err(|error| {
+                InferenceError::Engine(format!("starting the idle timer: {error}"))
+            })?,
+            failed: OnceLock::new(),
         })
     }
 
     /// Whether the model has been loaded.
     pub fn is_loaded(&self) -> bool {
-        self.loaded.get().is_some_and(Result::is_ok)
+        self.slot.is_loaded()
     }
 
-    fn model(&self) -> Result<&LlamaEmbedder, EmbedError> {
-        self.loaded
-            .get_or_init(|| {
-                LlamaEmbedder::load_with(&self.path, &self.options)
-                    .map_err(|error| error.to_string())
-            })
-            .as_ref()
-            .map_err(|message| EmbedError::Model {
-                model: self.path.display().to_string(),
-                message: message.clone(),
-            })
+    /// Runs `work` with the model, loading it first when it is not in memory.
+    fn with_model<R>(
+        &self,
+        work: impl FnOnce(&LlamaEmbedder) -> Result<R, EmbedError>,
+    ) -> Result<R, EmbedError> {
+        let failure = |message: &str| EmbedError::Model {
+            model: self.path.display().to_string(),
+            message: message.to_owned(),
+        };
+        if let Some(message) = self.failed.get() {
+            return Err(failure(message));
+        }
+        // Taken before the model is looked up, so it cannot be unloaded in between.
+        let _lease = self.slot.lease();
+        let model = self
+            .slot
+            .get_or_load(|| LlamaEmbedder::load_with(&self.path, &self.options))
+            .map_err(|error| failure(self.failed.get_or_init(|| error.to_string())))?;
+        work(&model)
     }
 }
 
@@ -114,10 +141,10 @@ impl Embedder for LazyEmbedder {
     }
 
     fn count_tokens(&self, text: &str) -> Result<usize, EmbedError> {
-        self.model()?.count_tokens(text)
+        self.with_model(|model| model.count_tokens(text))
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.model()?.embed(texts)
+        self.with_model(|model| model.embed(texts))
     }
 }

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod download;
 mod embed;
 mod error;
+pub mod idle;
 pub mod gguf;
 mod lazy;
 pub mod local_chat;

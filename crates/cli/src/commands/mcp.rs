@@ -35,7 +35,8 @@ pub fn serve_stdio(app: &App) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let memory = open_memory(app)?;
+    // A long-lived server: the embedding model leaves memory when idle, as in the daemon.
+    let memory = open_memory(app, Some(app.config.providers.local.keep_alive.0))?;
     let server = McpServer::new(backend(app, memory)?);
     runtime
         .block_on(localgpt_mcp::stdio::serve_stdio(&server))

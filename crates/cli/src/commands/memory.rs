@@ -1,6 +1,6 @@
 //! `localgpt memory search|reindex|stats`: the workspace's search index from the command line.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use localgpt_core::text::{display_path, terminal_safe, terminal_safe_line};
@@ -16,10 +16,19 @@ use crate::terminal::{bold_marks, colour_on};
 /// index file is moved aside and a fresh one opened (the warning names where it went); the next
 /// refresh rebuilds it from the markdown.
 pub fn open_index(app: &App, quiet: bool, with_embedder: bool) -> anyhow::Result<MemoryIndex> {
-    let (embedder, note) = if with_embedder {
-        embedder_for(app)
-    } else {
-        (None, None)
+    open_index_with(app, quiet, with_embedder.then_some(None))
+}
+
+/// Like [`open_index`]; `embedder` is `None` for a keyword-only index, `Some(keep_alive)` for
+/// the configured embedder, a local one unloaded after `keep_alive` without use when given.
+pub fn open_index_with(
+    app: &App,
+    quiet: bool,
+    embedder: Option<Option<Duration>>,
+) -> anyhow::Result<MemoryIndex> {
+    let (embedder, note) = match embedder {
+        Some(keep_alive) => embedder_for(app, keep_alive),
+        None => (None, None),
     };
     if let (Some(note), false) = (note, quiet) {
         eprintln!("note: {note}");

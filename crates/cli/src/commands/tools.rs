@@ -132,7 +132,7 @@ fn test(app: &App, name: &str, args: &str, json: bool) -> anyhow::Result<i32> {
         .build()?;
     let outcome = runtime.block_on(async {
         let memory = match tool.permissions.memory {
-            true => Some(crate::assistant::open_memory(app)?),
+            true => Some(crate::assistant::open_memory(app, None)?),
             false => None,
         };
         let context = ToolContext {

@@ -151,6 +151,8 @@ pub fn start(app: &App) -> anyhow::Result<()> {
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command.spawn().context("starting the daemon")?;
     let deadline = Instant::now() + WAIT;
+    // Asked often at first (a daemon without models is ready in milliseconds), then less.
+    let mut pause = Duration::from_millis(2);
     while Instant::now() < deadline {
         if let Some(status) = child.try_wait()? {
             anyhow::bail!(
@@ -167,7 +169,8 @@ pub fn start(app: &App) -> anyhow::Result<()> {
             );
             return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
     }
     anyhow::bail!(
         "the daemon did not answer within {WAIT:?}; see {}",

@@ -1,22 +1,35 @@
-//! A local chat model that leaves memory when idle. The daemon keeps it loaded for `keep_alive`
-//! after its last reply ends, then drops the weights and the key/value cache; the next request
-//! loads it again on a thread of its own, so an async caller never blocks on the load.
+//! A local chat model that is in memory only while it is used. [`KeepAliveModel::open`] reads
+//! just the file's header (what the agent needs to know before the first reply: context window,
+//! tool support); the weights load on the first request, on a thread of their own so an async
+//! caller never blocks on the load, and leave memory `keep_alive` after the last reply ends,
+//! together with the key/value cache (see [`crate::idle`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use localgpt_core::chat::{ChatError, ChatEvent, ChatModel, ChatRequest, ChatStream};
 
-use super::{CancelOnDrop, LocalChatModel, LocalChatOptions, new_job};
+use super::template::ChatTemplate;
+use super::{CancelOnDrop, DEFAULT_CONTEXT_CAP, LocalChatModel, LocalChatOptions, new_job};
 use crate::error::InferenceError;
+use crate::gguf;
+use crate::idle::{IdleSlot, Lease};
 
-/// A [`LocalChatModel`] unloaded after `keep_alive` without use.
+/// A [`LocalChatModel`] loaded on demand and unloaded after `keep_alive` without use.
 pub struct KeepAliveModel {
-    shared: Arc<Shared>,
+    slot: Arc<IdleSlot<LocalChatModel>>,
+    /// Where and how to load it.
+    source: Arc<Source>,
     name: String,
     context_size: u32,
     supports_tools: bool,
+}
+
+struct Source {
+    name: String,
+    path: PathBuf,
+    options: LocalChatOptions,
 }
 
 impl std::fmt::Debug for KeepAliveModel {
@@ -28,64 +41,72 @@ impl std::fmt::Debug for KeepAliveModel {
     }
 }
 
-struct Shared {
-    name: String,
-    path: PathBuf,
-    options: LocalChatOptions,
-    keep_alive: Duration,
-    slot: Mutex<Slot>,
-    /// Held while loading, so concurrent requests load the model once.
-    loading: Mutex<()>,
-}
-
-struct Slot {
-    model: Option<Arc<LocalChatModel>>,
-    /// Replies streaming now.
-    active: usize,
-    /// When the last reply ended (or the model was loaded).
-    last_used: Instant,
-}
-
 impl KeepAliveModel {
-    /// Loads the model now (so a bad file is reported at once) and unloads it after
-    /// `keep_alive` without a request.
+    /// Checks the file's header (a missing, truncated or non-GGUF file, or an embedding model, is
+    /// an error now) without loading the weights; they load on the first request and leave
+    /// memory after `keep_alive` without one.
+    pub fn open(
+        name: &str,
+        path: &Path,
+        options: &LocalChatOptions,
+        keep_alive: Duration,
+    ) -> Result<Self, InferenceError> {
+        let info = gguf::read_info(path)?;
+        let architecture = info.architecture().unwrap_or("unknown").to_owned();
+        super::refuse_embedding_model(&info, &architecture, path)?;
+        // The same figures `LocalChatModel::load` derives from the loaded model.
+        let trained = info
+            .integer(&format!("{architecture}.context_length"))
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(DEFAULT_CONTEXT_CAP)
+            .max(256);
+        let context_size = options
+            .context_size
+            .unwrap_or(DEFAULT_CONTEXT_CAP)
+            .clamp(256, trained);
+        let template_source = options
+            .chat_template
+            .clone()
+            .or_else(|| info.string("tokenizer.chat_template").map(str::to_owned));
+        let supports_tools = ChatTemplate::new(template_source, "", "").supports_tools();
+        let slot = IdleSlot::new("local-chat", Some(keep_alive))
+            .map_err(|error| InferenceError::Engine(format!("starting the idle timer: {error}")))?;
+        Ok(Self {
+            slot: Arc::new(slot),
+            source: Arc::new(Source {
+                name: name.to_owned(),
+                path: path.to_owned(),
+                options: options.clone(),
+            }),
+            name: format!("local/{name}"),
+            context_size,
+            supports_tools,
+        })
+    }
+
+    /// Like [`KeepAliveModel::open`], then loads the weights now (so a file llama.cpp cannot
+    /// load is reported at once).
     pub fn load(
         name: &str,
         path: &Path,
         options: &LocalChatOptions,
         keep_alive: Duration,
     ) -> Result<Self, InferenceError> {
-        let model = LocalChatModel::load(name, path, options)?;
-        let shared = Arc::new(Shared {
-            name: name.to_owned(),
-            path: path.to_owned(),
-            options: options.clone(),
-            keep_alive,
-            slot: Mutex::new(Slot {
-                model: None,
-                active: 0,
-                last_used: Instant::now(),
-            }),
-            loading: Mutex::new(()),
-        });
-        let this = Self {
-            name: model.name().to_owned(),
-            context_size: model.context_size,
-            supports_tools: model.supports_tools,
-            shared: Arc::clone(&shared),
-        };
-        shared.lock_slot().model = Some(Arc::new(model));
-        let watched = Arc::downgrade(&shared);
-        std::thread::Builder::new()
-            .name("local-chat-keep-alive".to_owned())
-            .spawn(move || unload_when_idle(&watched))
-            .map_err(|error| InferenceError::Engine(format!("starting the idle timer: {error}")))?;
+        let this = Self::open(name, path, options, keep_alive)?;
+        let _lease = this.slot.lease();
+        this.slot.get_or_load(|| this.source.load())?;
         Ok(this)
     }
 
     /// Whether the weights are in memory now.
     pub fn is_loaded(&self) -> bool {
-        self.shared.lock_slot().model.is_some()
+        self.slot.is_loaded()
+    }
+}
+
+impl Source {
+    fn load(&self) -> Result<LocalChatModel, InferenceError> {
+        LocalChatModel::load(&self.name, &self.path, &self.options)
     }
 }
 
@@ -103,21 +124,21 @@ impl ChatModel for KeepAliveModel {
     }
 
     fn count_tokens(&self, text: &str) -> Option<usize> {
-        let model = self.shared.lock_slot().model.clone();
-        model.map(|model| model.count_tokens(text))
+        self.slot.current().map(|model| model.count_tokens(text))
     }
 
     fn stream(&self, request: ChatRequest) -> ChatStream {
         let (job, stream) = new_job(request);
-        let lease = Lease::take(&self.shared);
-        let loaded = self.shared.lock_slot().model.clone();
-        match loaded {
+        // Taken before the model is looked up, so it cannot be unloaded in between.
+        let lease = self.slot.lease();
+        match self.slot.current() {
             Some(model) => model.submit(job),
             None => {
-                let shared = Arc::clone(&self.shared);
+                let slot = Arc::clone(&self.slot);
+                let source = Arc::clone(&self.source);
                 let spawned = std::thread::Builder::new()
                     .name("local-chat-load".to_owned())
-                    .spawn(move || match shared.load() {
+                    .spawn(move || match slot.get_or_load(|| source.load()) {
                         Ok(model) => model.submit(job),
                         Err(error) => {
                             let _ = job.events.unbounded_send(Err(ChatError::Failed {
@@ -138,80 +159,10 @@ impl ChatModel for KeepAliveModel {
     }
 }
 
-impl Shared {
-    fn lock_slot(&self) -> MutexGuard<'_, Slot> {
-        self.slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The loaded model, loading it first when it was unloaded.
-    fn load(&self) -> Result<Arc<LocalChatModel>, InferenceError> {
-        let _loading = self
-            .loading
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(model) = self.lock_slot().model.clone() {
-            return Ok(model);
-        }
-        let started = Instant::now();
-        let model = Arc::new(LocalChatModel::load(&self.name, &self.path, &self.options)?);
-        tracing::info!(model = %self.name, elapsed = ?started.elapsed(), "idle model loaded again");
-        let mut slot = self.lock_slot();
-        slot.model = Some(Arc::clone(&model));
-        slot.last_used = Instant::now();
-        Ok(model)
-    }
-}
-
-/// Drops the model once it has been idle for `keep_alive`; ends when the model handle is gone.
-fn unload_when_idle(shared: &Weak<Shared>) {
-    let tick = match shared.upgrade() {
-        Some(shared) => {
-            (shared.keep_alive / 4).clamp(Duration::from_millis(20), Duration::from_secs(15))
-        }
-        None => return,
-    };
-    loop {
-        std::thread::sleep(tick);
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
-        let idle_model = {
-            let mut slot = shared.lock_slot();
-            let idle = slot.active == 0 && slot.last_used.elapsed() >= shared.keep_alive;
-            if idle { slot.model.take() } else { None }
-        };
-        if let Some(model) = idle_model {
-            // Dropped outside the lock: it joins the generation thread.
-            drop(model);
-            tracing::info!(model = %shared.name, keep_alive = ?shared.keep_alive, "idle model unloaded");
-        }
-    }
-}
-
-/// Counts a reply as active while its stream lives.
-struct Lease(Arc<Shared>);
-
-impl Lease {
-    fn take(shared: &Arc<Shared>) -> Self {
-        shared.lock_slot().active += 1;
-        Self(Arc::clone(shared))
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        let mut slot = self.0.lock_slot();
-        slot.active = slot.active.saturating_sub(1);
-        slot.last_used = Instant::now();
-    }
-}
-
 /// A reply stream that keeps the model loaded until it is dropped.
 struct LeasedStream {
     stream: CancelOnDrop,
-    _lease: Lease,
+    _lease: Lease<LocalChatModel>,
 }
 
 impl futures_core::Stream for LeasedStream {

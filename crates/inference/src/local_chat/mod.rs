@@ -75,16 +75,7 @@ impl LocalChatModel {
     ) -> Result<Self, InferenceError> {
         let info = gguf::read_info(path)?;
         let architecture = info.architecture().unwrap_or("unknown").to_owned();
-        if info
-            .integer(&format!("{architecture}.pooling_type"))
-            .is_some_and(|kind| kind > 0)
-            || architecture == "bert"
-        {
-            return Err(InferenceError::BadModelFile {
-                path: path.to_owned(),
-                reason: format!("`{architecture}` is an embedding model, not a chat model"),
-            });
-        }
+        refuse_embedding_model(&info, &architecture, path)?;
         let model = LlamaModel::load_from_file(backend()?, path, &LlamaModelParams::default())
             .map_err(|error| InferenceError::BadModelFile {
                 path: path.to_owned(),
@@ -246,6 +237,25 @@ impl LocalChatModel {
             }));
         }
     }
+}
+
+/// Refuses a sentence-embedding model (it has a pooling type, or is BERT) offered as a chat model.
+fn refuse_embedding_model(
+    info: &gguf::GgufInfo,
+    architecture: &str,
+    path: &Path,
+) -> Result<(), InferenceError> {
+    if info
+        .integer(&format!("{architecture}.pooling_type"))
+        .is_some_and(|kind| kind > 0)
+        || architecture == "bert"
+    {
+        return Err(InferenceError::BadModelFile {
+            path: path.to_owned(),
+            reason: format!("`{architecture}` is an embedding model, not a chat model"),
+        });
+    }
+    Ok(())
 }
 
 /// A job for `request` and the stream its reply arrives on.
