@@ -7,6 +7,7 @@
 //! data, and the conversation counts as tainted; see [`taint`] for what then needs approval.
 
 pub mod approval;
+mod cl100k;
 pub mod compaction;
 mod guard;
 mod reply;
