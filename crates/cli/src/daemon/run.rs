@@ -267,8 +267,19 @@ fn watch_memory(app: &App, memory: &MemoryHandle) -> MemoryUpkeep {
             None
         }
     };
-    if let Err(error) = memory.refresh_now() {
-        tracing::warn!("indexing the workspace at start failed: {error}");
+    // Indexed after the API is up: splitting notes into chunks counts tokens with the
+    // embedding model's tokenizer, so the first refresh may load the model, which the daemon
+    // does not wait for. A search meanwhile waits for the refresh (the handle serialises them).
+    let first = memory.clone();
+    let spawned = std::thread::Builder::new()
+        .name("memory-first-index".to_owned())
+        .spawn(move || {
+            if let Err(error) = first.refresh_now() {
+                tracing::warn!("indexing the workspace at start failed: {error}");
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::warn!("could not index the workspace at start: {error}");
     }
     let mut roots = vec![app.paths.workspace(&app.config)];
     roots.extend(app.paths.extra_paths(&app.config));
