@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::runtime::AgentEvent;
 use crate::tools::ToolError;
+use crate::tools::note_source::{UNTRUSTED_NOTE_FLAG, untrusted_source};
 use localgpt_memory::MemoryHandle;
 
 /// How much is recalled and how close a note must be.
@@ -68,6 +69,9 @@ pub struct RecalledNote {
     /// The note's text (cut to the budget).
     #[serde(skip)]
     pub text: String,
+    /// Whether the note was written from an untrusted artifact (its provenance marker says so,
+    /// see [`crate::tools::note_source`]).
+    pub untrusted: bool,
 }
 
 /// `FILE:START-END` (or `FILE:LINE`).
@@ -105,7 +109,16 @@ impl Recall {
         }
         let mut notes = String::new();
         for note in &self.notes {
-            notes.push_str(&format!("[{}]\n{}\n\n", note.source, note.text.trim()));
+            let flag = if note.untrusted {
+                format!(" {UNTRUSTED_NOTE_FLAG} (written from text someone else wrote)")
+            } else {
+                String::new()
+            };
+            notes.push_str(&format!(
+                "[{}]{flag}\n{}\n\n",
+                note.source,
+                note.text.trim()
+            ));
         }
         let block = localgpt_core::text::fence_data("memory", &[], notes.trim_end());
         format!(
@@ -193,6 +206,8 @@ struct CandidateLine {
     path: String,
     line: usize,
     text: String,
+    /// Whether the note the line belongs to was written from an untrusted artifact.
+    untrusted: bool,
 }
 
 /// Searches memory for `question` and keeps the lines that bear on it, within `settings`.
@@ -250,6 +265,7 @@ pub async fn recall(
                 path: hit.path.clone(),
                 line: number,
                 text,
+                untrusted: untrusted_source(file_lines, number, number).is_some(),
             });
         }
         if lines.len() >= MAX_CANDIDATE_LINES {
@@ -293,6 +309,7 @@ pub async fn recall(
             end_line: line.line,
             score,
             text,
+            untrusted: line.untrusted,
         });
     }
     Ok(Recall { notes })
@@ -362,6 +379,7 @@ mod tests {
             end_line: end,
             score: 0.8,
             text: text.to_owned(),
+            untrusted: false,
         }
     }
 

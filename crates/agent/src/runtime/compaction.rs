@@ -1,7 +1,10 @@
 //! Context management: when the conversation nears the model's window, the agent first gives the
 //! model one chance to save durable facts with `memory_append` (the memory flush), then replaces
 //! the older turns with a summary the model writes, and records a compaction entry in the
-//! transcript so a resumed session sees the same context. `/compact` runs it on demand.
+//! transcript so a resumed session sees the same context. `/compact` runs it on demand. The
+//! flush's `memory_append` calls pass the same checks as a turn's: the persona's scope, the
+//! owner's approval once the conversation has read an untrusted artifact (see [`super::taint`]),
+//! and the note's provenance.
 
 use localgpt_core::chat::{CancelToken, ChatMessage, ChatRequest, ContentPart, Role, cancellable};
 
@@ -174,14 +177,18 @@ impl Agent {
             .iter()
             .filter(|call| call.name == "memory_append")
         {
-            let Ok(arguments) = &call.arguments else {
-                continue;
-            };
-            match self.tools.call(&call.name, arguments.clone()).await {
-                Ok(_) => on_event(AgentEvent::Notice(
+            // Through the same door as any turn's call: the persona's scope, the owner's
+            // approval when the conversation has read an untrusted artifact, and the note's
+            // provenance.
+            let guard = self.guard_for(call);
+            if let Some(why) = &guard {
+                on_event(AgentEvent::Notice(format!("{why}.")));
+            }
+            match self.run_one(call, guard).await {
+                (Ok(_), _) => on_event(AgentEvent::Notice(
                     "Saved notes to memory before compacting.".to_owned(),
                 )),
-                Err(error) => tracing::warn!("memory flush: memory_append failed: {error}"),
+                (Err(error), _) => tracing::warn!("memory flush: memory_append failed: {error}"),
             }
         }
     }

@@ -20,10 +20,12 @@ impl Agent {
         for message in &self.history {
             if transcript::is_untrusted_message(message) {
                 self.taint
-                    .mark("a replayed message from someone other than the owner");
+                    .mark_artifact("a replayed message from someone other than the owner");
             }
             if transcript::is_untrusted_summary(message) {
-                self.taint.mark("a summary of earlier untrusted content");
+                // The summary cannot tell an untrusted artifact from the owner's notes: it counts.
+                self.taint
+                    .mark_artifact("a summary of earlier untrusted content");
             }
             for part in &message.content {
                 match part {
@@ -36,11 +38,13 @@ impl Agent {
                     }
                     ContentPart::ToolResult {
                         tool_call_id,
+                        content,
                         is_error,
-                        ..
                     } => {
                         if let Some((name, arguments)) = calls.get(tool_call_id) {
-                            self.taint.observe(name, arguments, *is_error, &self.rules);
+                            let output = (!*is_error).then_some(content.as_str());
+                            self.taint
+                                .observe(name, arguments, *is_error, output, &self.rules);
                         }
                     }
                     ContentPart::Text { .. } => {}
@@ -59,11 +63,17 @@ impl Agent {
         self.taint.guard(&call.name, arguments, &self.rules)
     }
 
-    /// Tells the taint state what a call that ran did.
-    pub(super) fn observe_call(&mut self, call: &ToolCall, failed: bool) {
+    /// Tells the taint state what a call that ran did: `output` is its result, `None` when it
+    /// failed.
+    pub(super) fn observe_call(&mut self, call: &ToolCall, output: Option<&String>) {
         let arguments = call.arguments.as_ref().unwrap_or(&Value::Null);
-        self.taint
-            .observe(&call.name, arguments, failed, &self.rules);
+        self.taint.observe(
+            &call.name,
+            arguments,
+            output.is_none(),
+            output.map(String::as_str),
+            &self.rules,
+        );
     }
 
     /// Whether a round must run one call at a time so that what one call reads can hold back a

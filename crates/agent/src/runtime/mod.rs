@@ -283,7 +283,7 @@ impl Agent {
     ) -> Result<TurnReport, AgentError> {
         self.taint.start_turn();
         if crate::precheck::carries_precheck_output(input) {
-            self.taint.mark("a precheck's output".to_owned());
+            self.taint.mark_artifact("a precheck's output");
         }
         self.compact_if_needed(cancel, on_event).await?;
         let mut recalled = None;
@@ -294,6 +294,12 @@ impl Agent {
                     if !report.notes.is_empty() {
                         self.taint.mark("notes recalled from memory".to_owned());
                     }
+                    if report.notes.iter().any(|note| note.untrusted) {
+                        self.taint.mark_artifact(
+                            "notes recalled from memory that were written from an untrusted \
+                             artifact",
+                        );
+                    }
                     recalled = Some(report);
                     ChatMessage::user(message)
                 }
@@ -301,7 +307,7 @@ impl Agent {
             },
             TurnTrust::Untrusted { source } => {
                 self.taint
-                    .mark(format!("a message from someone else ({source})"));
+                    .mark_artifact(format!("a message from someone else ({source})"));
                 ChatMessage::user(transcript::untrusted_message(source, input))
             }
         };
@@ -428,7 +434,7 @@ impl Agent {
                     .await;
             for (call, (outcome, ran)) in calls.iter().zip(&outcomes) {
                 if *ran {
-                    self.observe_call(call, outcome.is_err());
+                    self.observe_call(call, outcome.as_ref().ok());
                 }
             }
             outcomes.into_iter().map(|(outcome, _)| outcome).collect()
@@ -441,7 +447,7 @@ impl Agent {
                 }
                 let (outcome, ran) = self.run_one(call, guard).await;
                 if ran {
-                    self.observe_call(call, outcome.is_err());
+                    self.observe_call(call, outcome.as_ref().ok());
                 }
                 outcomes.push(outcome);
             }
@@ -529,8 +535,9 @@ impl Agent {
                 return (Err(guard::refusal(&call.name, guard.as_deref())), false);
             }
         }
-        // `memory_append` records what untrusted text the turn had read as its note's source.
-        let taint = self.taint.reason().map(str::to_owned);
+        // `memory_append` records the untrusted artifact the conversation read as its note's
+        // source (the owner's own notes found by a search do not count).
+        let taint = self.taint.artifact().map(str::to_owned);
         let call_tool = self.tools.call(&call.name, arguments);
         (
             crate::tools::memory::TURN_TAINT

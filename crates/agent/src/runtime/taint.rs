@@ -6,6 +6,29 @@
 //! session (AGENTS.md, HEARTBEAT.md, skills/ …), running `bash`, and `web_fetch` calls that carry
 //! data (a query, a fragment or credentials in the URL) to a host not fetched earlier in the turn.
 //!
+//! A finer mark sits next to it: whether the conversation has read an **untrusted artifact** —
+//! text that someone other than the owner wrote, as opposed to the owner's own notes. Then
+//! `memory_append` (and writing or editing a markdown file, which memory search indexes: the same
+//! note by another door) needs the owner's approval too, and an approved note records
+//! `untrusted artifact (…)` as its source ([`crate::tools::memory::TURN_TAINT`]). What counts:
+//!
+//! - a web page (`web_fetch`), the output of `bash`, of a script tool, of an MCP server's tool
+//!   (`SERVER__TOOL`) or of any other tool not named below — a command can print any file or
+//!   address, and a remote tool returns someone else's words;
+//! - a message from someone other than the owner, a precheck's output, and, in a resumed
+//!   conversation, a replayed stranger's message or a compaction summary that covered untrusted
+//!   content (the summary cannot tell which kind it covered, so it counts);
+//! - a file read with `read_file` or `memory_get` outside the workspace (another allowed folder,
+//!   such as `~/Downloads`, is where a stranger's text lands), or inside it when the lines shown
+//!   include a note whose provenance marker names an untrusted source;
+//! - `memory_search` hits and recalled notes whose provenance marker names an untrusted source
+//!   (the tools flag them, see [`crate::tools::note_source`]).
+//!
+//! The owner's own notes found by `memory_search`, files in the workspace without an untrusted
+//! marker, folder listings and LocalGPT's own status lines do not count. The artifact store
+//! (`state/artifacts`) is LocalGPT's own state, which no tool may read. The mark is per
+//! conversation, not a text match: once set, every later `memory_append` asks, whatever it says.
+//!
 //! The classification lives here; the loop asks [`Taint::guard`] before a call and tells
 //! [`Taint::observe`] after it.
 
@@ -16,6 +39,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::tools::AllowedRoots;
+use crate::tools::note_source::carries_flag;
 
 /// Tools whose output is LocalGPT's own words (status lines, folder listings), never someone
 /// else's text. Every other tool's output counts as untrusted, except reads of protected or
@@ -27,6 +51,12 @@ const FILE_READERS: &[&str] = &["read_file", "memory_get"];
 
 /// Tools that write one file named by their `path` argument.
 const FILE_WRITERS: &[&str] = &["write_file", "edit_file"];
+
+/// The tool that adds notes to memory.
+const MEMORY_APPEND: &str = "memory_append";
+
+/// Extensions of the files memory search indexes (any letter case).
+const MARKDOWN_EXTENSIONS: &[&str] = &["md", "markdown"];
 
 /// Where the guarded files are and which ones they are.
 #[derive(Debug, Clone)]
@@ -55,19 +85,39 @@ impl PathRules {
         self.roots.resolve(requested).ok()
     }
 
-    /// Whether the real path `path` is one of the protected workspace files or inside a
-    /// protected folder.
-    pub fn is_protected(&self, path: &Path) -> bool {
+    /// Whether the real path `path` is inside the workspace.
+    pub fn in_workspace(&self, path: &Path) -> bool {
+        path.starts_with(&self.workspace)
+    }
+
+    /// The parts of the real path `path` below the workspace (empty outside it).
+    fn parts(&self, path: &Path) -> Vec<String> {
         let Ok(relative) = path.strip_prefix(&self.workspace) else {
-            return false;
+            return Vec::new();
         };
-        let parts: Vec<String> = relative
+        relative
             .components()
             .filter_map(|part| match part {
                 Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// Whether `path` is a markdown file, which memory search indexes (in the workspace and in
+    /// `memory.extra_paths`, which this loop does not know): writing one writes memory.
+    pub fn is_memory_file(path: &Path) -> bool {
+        path.extension().is_some_and(|extension| {
+            MARKDOWN_EXTENSIONS
+                .iter()
+                .any(|wanted| extension.eq_ignore_ascii_case(wanted))
+        })
+    }
+
+    /// Whether the real path `path` is one of the protected workspace files or inside a
+    /// protected folder.
+    pub fn is_protected(&self, path: &Path) -> bool {
+        let parts = self.parts(path);
         let Some(first) = parts.first() else {
             return false;
         };
@@ -93,6 +143,8 @@ impl PathRules {
 pub struct Taint {
     /// Why the conversation is tainted (the first untrusted thing it read), if it is.
     reason: Option<String>,
+    /// The first untrusted artifact it read (text someone else wrote), if any.
+    artifact: Option<String>,
     /// Files this conversation wrote (real paths): reading them back is not reading a stranger.
     written: HashSet<PathBuf>,
     /// Hosts fetched in the current turn (lowercase, without a trailing dot).
@@ -110,6 +162,12 @@ impl Taint {
         self.reason.as_deref()
     }
 
+    /// The untrusted artifact the conversation read first, when it read one: what a note
+    /// `memory_append` writes records as its source.
+    pub fn artifact(&self) -> Option<&str> {
+        self.artifact.as_deref()
+    }
+
     /// Records that untrusted content was read (the first reason is kept).
     pub fn mark(&mut self, reason: impl Into<String>) {
         if self.reason.is_none() {
@@ -119,14 +177,33 @@ impl Taint {
         }
     }
 
+    /// Records that an untrusted artifact — text someone other than the owner wrote — was read;
+    /// the conversation is then tainted too (the first reason of each is kept).
+    pub fn mark_artifact(&mut self, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.mark(reason.clone());
+        if self.artifact.is_none() {
+            tracing::info!("the conversation has read an untrusted artifact: {reason}");
+            self.artifact = Some(reason);
+        }
+    }
+
     /// A new turn starts: hosts are counted afresh. The taint itself stays, because what was
     /// read is still in the conversation the model sees.
     pub fn start_turn(&mut self) {
         self.fetched_hosts.clear();
     }
 
-    /// Notes what a call that ran (`failed` or not) read or wrote.
-    pub fn observe(&mut self, tool: &str, arguments: &Value, failed: bool, rules: &PathRules) {
+    /// Notes what a call that ran (`failed` or not) read or wrote; `output` is the result the
+    /// model saw, when the call succeeded.
+    pub fn observe(
+        &mut self,
+        tool: &str,
+        arguments: &Value,
+        failed: bool,
+        output: Option<&str>,
+        rules: &PathRules,
+    ) {
         let path_arg = arguments.get("path").and_then(Value::as_str);
         if FILE_WRITERS.contains(&tool) {
             if !failed && let Some(path) = path_arg.and_then(|path| rules.resolve(path)) {
@@ -137,32 +214,56 @@ impl Taint {
         if tool == "web_fetch" {
             if let Some(host) = url_arg(arguments).and_then(|url| host_of(&url)) {
                 self.fetched_hosts.insert(host.clone());
-                self.mark(format!("a web page from {host}"));
+                self.mark_artifact(format!("a web page from {host}"));
             } else {
-                self.mark("a web page");
+                self.mark_artifact("a web page");
             }
             return;
         }
         if failed || CLEAN_OUTPUT_TOOLS.contains(&tool) {
             return;
         }
+        let flagged = output.is_some_and(carries_flag);
         if FILE_READERS.contains(&tool) {
-            let trusted = path_arg
-                .and_then(|path| rules.resolve(path))
+            let shown = path_arg.unwrap_or("(unnamed)");
+            let resolved = path_arg.and_then(|path| rules.resolve(path));
+            let outside = !resolved
+                .as_ref()
+                .is_some_and(|path| rules.in_workspace(path));
+            if outside {
+                self.mark_artifact(format!("the file {shown} outside the workspace ({tool})"));
+            } else if flagged {
+                self.mark_artifact(format!(
+                    "the file {shown}, with notes written from an untrusted artifact ({tool})"
+                ));
+            }
+            let trusted = resolved
                 .is_some_and(|path| rules.is_protected(&path) || self.written.contains(&path));
             if !trusted {
-                self.mark(format!(
-                    "the file {} ({tool})",
-                    path_arg.unwrap_or("(unnamed)")
-                ));
+                self.mark(format!("the file {shown} ({tool})"));
             }
             return;
         }
-        self.mark(format!("the output of {tool}"));
+        if tool == "memory_search" {
+            if flagged {
+                self.mark_artifact(
+                    "memory notes written from an untrusted artifact (memory_search)",
+                );
+            }
+            self.mark(format!("the output of {tool}"));
+            return;
+        }
+        self.mark_artifact(format!("the output of {tool}"));
     }
 
     /// Why `tool` with `arguments` needs the owner's approval now, or `None` when it does not.
     pub fn guard(&self, tool: &str, arguments: &Value, rules: &PathRules) -> Option<String> {
+        self.content_guard(tool, arguments, rules)
+            .or_else(|| self.artifact_guard(tool, arguments, rules))
+    }
+
+    /// Why `tool` needs approval because the conversation has read untrusted content at all.
+    fn content_guard(&self, tool: &str, arguments: &Value, rules: &PathRules) -> Option<String> {
         let reason = self.reason.as_deref()?;
         let why = if tool == "bash" {
             "it runs a shell command".to_owned()
@@ -191,11 +292,40 @@ impl Taint {
         ))
     }
 
+    /// Why a call that would write a note to memory needs the owner's approval because the
+    /// conversation has read an untrusted artifact: `memory_append`, and writing or editing a
+    /// markdown file (memory search indexes every one in the workspace, daily logs included).
+    fn artifact_guard(&self, tool: &str, arguments: &Value, rules: &PathRules) -> Option<String> {
+        let artifact = self.artifact.as_deref()?;
+        let why = if tool == MEMORY_APPEND {
+            "it saves a note to memory".to_owned()
+        } else if FILE_WRITERS.contains(&tool) {
+            let requested = arguments.get("path").and_then(Value::as_str)?;
+            // The name asked for or the file it leads to (a link) may be the markdown one.
+            let markdown = PathRules::is_memory_file(Path::new(requested))
+                || rules
+                    .resolve(requested)
+                    .is_some_and(|path| PathRules::is_memory_file(&path));
+            if !markdown {
+                return None;
+            }
+            format!("it changes {requested}, a markdown file that memory search reads")
+        } else {
+            return None;
+        };
+        Some(format!(
+            "`{tool}` needs the owner's approval: this conversation has read an untrusted \
+             artifact ({artifact}), text someone other than the owner wrote, and {why}; an \
+             approved note is marked as coming from that artifact"
+        ))
+    }
+
     /// Whether `tool` is one whose calls [`Taint::guard`] may hold back.
     pub fn may_guard(tool: &str) -> bool {
         tool == "bash"
             || localgpt_scripts::is_script_tool(tool)
             || tool == "web_fetch"
+            || tool == MEMORY_APPEND
             || FILE_WRITERS.contains(&tool)
     }
 
@@ -270,7 +400,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("skills/x")).unwrap();
         let rules = rules(dir.path());
         let mut taint = Taint::default();
-        taint.observe("memory_search", &json!({"query": "x"}), false, &rules);
+        taint.observe("memory_search", &json!({"query": "x"}), false, None, &rules);
         for path in [
             "AGENTS.md",
             "agents.md",
@@ -300,11 +430,35 @@ mod tests {
         std::fs::write(dir.path().join("AGENTS.md"), "rules").unwrap();
         let rules = rules(dir.path());
         let mut taint = Taint::default();
-        taint.observe("read_file", &json!({"path": "AGENTS.md"}), false, &rules);
-        taint.observe("write_file", &json!({"path": "draft.md"}), false, &rules);
-        taint.observe("read_file", &json!({"path": "draft.md"}), false, &rules);
+        taint.observe(
+            "read_file",
+            &json!({"path": "AGENTS.md"}),
+            false,
+            None,
+            &rules,
+        );
+        taint.observe(
+            "write_file",
+            &json!({"path": "draft.md"}),
+            false,
+            None,
+            &rules,
+        );
+        taint.observe(
+            "read_file",
+            &json!({"path": "draft.md"}),
+            false,
+            None,
+            &rules,
+        );
         assert!(!taint.is_tainted());
-        taint.observe("read_file", &json!({"path": "inbox.md"}), false, &rules);
+        taint.observe(
+            "read_file",
+            &json!({"path": "inbox.md"}),
+            false,
+            None,
+            &rules,
+        );
         assert!(taint.is_tainted());
     }
 
@@ -313,7 +467,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rules = rules(dir.path());
         let mut taint = Taint::default();
-        taint.observe("memory_get", &json!({"path": "x.md"}), false, &rules);
+        taint.observe("memory_get", &json!({"path": "x.md"}), false, None, &rules);
         let guarded = |taint: &Taint, url: &str| {
             taint
                 .guard("web_fetch", &json!({"url": url}), &rules)
@@ -328,10 +482,97 @@ mod tests {
             "web_fetch",
             &json!({"url": "https://docs.example/a"}),
             false,
+            None,
             &rules,
         );
         assert!(!guarded(&taint, "https://docs.example/search?q=rust"));
         taint.start_turn();
         assert!(guarded(&taint, "https://docs.example/search?q=rust"));
+    }
+
+    #[test]
+    fn only_untrusted_artifacts_guard_memory_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = rules(dir.path());
+        let append = json!({"text": "x"});
+        let mut taint = Taint::default();
+        // The owner's notes and files: tainted, but no artifact.
+        taint.observe(
+            "memory_search",
+            &json!({"query": "x"}),
+            false,
+            Some("1. a.md"),
+            &rules,
+        );
+        taint.observe(
+            "read_file",
+            &json!({"path": "notes.md"}),
+            false,
+            Some("x"),
+            &rules,
+        );
+        assert!(taint.is_tainted());
+        assert_eq!(taint.artifact(), None);
+        assert_eq!(taint.guard("memory_append", &append, &rules), None);
+        assert_eq!(
+            taint.guard("write_file", &json!({"path": "memory/x.md"}), &rules),
+            None
+        );
+        // A search that shows a flagged note is an artifact.
+        let flagged = crate::tools::note_source::flag_line("a.md:1-2", "untrusted event mail");
+        taint.observe(
+            "memory_search",
+            &json!({"query": "x"}),
+            false,
+            Some(&flagged),
+            &rules,
+        );
+        let why = taint.guard("memory_append", &append, &rules).unwrap();
+        assert!(why.contains("untrusted artifact (memory notes"), "{why}");
+        for path in ["memory/x.md", "notes/a.MD", "b.markdown"] {
+            assert!(
+                taint
+                    .guard("write_file", &json!({ "path": path }), &rules)
+                    .is_some(),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            taint.guard("write_file", &json!({"path": "draft.txt"}), &rules),
+            None
+        );
+    }
+
+    #[test]
+    fn remote_tools_commands_and_outside_files_are_artifacts() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = rules(dir.path());
+        for (tool, arguments) in [
+            ("mail__latest", json!({})),
+            ("bash", json!({"command": "cat x"})),
+            ("js_word_count", json!({})),
+            ("read_file", json!({"path": "/etc/hostname"})),
+            ("memory_get", json!({"path": "../outside.md"})),
+        ] {
+            let mut taint = Taint::default();
+            taint.observe(tool, &arguments, false, Some("text"), &rules);
+            assert!(taint.artifact().is_some(), "{tool}");
+            assert!(
+                taint
+                    .guard("memory_append", &json!({"text": "x"}), &rules)
+                    .is_some(),
+                "{tool}"
+            );
+        }
+        let mut taint = Taint::default();
+        taint.observe(
+            "list_dir",
+            &json!({"path": "."}),
+            false,
+            Some("a.md"),
+            &rules,
+        );
+        taint.observe("bash", &json!({"command": "false"}), true, None, &rules);
+        assert_eq!(taint.artifact(), None);
     }
 }

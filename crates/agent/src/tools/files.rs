@@ -11,6 +11,7 @@ use localgpt_core::chat::ToolSpec;
 use localgpt_core::fs::write_atomic;
 use serde_json::Value;
 
+use super::note_source::{flag_line, untrusted_source};
 use super::safe_io::{
     FILE_WORK_TIMEOUT, check_folder, check_write_target, read_regular_text, run_blocking,
 };
@@ -76,8 +77,16 @@ impl Tool for ReadFile {
             let roots = Arc::clone(&context.roots);
             run_blocking("reading the file", FILE_WORK_TIMEOUT, move || {
                 let path = roots.resolve(&requested)?;
-                let text = read_text(&path, &roots.display(&path))?;
-                Ok(numbered_lines(&text, offset, limit))
+                let shown = roots.display(&path);
+                let text = read_text(&path, &shown)?;
+                let numbered = numbered_lines(&text, offset, limit);
+                // Notes memory_append wrote from an untrusted artifact are flagged as such.
+                let lines: Vec<&str> = text.lines().collect();
+                let last = offset.saturating_add(limit.max(1) - 1);
+                Ok(match untrusted_source(&lines, offset, last) {
+                    Some(label) => format!("{}\n{numbered}", flag_line(&shown, &label)),
+                    None => numbered,
+                })
             })
             .await
         })

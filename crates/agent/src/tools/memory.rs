@@ -6,8 +6,12 @@
 //! thread under a time limit, and only regular files (see [`super::safe_io`]).
 //!
 //! Every note `memory_append` writes ends with where it came from (see
-//! [`localgpt_memory::provenance`]): the handle's [`localgpt_memory::WriteSource`], and `untrusted artifact (…)`
-//! when the turn had read text someone else may have written (see [`TURN_TAINT`]).
+//! [`localgpt_memory::provenance`]): the handle's [`localgpt_memory::WriteSource`], and
+//! `untrusted artifact (…)` when the conversation had read an untrusted artifact — text someone
+//! else wrote (see [`TURN_TAINT`]). The agent loop asks the owner before such an append runs at
+//! all (see [`crate::runtime::taint`]). `memory_search` and `memory_get` flag the notes they show
+//! that were written from an untrusted artifact ([`super::note_source`]), so the loop knows when
+//! a search found one; notes the owner's own turns wrote do not count.
 
 use std::sync::Arc;
 
@@ -17,6 +21,7 @@ use localgpt_memory::provenance::{escape_comments, provenance_marker};
 use localgpt_memory::{HandleError, MemoryHandle, SearchOptions};
 use serde_json::Value;
 
+use super::note_source::{flag_line, untrusted_source};
 use super::safe_io::{FILE_WORK_TIMEOUT, check_write_target, read_regular_text, run_blocking};
 use super::{Tool, ToolContext, ToolError, ToolFuture, object_schema, string_arg, usize_arg};
 
@@ -28,15 +33,25 @@ const MAX_GET_LINES: usize = 500;
 const MAX_MEMORY_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
 tokio::task_local! {
-    /// What untrusted text the running turn has read (the agent loop sets it around each tool
-    /// call from its taint tracking); `memory_append` then records its note as coming from an
-    /// untrusted artifact.
+    /// Which untrusted artifact (text someone other than the owner wrote) the running
+    /// conversation has read, if any: the agent loop sets it around each tool call from its taint
+    /// tracking, and `memory_append` then records its note as coming from an untrusted artifact.
+    /// The owner's own notes found by `memory_search` do not set it.
     pub static TURN_TAINT: Option<String>;
 }
 
 /// Search results as a model reads them (the `memory_search` tool here and over MCP): rank, file,
 /// lines, headings and snippet, then the search's note.
 pub fn render_search_results(results: localgpt_memory::SearchResults) -> String {
+    render_flagged_results(results, &[])
+}
+
+/// [`render_search_results`] with, under each hit whose `untrusted` entry is set, a line flagging
+/// it as written from an untrusted artifact (that entry is the marker's label).
+fn render_flagged_results(
+    results: localgpt_memory::SearchResults,
+    untrusted: &[Option<String>],
+) -> String {
     if results.results.is_empty() {
         return results
             .note
@@ -57,6 +72,10 @@ pub fn render_search_results(results: localgpt_memory::SearchResults) -> String 
             hit.end_line,
             hit.snippet.replace('\n', " ")
         ));
+        if let Some(Some(label)) = untrusted.get(rank) {
+            let place = format!("{}:{}-{}", hit.path, hit.start_line, hit.end_line);
+            out.push_str(&format!("   {}\n", flag_line(&place, label)));
+        }
     }
     if let Some(note) = results.note {
         out.push_str(&format!("({note})\n"));
@@ -104,8 +123,26 @@ impl Tool for MemorySearch {
                 .search(query, options)
                 .await
                 .map_err(|error| ToolError::Failed(format!("memory search failed: {error}")))?;
-            Ok(render_search_results(results))
+            let mut untrusted = Vec::with_capacity(results.results.len());
+            for hit in &results.results {
+                untrusted.push(self.untrusted_hit(hit).await);
+            }
+            Ok(render_flagged_results(results, &untrusted))
         })
+    }
+}
+
+impl MemorySearch {
+    /// The label of the untrusted note `hit` shows, if it shows one. A file the index can no
+    /// longer open counts as untrusted: what it held is unknown.
+    async fn untrusted_hit(&self, hit: &localgpt_memory::SearchHit) -> Option<String> {
+        match self.0.indexed_file(hit.path.clone()).await {
+            Ok(Some(file)) => {
+                let lines: Vec<&str> = file.text.lines().collect();
+                untrusted_source(&lines, hit.start_line, hit.end_line)
+            }
+            Ok(None) | Err(_) => Some("a file whose notes could not be checked".to_owned()),
+        }
     }
 }
 
@@ -156,7 +193,14 @@ impl Tool for MemoryGet {
                 let shown = roots.display(&path);
                 let text = read_regular_text(&path, &shown, MAX_MEMORY_FILE_BYTES)?
                     .ok_or_else(|| ToolError::Failed(format!("{shown} does not exist")))?;
-                Ok(numbered_range(&shown, &text, from, count))
+                let lines: Vec<&str> = text.lines().collect();
+                let shown_range = numbered_range(&shown, &text, from, count);
+                Ok(
+                    match untrusted_source(&lines, from, from.saturating_add(count - 1)) {
+                        Some(label) => format!("{}\n{shown_range}", flag_line(&shown, &label)),
+                        None => shown_range,
+                    },
+                )
             })
             .await
         })

@@ -10,6 +10,7 @@ pub mod bash;
 pub mod confine;
 pub mod files;
 pub mod memory;
+pub mod note_source;
 pub mod safe_io;
 pub mod script;
 pub mod web_fetch;
