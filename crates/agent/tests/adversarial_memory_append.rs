@@ -23,7 +23,7 @@ use localgpt_agent::sessions::SessionStore;
 use localgpt_agent::tools::files::{EditFile, ReadFile, WriteFile};
 use localgpt_agent::tools::memory::{MemoryAppend, MemoryGet, MemorySearch};
 use localgpt_agent::tools::web_fetch::WebFetch;
-use localgpt_agent::tools::{AllowedRoots, Tool, ToolBox, ToolContext, ToolFuture};
+use localgpt_agent::tools::{AllowedRoots, Tool, ToolBox, ToolContext, ToolError, ToolFuture};
 use localgpt_core::chat::{CancelToken, ChatModel, ToolSpec};
 use localgpt_core::config::Secret;
 use localgpt_llm::RetryPolicy;
@@ -117,6 +117,23 @@ fn memory(dir: &Path) -> MemoryHandle {
     MemoryHandle::new(index)
 }
 
+/// A remote tool that fails, quoting the attacker in its error.
+struct FailingRemoteTool;
+
+impl Tool for FailingRemoteTool {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "mail__broken".to_owned(),
+            description: "[mail] Always fails.".to_owned(),
+            parameters: json!({"type": "object"}),
+        }
+    }
+
+    fn run<'a>(&'a self, _arguments: Value, _context: &'a ToolContext) -> ToolFuture<'a> {
+        Box::pin(async { Err(ToolError::Failed(format!("MCP server `mail`: {PAGE}"))) })
+    }
+}
+
 fn toolbox(dir: &Path, source: WriteSource) -> ToolBox {
     toolbox_with(dir, memory(dir), source)
 }
@@ -135,6 +152,7 @@ fn toolbox_with(dir: &Path, memory: MemoryHandle, source: WriteSource) -> ToolBo
         .with(WriteFile)
         .with(EditFile)
         .with(RemoteTool)
+        .with(FailingRemoteTool)
         .with(WebFetch {
             allow_private: true,
         })
@@ -406,6 +424,8 @@ async fn memory_files_cannot_be_written_by_hand_instead() {
 async fn every_kind_of_untrusted_artifact_holds_the_append() {
     let readers = [
         ("mail__latest", json!({})),
+        // A remote tool's error quotes its server too.
+        ("mail__broken", json!({})),
         ("read_file", json!({ "path": DOWNLOADED })),
         ("memory_get", json!({ "path": DOWNLOADED })),
         // The owner's search finds a note that was written from a web page.
@@ -434,7 +454,11 @@ async fn every_kind_of_untrusted_artifact_holds_the_append() {
             )],
         )
         .await;
-        assert_eq!(results[0], (tool.to_owned(), false), "{tool} {arguments}");
+        assert_eq!(
+            results[0],
+            (tool.to_owned(), tool == "mail__broken"),
+            "{tool} {arguments}"
+        );
         assert_eq!(
             results[1],
             ("memory_append".to_owned(), true),

@@ -14,7 +14,7 @@
 //!
 //! - a web page (`web_fetch`), the output of `bash`, of a script tool, of an MCP server's tool
 //!   (`SERVER__TOOL`) or of any other tool not named below — a command can print any file or
-//!   address, and a remote tool returns someone else's words;
+//!   address, and a remote tool returns someone else's words (in its errors too);
 //! - a message from someone other than the owner, a precheck's output, and, in a resumed
 //!   conversation, a replayed stranger's message or a compaction summary that covered untrusted
 //!   content (the summary cannot tell which kind it covered, so it counts);
@@ -45,6 +45,20 @@ use crate::tools::note_source::carries_flag;
 /// else's text. Every other tool's output counts as untrusted, except reads of protected or
 /// self-written files.
 const CLEAN_OUTPUT_TOOLS: &[&str] = &["list_dir", "write_file", "edit_file", "memory_append"];
+
+/// LocalGPT's own tools, whose errors are LocalGPT's words. Any other tool's error (an MCP
+/// server's, a script's) may quote someone else.
+const BUILT_IN_TOOLS: &[&str] = &[
+    "read_file",
+    "write_file",
+    "edit_file",
+    "list_dir",
+    "memory_search",
+    "memory_get",
+    "memory_append",
+    "bash",
+    "web_fetch",
+];
 
 /// Tools that read one file named by their `path` argument.
 const FILE_READERS: &[&str] = &["read_file", "memory_get"];
@@ -220,7 +234,14 @@ impl Taint {
             }
             return;
         }
-        if failed || CLEAN_OUTPUT_TOOLS.contains(&tool) {
+        if failed {
+            // A remote or script tool's error can carry its server's own words.
+            if !BUILT_IN_TOOLS.contains(&tool) {
+                self.mark_artifact(format!("the error of {tool}"));
+            }
+            return;
+        }
+        if CLEAN_OUTPUT_TOOLS.contains(&tool) {
             return;
         }
         let flagged = output.is_some_and(carries_flag);
@@ -574,5 +595,7 @@ mod tests {
         );
         taint.observe("bash", &json!({"command": "false"}), true, None, &rules);
         assert_eq!(taint.artifact(), None);
+        taint.observe("mail__latest", &json!({}), true, None, &rules);
+        assert!(taint.artifact().is_some());
     }
 }
