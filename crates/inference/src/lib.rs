@@ -13,11 +13,13 @@ pub mod idle;
 pub mod gguf;
 mod lazy;
 pub mod local_chat;
+pub mod quantize;
 pub mod registry;
 mod remote;
 pub mod store;
 
 pub use backend::default_threads;
+pub use convert::{Precision, UnknownPrecision};
 pub use embed::{EmbedderOptions, LlamaEmbedder};
 pub use error::InferenceError;
 pub use lazy::LazyEmbedder;

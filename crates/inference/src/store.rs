@@ -43,9 +43,10 @@ pub struct InstalledModel {
 pub struct ImportOptions {
     /// Name to install under; derived from the source when absent.
     pub name: Option<String>,
-    /// Write converted embedding models with f16 weights (half the file, about 15 % slower
-    /// embeddings on x86 CPUs; see BENCHMARKS.md) instead of f32.
-    pub half_precision: bool,
+    /// Weight precision for models LocalGPT converts (sentence-transformers folders): f32 when
+    /// absent. A `.gguf` file is installed as it is, so asking for a precision is refused there
+    /// rather than ignored. See BENCHMARKS.md for size, speed and quality of each.
+    pub precision: Option<Precision>,
 }
 
 /// The models folder.
@@ -166,11 +167,7 @@ impl ModelStore {
             return Err(refuse("cannot derive a model name; pass one with --name"));
         }
         let target = self.dir.join(format!("{name}.gguf"));
-        let precision = if options.half_precision {
-            Precision::F16
-        } else {
-            Precision::F32
-        };
+        let precision = options.precision.unwrap_or_default();
         if source.is_dir() {
             if !convert::is_bert_folder(source) {
                 return Err(refuse(
@@ -186,6 +183,11 @@ impl ModelStore {
             .unwrap_or_default();
         match extension.as_str() {
             "gguf" => {
+                if let Some(precision) = options.precision {
+                    return Err(refuse(&format!(
+                        "this is a GGUF file already, installed as it is: it cannot be converted to {precision} (a precision applies to sentence-transformers models, which LocalGPT converts)"
+                    )));
+                }
                 gguf::read_info(source)?;
                 copy_atomic(source, &target)?;
                 describe(&target)
@@ -212,7 +214,7 @@ impl ModelStore {
                 };
                 let inner_options = ImportOptions {
                     name: Some(name),
-                    half_precision: options.half_precision,
+                    precision: options.precision,
                 };
                 self.import(&inner, &inner_options)
             }

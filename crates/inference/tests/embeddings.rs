@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use localgpt_core::embed::Embedder;
 use localgpt_inference::{
-    EmbedderOptions, ImportOptions, LazyEmbedder, LlamaEmbedder, ModelKind, ModelStore,
+    EmbedderOptions, ImportOptions, LazyEmbedder, LlamaEmbedder, ModelKind, ModelStore, Precision,
 };
 
 /// The folder of test model wheels (`scripts/fetch-test-models.sh`).
@@ -66,7 +66,7 @@ fn imported() -> &'static Imported {
                 &source,
                 &ImportOptions {
                     name: Some("minilm-f16".into()),
-                    half_precision: true,
+                    precision: Some(Precision::F16),
                 },
             )
             .unwrap();

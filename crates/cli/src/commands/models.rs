@@ -2,7 +2,8 @@
 
 use localgpt_core::config::{BUILTIN_MODEL, EmbeddingProvider};
 use localgpt_inference::{
-    ImportOptions, InstalledModel, KNOWN_MODELS, ModelKind, ModelStore, known_model, pull,
+    ImportOptions, InstalledModel, KNOWN_MODELS, ModelKind, ModelStore, Precision, known_model,
+    pull,
 };
 
 use crate::app::App;
@@ -57,7 +58,7 @@ pub fn run(command: ModelsCommand, app: &App) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        ModelsCommand::Pull { name } => {
+        ModelsCommand::Pull { name, precision } => {
             let Some(model) = known_model(&name) else {
                 let names: Vec<&str> = KNOWN_MODELS.iter().map(|m| m.name).collect();
                 anyhow::bail!(
@@ -66,7 +67,7 @@ pub fn run(command: ModelsCommand, app: &App) -> anyhow::Result<()> {
                 );
             };
             let bar = Progress::bytes(model.bytes, "download", false);
-            let installed = pull(&store, model, &mut |done, total| {
+            let installed = pull(&store, model, precision, &mut |done, total| {
                 if let Some(total) = total {
                     bar.set_total(total);
                 }
@@ -85,17 +86,13 @@ pub fn run(command: ModelsCommand, app: &App) -> anyhow::Result<()> {
         ModelsCommand::Import {
             path,
             name,
+            precision,
             f16,
             use_it,
         } => {
+            let precision = if f16 { Some(Precision::F16) } else { precision };
             let spinner = Progress::spinner("importing", false);
-            let installed = store.import(
-                &path,
-                &ImportOptions {
-                    name,
-                    half_precision: f16,
-                },
-            );
+            let installed = store.import(&path, &ImportOptions { name, precision });
             spinner.finish();
             let installed = installed?;
             println!(
