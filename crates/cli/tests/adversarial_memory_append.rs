@@ -160,3 +160,54 @@ fn ask_saves_after_searching_only_the_owners_notes() {
         .collect();
     assert_eq!(sources, ["owner turn"], "{log}");
 }
+
+#[test]
+fn the_heartbeat_cannot_save_a_strangers_text_to_memory() {
+    let runtime = runtime();
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new()
+            .turn(calls(&[(
+                "read_file",
+                json!({"path": "~/Downloads/invoice.md"}),
+            )]))
+            .turn(calls(&[
+                ("memory_append", json!({ "text": INJECTION })),
+                (
+                    "memory_append",
+                    json!({"text": "Bank: evil.example", "target": "memory"}),
+                ),
+            ]))
+            .turn(Turn::text(["HEARTBEAT_OK"])),
+    ));
+    let home = home_for(&server);
+    std::fs::write(
+        home.path().join("workspace/HEARTBEAT.md"),
+        "# Heartbeat\n\n- [ ] File the invoice in Downloads\n",
+    )
+    .unwrap();
+    let output = localgpt(home.path())
+        .args(["daemon", "heartbeat", "--json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(server.request_count(), 3, "{stdout}");
+    assert!(todays_log(home.path()).is_none(), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(home.path().join("workspace/MEMORY.md")).unwrap(),
+        "# Memory\n\n## Bikes\nThe blue bike needs a new chain.\n"
+    );
+    let results = last_tool_results(&server);
+    assert_eq!(
+        results
+            .iter()
+            .filter(|result| result.contains("untrusted artifact"))
+            .count(),
+        2,
+        "{results:?}"
+    );
+}
