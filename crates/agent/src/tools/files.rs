@@ -2,7 +2,8 @@
 //! the workspace and confined to the allowed roots after `..` and symlinks are resolved; writes
 //! are atomic (temporary file, then rename), so a crash never leaves half a file. Only regular
 //! files are read or replaced (never a pipe, socket or device), and all file work runs on a
-//! blocking thread under a time limit, so no file can stall the daemon.
+//! blocking thread under a time limit, so no file can stall the daemon. `read_file` flags lines
+//! that belong to a note written from an untrusted artifact ([`super::note_source`]).
 
 use std::path::Path;
 use std::sync::Arc;

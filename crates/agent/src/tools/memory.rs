@@ -13,6 +13,7 @@
 //! that were written from an untrusted artifact ([`super::note_source`]), so the loop knows when
 //! a search found one; notes the owner's own turns wrote do not count.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use localgpt_core::chat::ToolSpec;
@@ -123,9 +124,21 @@ impl Tool for MemorySearch {
                 .search(query, options)
                 .await
                 .map_err(|error| ToolError::Failed(format!("memory search failed: {error}")))?;
+            let mut files: HashMap<String, Option<String>> = HashMap::new();
             let mut untrusted = Vec::with_capacity(results.results.len());
             for hit in &results.results {
-                untrusted.push(self.untrusted_hit(hit).await);
+                if !files.contains_key(&hit.path) {
+                    let text = self.file_text(&hit.path).await;
+                    files.insert(hit.path.clone(), text);
+                }
+                untrusted.push(match files.get(&hit.path) {
+                    Some(Some(text)) => {
+                        let lines: Vec<&str> = text.lines().collect();
+                        untrusted_source(&lines, hit.start_line, hit.end_line)
+                    }
+                    // A file the index can no longer open: what it held is unknown.
+                    _ => Some("a file whose notes could not be checked".to_owned()),
+                });
             }
             Ok(render_flagged_results(results, &untrusted))
         })
@@ -133,15 +146,11 @@ impl Tool for MemorySearch {
 }
 
 impl MemorySearch {
-    /// The label of the untrusted note `hit` shows, if it shows one. A file the index can no
-    /// longer open counts as untrusted: what it held is unknown.
-    async fn untrusted_hit(&self, hit: &localgpt_memory::SearchHit) -> Option<String> {
-        match self.0.indexed_file(hit.path.clone()).await {
-            Ok(Some(file)) => {
-                let lines: Vec<&str> = file.text.lines().collect();
-                untrusted_source(&lines, hit.start_line, hit.end_line)
-            }
-            Ok(None) | Err(_) => Some("a file whose notes could not be checked".to_owned()),
+    /// The text of the indexed file `path`, to check the provenance of the notes a hit shows.
+    async fn file_text(&self, path: &str) -> Option<String> {
+        match self.0.indexed_file(path.to_owned()).await {
+            Ok(Some(file)) => Some(file.text),
+            Ok(None) | Err(_) => None,
         }
     }
 }
