@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use toml_edit::DocumentMut;
 
 use super::keys;
@@ -321,9 +322,13 @@ pub fn parse(
             .map_err(|error| syntax_error(&expanded, path, error.span(), error.message()))?;
         let mut note_unknown = |ignored: serde_ignored::Path<'_>| unknown.push(ignored.to_string());
         let ignoring = serde_ignored::Deserializer::new(deserializer, &mut note_unknown);
-        serde_path_to_error::deserialize(ignoring).map_err(|error| {
-            let key = error.path().to_string();
-            let inner = error.into_inner();
+        // The key comes from where the error points (see `key_at`): wrapping the deserializer
+        // to track paths would instantiate the whole configuration's deserializing code again.
+        Config::deserialize(ignoring).map_err(|inner: toml::de::Error| {
+            let key = inner
+                .span()
+                .and_then(|span| super::key_at::key_at(&expanded, span.start))
+                .unwrap_or_else(|| ".".to_owned());
             // The line as the user wrote it: `${VAR}`, not the variable's (maybe secret) value,
             // and the explanation quoting what was written rather than what it expanded to.
             let mut message = humanize_type_message(inner.message());

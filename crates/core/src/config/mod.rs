@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod edit;
 pub mod expand;
+mod key_at;
 pub mod keys;
 pub mod load;
 pub mod schema;
