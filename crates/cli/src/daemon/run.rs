@@ -115,6 +115,8 @@ fn serve_home(
     ready: impl FnOnce(std::net::SocketAddr),
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Models come and go (`providers.local.keep_alive`); their memory should go with them.
+    localgpt_inference::idle::return_freed_memory_promptly();
     let state_dir = app.paths.state_dir();
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating {}", state_dir.display()))?;
