@@ -6,7 +6,8 @@
 # HEARTBEAT_EVERY with a HEARTBEAT.md task, so heartbeat turns happen during the soak.
 #
 # Steps: `daemon start` ×5 on a home without models (wall time of the command, which returns once
-# the API answers); then with models: start, one chat turn through POST /api/chat (loads the chat
+# the API answers), and ×5 the daemon process alone (`daemon start --foreground`, from exec to the
+# first answer of GET /health); then with models: start, one chat turn through POST /api/chat (loads the chat
 # model: reload time), one memory search through /api/memory/search (loads the embedding model),
 # wait KEEP_ALIVE + 30 s, then every minute for SOAK_MINUTES print RSS (total, anonymous, file)
 # and CPU seconds used since the last line.
@@ -41,6 +42,20 @@ for round in 1 2 3 4 5; do
   "$binary" daemon start >/dev/null
   echo "  daemon start: $(ms_since "$started") ms; $(rss_line "$(pid_of)")"
   "$binary" daemon stop >/dev/null
+done
+# The daemon process alone: from exec to the first answer of GET /health.
+for round in 1 2 3 4 5; do
+  rm -f "$LOCALGPT_HOME/state/daemon.pid"
+  started=$(date +%s%N)
+  "$binary" daemon start --foreground >/dev/null 2>&1 &
+  foreground=$!
+  until [ -s "$LOCALGPT_HOME/state/daemon.pid" ] && [ -n "$(sed -n 2p "$LOCALGPT_HOME/state/daemon.pid")" ] &&
+    curl -sf "http://$(sed -n 2p "$LOCALGPT_HOME/state/daemon.pid")/health" >/dev/null; do
+    sleep 0.001
+  done
+  echo "  daemon process, exec to first /health answer: $(ms_since "$started") ms"
+  kill "$foreground"
+  wait "$foreground" || true
 done
 
 echo "== home with both models, keep_alive $keep_alive, heartbeat every $heartbeat_every"
