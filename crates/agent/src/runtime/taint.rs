@@ -8,8 +8,9 @@
 //!
 //! A finer mark sits next to it: whether the conversation has read an **untrusted artifact** —
 //! text that someone other than the owner wrote, as opposed to the owner's own notes. Then
-//! `memory_append` (and writing or editing a markdown file, which memory search indexes: the same
-//! note by another door) needs the owner's approval too, and an approved note records
+//! `memory_append` — and writing or editing a markdown file (memory search indexes them: the same
+//! note by another door) or any file in the workspace (a later conversation would read it back as
+//! the owner's) — needs the owner's approval too, and an approved note records
 //! `untrusted artifact (…)` as its source ([`crate::tools::memory::TURN_TAINT`]). What counts:
 //!
 //! - a web page (`web_fetch`), the output of `bash`, of a script tool, of an MCP server's tool
@@ -319,25 +320,32 @@ impl Taint {
     fn artifact_guard(&self, tool: &str, arguments: &Value, rules: &PathRules) -> Option<String> {
         let artifact = self.artifact.as_deref()?;
         let why = if tool == MEMORY_APPEND {
-            "it saves a note to memory".to_owned()
+            "it saves a note to memory; an approved note is marked as coming from that artifact"
+                .to_owned()
         } else if FILE_WRITERS.contains(&tool) {
             let requested = arguments.get("path").and_then(Value::as_str)?;
+            let resolved = rules.resolve(requested);
             // The name asked for or the file it leads to (a link) may be the markdown one.
             let markdown = PathRules::is_memory_file(Path::new(requested))
-                || rules
-                    .resolve(requested)
-                    .is_some_and(|path| PathRules::is_memory_file(&path));
-            if !markdown {
+                || resolved
+                    .as_ref()
+                    .is_some_and(|path| PathRules::is_memory_file(path));
+            if markdown {
+                format!("it changes {requested}, a markdown file that memory search reads")
+            } else if resolved.is_some_and(|path| rules.in_workspace(&path)) {
+                format!(
+                    "it changes {requested}, a workspace file that later conversations read as \
+                     the owner's"
+                )
+            } else {
                 return None;
             }
-            format!("it changes {requested}, a markdown file that memory search reads")
         } else {
             return None;
         };
         Some(format!(
             "`{tool}` needs the owner's approval: this conversation has read an untrusted \
-             artifact ({artifact}), text someone other than the owner wrote, and {why}; an \
-             approved note is marked as coming from that artifact"
+             artifact ({artifact}), text someone other than the owner wrote, and {why}"
         ))
     }
 
@@ -558,9 +566,10 @@ mod tests {
                 "{path}"
             );
         }
-        assert_eq!(
-            taint.guard("write_file", &json!({"path": "draft.txt"}), &rules),
-            None
+        assert!(
+            taint
+                .guard("write_file", &json!({"path": "draft.txt"}), &rules)
+                .is_some()
         );
     }
 
