@@ -1,17 +1,23 @@
-//! Merging the keyword and vector rankings into one: a weighted sum of standardised scores (the
-//! default), reciprocal-rank fusion, or a weighted sum of min-max normalised scores, plus the
-//! optional recency weighting of daily logs.
+//! Merging the keyword and vector rankings into one: standardised scores weighted per query by
+//! each side's confidence (the default), reciprocal-rank fusion, or weighted sums of standardised
+//! or min-max normalised scores, plus the optional recency weighting of daily logs. Hybrid search
+//! applies the chosen fusion per file (`crate::file_fusion`).
 //!
-//! The default weighs both sides equally after standardising each ranking's scores (z-scores)
-//! over the candidates of both, a choice fitted to no collection. On Cranfield (see
-//! `tests/data/cranfield/README.md`; `bench/cranfield/fusion_offline.py` compares fusions on one
-//! set of runs) hybrid search scores nDCG@10 0.418 (Recall@10 0.458) against 0.417 (0.457) with
-//! reciprocal rank (k = 60). Rank fusion ignores how far ahead a strong match is; standardising
-//! over the union also keeps a lone keyword match (a CJK word no English model understands)
-//! ahead of what only the vectors found. On two more collections (`bench/smart`) the same
-//! default gives CISI, with paragraph-long questions, 0.456 against vector 0.432 and keyword
-//! 0.388; on MED, where the vectors are far ahead of keywords (0.795 against 0.680), every fusion
-//! tried lands within 0.006 of the vectors (z-score 0.794, min-max 0.797, rank 0.790).
+//! The default standardises each ranking's scores (z-scores) over the candidates of both, then
+//! gives each side the weight of its confidence: how far its best candidate stands above the rest
+//! (its z-score). Nothing is fitted: where the vectors are sure and the keywords flat, the vectors
+//! decide, and the other way round; a lone keyword match (a CJK word no English model
+//! understands) stands out furthest of all and leads. Rank fusion ignores how far ahead a strong
+//! match is; equal weights let a flat side's noise bury the other side's clear winner — on MED,
+//! where the vectors are far ahead of the keywords, equal weights stayed just under vectors alone.
+//!
+//! Chosen among eleven un-fitted fusions (`bench/smart/fusion_table.py`, cached runs of each
+//! collection) by the rule "hybrid ≥ both single modes on every collection, then the best mean",
+//! decided on Cranfield, CISI and MED and confirmed on two held-out collections, CACM and ADI. Real
+//! engine, nDCG@10 keyword / vector / hybrid: Cranfield 0.370 / 0.391 / 0.415, CISI 0.388 / 0.432 /
+//! 0.455, MED 0.680 / 0.795 / 0.802. Equal z-score weights, the previous default, had the best
+//! mean on those three (0.558 against 0.557) but lost to vectors on MED; every difference there is
+//! within what 30 queries can tell apart (see `BENCHMARKS.md`).
 
 use std::collections::HashMap;
 
@@ -21,7 +27,7 @@ use serde::Serialize;
 pub const RRF_K: f32 = 60.0;
 
 /// How hybrid search merges its two rankings.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "method")]
 pub enum Fusion {
     /// Each ranking adds `1 / (k + rank)`; scores themselves are ignored.
@@ -43,12 +49,13 @@ pub enum Fusion {
         /// Weight of the vector score, 0..1.
         vector_weight: f32,
     },
-}
-
-impl Default for Fusion {
-    fn default() -> Self {
-        Self::ZScore { vector_weight: 0.5 }
-    }
+    /// Scores standardised as for [`Fusion::ZScore`], then weighted per query by how sure each
+    /// side is: its confidence is the z-score of its best candidate (how many standard deviations
+    /// it stands above the candidates), and the vector weight is `vector confidence / (keyword
+    /// confidence + vector confidence)`. A side whose best match stands out clearly gets more say;
+    /// one that ranks everything alike gets little. Nothing is fitted. The default.
+    #[default]
+    Confidence,
 }
 
 impl Fusion {
@@ -58,6 +65,7 @@ impl Fusion {
             Self::ReciprocalRank { k } => reciprocal_rank_fusion_with(&[keyword, vector], k),
             Self::MinMax { vector_weight } => min_max_fusion(keyword, vector, vector_weight),
             Self::ZScore { vector_weight } => z_score_fusion(keyword, vector, vector_weight),
+            Self::Confidence => confidence_fusion(keyword, vector),
         }
     }
 }
@@ -91,13 +99,19 @@ pub fn min_max_fusion(
     };
     let mut fused: HashMap<i64, f32> = HashMap::new();
     for (ranking, weight) in [(keyword, 1.0 - vector_weight), (vector, vector_weight)] {
-        let (low, high) = ranking.iter().fold(
-            (f32::INFINITY, f32::NEG_INFINITY),
-            |(low, high), (_, score)| (low.min(*score), high.max(*score)),
-        );
+        let (low, high) = ranking
+            .iter()
+            .map(|(_, score)| *score)
+            .filter(|score| score.is_finite())
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(low, high), score| {
+                (low.min(score), high.max(score))
+            });
         for (id, score) in ranking {
-            // A ranking whose scores are all equal puts every item at the top.
-            let normalised = if high > low {
+            // A ranking whose scores are all equal puts every item at the top; a score that is
+            // not a number counts as the bottom.
+            let normalised = if !score.is_finite() {
+                0.0
+            } else if high > low {
                 (score - low) / (high - low)
             } else {
                 1.0
@@ -121,45 +135,100 @@ pub fn z_score_fusion(
     } else {
         0.5
     };
-    let mut ids: Vec<i64> = keyword.iter().chain(vector).map(|(id, _)| *id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let lowest_vector = vector
-        .iter()
-        .map(|(_, score)| *score)
-        .fold(f32::INFINITY, f32::min);
-    // Raw scores over the candidates: no keyword match is 0; below the vector cut-off is its
-    // lowest score.
-    let side = |ranking: &[(i64, f32)], absent: f32| -> Vec<f32> {
-        let held: HashMap<i64, f32> = ranking.iter().copied().collect();
-        let absent = if absent.is_finite() { absent } else { 0.0 };
-        let raw: Vec<f32> = ids
-            .iter()
-            .map(|id| held.get(id).copied().unwrap_or(absent))
-            .collect();
-        let count = raw.len().max(1) as f32;
-        let mean = raw.iter().sum::<f32>() / count;
-        let spread = (raw.iter().map(|score| (score - mean).powi(2)).sum::<f32>() / count).sqrt();
-        let spread = if spread > f32::EPSILON { spread } else { 1.0 };
-        raw.iter().map(|score| (score - mean) / spread).collect()
+    let sides = Standardised::new(keyword, vector);
+    sides.combine(vector_weight)
+}
+
+/// Standardised scores weighted per query by each side's confidence (see
+/// [`Fusion::Confidence`]).
+pub fn confidence_fusion(keyword: &[(i64, f32)], vector: &[(i64, f32)]) -> Vec<(i64, f32)> {
+    let sides = Standardised::new(keyword, vector);
+    // A side's confidence: how many standard deviations its best candidate stands above the
+    // candidates' mean (never below 0). A side with nothing to say (empty, or all scores equal)
+    // has 0 and leaves the order to the other.
+    let confidence = |z: &[f32]| z.iter().copied().fold(0.0_f32, f32::max);
+    let (keyword_confidence, vector_confidence) =
+        (confidence(&sides.keyword), confidence(&sides.vector));
+    let total = keyword_confidence + vector_confidence;
+    let vector_weight = if total > f32::EPSILON {
+        vector_confidence / total
+    } else {
+        0.5
     };
-    let keyword_z = side(keyword, 0.0);
-    let vector_z = side(vector, lowest_vector);
-    let fused: HashMap<i64, f32> = ids
+    sides.combine(vector_weight)
+}
+
+/// Both rankings' scores standardised over the union of their candidates (see
+/// [`Fusion::ZScore`]); a score that is not a finite number counts as missing.
+struct Standardised {
+    ids: Vec<i64>,
+    keyword: Vec<f32>,
+    vector: Vec<f32>,
+}
+
+impl Standardised {
+    fn new(keyword: &[(i64, f32)], vector: &[(i64, f32)]) -> Self {
+        let mut ids: Vec<i64> = keyword.iter().chain(vector).map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let lowest_vector = vector
+            .iter()
+            .map(|(_, score)| *score)
+            .filter(|score| score.is_finite())
+            .fold(f32::INFINITY, f32::min);
+        // Raw scores over the candidates: no keyword match is 0; below the vector cut-off is its
+        // lowest score.
+        let keyword_z = standardise(&ids, keyword, 0.0);
+        let vector_z = standardise(&ids, vector, lowest_vector);
+        Self {
+            ids,
+            keyword: keyword_z,
+            vector: vector_z,
+        }
+    }
+
+    /// `vector_weight · vector + (1 − vector_weight) · keyword`, best first.
+    fn combine(&self, vector_weight: f32) -> Vec<(i64, f32)> {
+        let fused: HashMap<i64, f32> = self
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(at, id)| {
+                (
+                    *id,
+                    (1.0 - vector_weight) * self.keyword[at] + vector_weight * self.vector[at],
+                )
+            })
+            .collect();
+        sorted(fused)
+    }
+}
+
+/// `ranking`'s scores for `ids` (`absent` where it has none), as z-scores.
+fn standardise(ids: &[i64], ranking: &[(i64, f32)], absent: f32) -> Vec<f32> {
+    let held: HashMap<i64, f32> = ranking
         .iter()
-        .enumerate()
-        .map(|(at, id)| {
-            (
-                *id,
-                (1.0 - vector_weight) * keyword_z[at] + vector_weight * vector_z[at],
-            )
-        })
+        .copied()
+        .filter(|(_, score)| score.is_finite())
         .collect();
-    sorted(fused)
+    let absent = if absent.is_finite() { absent } else { 0.0 };
+    let raw: Vec<f32> = ids
+        .iter()
+        .map(|id| held.get(id).copied().unwrap_or(absent))
+        .collect();
+    let count = raw.len().max(1) as f32;
+    let mean = raw.iter().sum::<f32>() / count;
+    let spread = (raw.iter().map(|score| (score - mean).powi(2)).sum::<f32>() / count).sqrt();
+    let spread = if spread > f32::EPSILON { spread } else { 1.0 };
+    raw.iter().map(|score| (score - mean) / spread).collect()
 }
 
 fn sorted(fused: HashMap<i64, f32>) -> Vec<(i64, f32)> {
-    let mut out: Vec<(i64, f32)> = fused.into_iter().collect();
+    // Nothing that is not a number may sort first (`total_cmp` puts NaN above infinity).
+    let mut out: Vec<(i64, f32)> = fused
+        .into_iter()
+        .map(|(id, score)| (id, if score.is_nan() { f32::MIN } else { score }))
+        .collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     out
 }
@@ -204,7 +273,7 @@ mod tests {
         // 2; standardised scores put the clear keyword winner first.
         let keyword = [(1, 30.0), (2, 5.0), (3, 4.0), (4, 3.0)];
         let vector = [(2, 0.80), (1, 0.79), (3, 0.2), (4, 0.1)];
-        let fused = Fusion::default().fuse(&keyword, &vector);
+        let fused = Fusion::ZScore { vector_weight: 0.5 }.fuse(&keyword, &vector);
         assert_eq!(fused[0].0, 1, "{fused:?}");
         assert_eq!(fused.len(), 4);
         // One side empty: the other's order stands; equal scores do not divide by zero.
@@ -217,6 +286,100 @@ mod tests {
         let flat = z_score_fusion(&[(1, 2.0), (2, 2.0)], &[(3, 0.5)], 0.5);
         assert!(flat.iter().all(|(_, score)| score.is_finite()));
         assert_eq!(z_score_fusion(&keyword, &vector, f32::NAN).len(), 4);
+    }
+
+    fn ids(fused: &[(i64, f32)]) -> Vec<i64> {
+        fused.iter().map(|(id, _)| *id).collect()
+    }
+
+    #[test]
+    fn confidence_is_the_default() {
+        assert_eq!(Fusion::default(), Fusion::Confidence);
+    }
+
+    #[test]
+    fn confidence_follows_the_side_whose_best_match_stands_out() {
+        // The vectors single out 1; the keyword scores are flat (2 ahead of 3, 4, 5, 6 by a hair)
+        // and 1 matched only weakly. Equal weights let the flat side's noise bury 1 (3 first,
+        // 1 fourth); per-query confidence trusts the side that is sure.
+        let keyword = [(2, 10.0), (3, 9.8), (4, 9.6), (5, 9.5), (6, 9.4), (1, 4.0)];
+        let vector = [
+            (1, 0.90),
+            (3, 0.52),
+            (4, 0.50),
+            (5, 0.49),
+            (2, 0.40),
+            (6, 0.38),
+        ];
+        let equal = z_score_fusion(&keyword, &vector, 0.5);
+        assert_ne!(equal[0].0, 1, "{equal:?}");
+        let confident = Fusion::Confidence.fuse(&keyword, &vector);
+        assert_eq!(confident[0].0, 1, "{confident:?}");
+        assert_eq!(confident.len(), 6);
+        // And the mirror: a keyword match far ahead of the others (rank fusion would bury it
+        // under the vectors' evenly spread order) leads.
+        let keyword: Vec<(i64, f32)> = std::iter::once((0, 30.0))
+            .chain((1..10).map(|i| (i, 3.0 - i as f32 * 0.1)))
+            .collect();
+        let vector: Vec<(i64, f32)> = (1..10)
+            .map(|i| (i, 0.9 - i as f32 * 0.02))
+            .chain(std::iter::once((0, 0.70)))
+            .collect();
+        assert_ne!(reciprocal_rank_fusion(&[&keyword, &vector])[0].0, 0);
+        assert_eq!(confidence_fusion(&keyword, &vector)[0].0, 0);
+    }
+
+    #[test]
+    fn confidence_keeps_a_lone_keyword_match_first() {
+        // A CJK word no English model understands: one keyword match among a hundred vector
+        // candidates it ranks near the bottom.
+        let vector: Vec<(i64, f32)> = (0..100).map(|i| (i, 0.9 - i as f32 * 0.005)).collect();
+        let fused = confidence_fusion(&[(97, 3.0)], &vector);
+        assert_eq!(fused[0].0, 97, "{:?}", &fused[..3]);
+        assert_eq!(fused.len(), 100);
+    }
+
+    #[test]
+    fn confidence_survives_degenerate_rankings() {
+        let keyword = [(1, 9.0), (2, 5.0), (3, 4.0)];
+        let vector = [(3, 0.9), (4, 0.5), (1, 0.1)];
+        // One side empty: the other's order stands, whichever side it is.
+        assert_eq!(ids(&confidence_fusion(&keyword, &[])), [1, 2, 3]);
+        assert_eq!(ids(&confidence_fusion(&[], &vector)), [3, 4, 1]);
+        assert!(confidence_fusion(&[], &[]).is_empty());
+        // A single hit, on either side.
+        assert_eq!(ids(&confidence_fusion(&[(5, 2.0)], &[])), [5]);
+        assert_eq!(ids(&confidence_fusion(&[], &[(6, 0.3)])), [6]);
+        // All scores equal on one side: it has nothing to say, the other decides.
+        let flat = [(1, 2.0), (2, 2.0), (3, 2.0), (4, 2.0)];
+        assert_eq!(ids(&confidence_fusion(&flat, &vector)), [3, 4, 1, 2]);
+        // Both flat: every score finite, ties broken by id, nothing lost.
+        let both = confidence_fusion(&flat, &[(1, 0.5), (2, 0.5), (3, 0.5), (4, 0.5)]);
+        assert_eq!(ids(&both), [1, 2, 3, 4]);
+        assert!(both.iter().all(|(_, score)| score.is_finite()));
+    }
+
+    #[test]
+    fn scores_that_are_not_numbers_never_rise_to_the_top() {
+        let keyword = [(1, f32::NAN), (2, 5.0), (3, 4.0)];
+        let vector = [(1, f32::NAN), (3, 0.9), (2, 0.5), (4, f32::INFINITY)];
+        for fusion in [
+            Fusion::Confidence,
+            Fusion::ZScore { vector_weight: 0.5 },
+            Fusion::MinMax { vector_weight: 0.5 },
+        ] {
+            let fused = fusion.fuse(&keyword, &vector);
+            assert_eq!(fused.len(), 4, "{fusion:?}");
+            assert!(
+                fused.iter().all(|(_, score)| score.is_finite()),
+                "{fusion:?}: {fused:?}"
+            );
+            assert!(![1, 4].contains(&fused[0].0), "{fusion:?}: {fused:?}");
+        }
+        // Nothing but NaN: still every candidate, in id order, no NaN out.
+        let fused = confidence_fusion(&[(2, f32::NAN)], &[(1, f32::NAN)]);
+        assert_eq!(ids(&fused), [1, 2]);
+        assert!(fused.iter().all(|(_, score)| !score.is_nan()));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod chunker;
 mod cjk;
 mod embedding;
 mod error;
+mod file_fusion;
 pub mod fusion;
 pub mod handle;
 mod indexed_file;
@@ -51,7 +52,9 @@ use serde::Serialize;
 
 pub use background::PendingChunk;
 pub use error::MemoryError;
-pub use fusion::{Fusion, min_max_fusion, reciprocal_rank_fusion, z_score_fusion};
+pub use fusion::{
+    Fusion, confidence_fusion, min_max_fusion, reciprocal_rank_fusion, z_score_fusion,
+};
 pub use handle::{HandleError, MemoryHandle};
 pub use indexed_file::IndexedFile;
 pub use progress::{Progress, ReindexReport};

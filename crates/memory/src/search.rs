@@ -1,11 +1,14 @@
 //! Searching the index. Keyword search runs the query's terms, OR-ed, through FTS5 with BM25
 //! ranking; vector search takes candidates from binary-quantised vectors (Hamming distance in
 //! sqlite-vec) and rescores them exactly with cosine similarity on the float vectors; hybrid
-//! search fuses both rankings (standardised scores, equally weighted, by default, see [`crate::fusion`]). Results carry the file, lines, heading path,
-//! score and a snippet around the match.
+//! search fuses both rankings per file (standardised scores, each side weighted by how sure it is,
+//! by default; see [`crate::fusion`] and [`crate::file_fusion`]). Results carry the file, lines,
+//! heading path, score and a snippet around the match.
 
 use localgpt_core::embed::Embedder;
-use rusqlite::{Connection, params};
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::binary_scan::{self, BinaryScan};
@@ -211,7 +214,10 @@ pub(crate) fn search(
     let mut scored: Vec<(i64, f32)> = match mode {
         SearchMode::Keyword => keyword,
         SearchMode::Vector => vector,
-        SearchMode::Hybrid => fusion.fuse(&keyword, &vector),
+        SearchMode::Hybrid => {
+            let file_of = files_of(connection, keyword.iter().chain(&vector)).map_err(sql)?;
+            fusion.fuse_by_file(&keyword, &vector, &file_of)
+        }
     };
 
     let today = jiff::Zoned::now().date();
@@ -289,6 +295,27 @@ pub(crate) fn search(
         mode,
         note,
     })
+}
+
+/// The file of each candidate chunk (hybrid search fuses per file, see [`Fusion::fuse_by_file`]).
+fn files_of<'a>(
+    connection: &Connection,
+    chunks: impl Iterator<Item = &'a (i64, f32)>,
+) -> rusqlite::Result<HashMap<i64, i64>> {
+    let mut statement = connection.prepare_cached("SELECT file_id FROM chunks WHERE id = ?1")?;
+    let mut file_of = HashMap::new();
+    for (chunk_id, _) in chunks {
+        if file_of.contains_key(chunk_id) {
+            continue;
+        }
+        if let Some(file_id) = statement
+            .query_row(params![*chunk_id], |row| row.get::<_, i64>(0))
+            .optional()?
+        {
+            file_of.insert(*chunk_id, file_id);
+        }
+    }
+    Ok(file_of)
 }
 
 /// How many times deeper each ranking looks when a source filter is set.
@@ -424,7 +451,7 @@ fn merge_cjk(main: Vec<(i64, f32)>, cjk: Vec<(i64, f32)>, depth: usize) -> Vec<(
     if cjk.is_empty() {
         return main;
     }
-    let mut best: std::collections::HashMap<i64, f32> = main.into_iter().collect();
+    let mut best: HashMap<i64, f32> = main.into_iter().collect();
     for (id, score) in cjk {
         let entry = best.entry(id).or_insert(score);
         *entry = entry.max(score);
