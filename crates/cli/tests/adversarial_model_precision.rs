@@ -129,7 +129,7 @@ fn replacing_the_f32_model_with_q8_0_re_embeds_instead_of_mixing_vectors() {
     // The reference: a home indexed with the Q8_0 model from the start.
     let fresh = home_with_notes();
     let said = String::from_utf8_lossy(&import(fresh.path(), Some("q8_0")).stdout).into_owned();
-    assert!(said.contains("embedding"), "{said}");
+    assert!(said.contains("(embedding, bert, q8_0 weights,"), "{said}");
     let q8_bytes = std::fs::metadata(model_file(fresh.path())).unwrap().len();
     run_ok(localgpt(fresh.path()).args(["memory", "reindex"]));
     let q8_id = fully_embedded_with(fresh.path(), q8_bytes);
@@ -141,7 +141,8 @@ fn replacing_the_f32_model_with_q8_0_re_embeds_instead_of_mixing_vectors() {
 
     // A home that has the f32 model (what `pull` installed before) and an index made with it.
     let home = home_with_notes();
-    import(home.path(), None);
+    let said = String::from_utf8_lossy(&import(home.path(), None).stdout).into_owned();
+    assert!(said.contains("(embedding, bert, f32 weights,"), "{said}");
     let f32_bytes = std::fs::metadata(model_file(home.path())).unwrap().len();
     assert!(f32_bytes > 3 * q8_bytes, "{f32_bytes} vs {q8_bytes}");
     run_ok(localgpt(home.path()).args(["memory", "reindex"]));

