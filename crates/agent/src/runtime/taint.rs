@@ -25,6 +25,10 @@
 //! - `memory_search` hits and recalled notes whose provenance marker names an untrusted source
 //!   (the tools flag them, see [`crate::tools::note_source`]).
 //!
+//! Such a note in the system prompt (MEMORY.md, today's and yesterday's daily logs, fenced as
+//! notes) does not count: the owner approved it on its way in, and counting it would make every
+//! conversation of those days ask; a copy of it would be marked as the owner's.
+//!
 //! The owner's own notes found by `memory_search`, files in the workspace without an untrusted
 //! marker, folder listings and LocalGPT's own status lines do not count. The artifact store
 //! (`state/artifacts`) is LocalGPT's own state, which no tool may read. The mark is per
