@@ -20,7 +20,7 @@ use localgpt_agent::runtime::{
     Agent, AgentEvent, AgentSettings, ApprovalRequest, Approver, DenyAll, TurnTrust, transcript,
 };
 use localgpt_agent::sessions::SessionStore;
-use localgpt_agent::tools::files::{EditFile, ReadFile, WriteFile};
+use localgpt_agent::tools::files::{EditFile, ListDir, ReadFile, WriteFile};
 use localgpt_agent::tools::memory::{MemoryAppend, MemoryGet, MemorySearch};
 use localgpt_agent::tools::web_fetch::WebFetch;
 use localgpt_agent::tools::{AllowedRoots, Tool, ToolBox, ToolContext, ToolError, ToolFuture};
@@ -149,6 +149,7 @@ fn toolbox_with(dir: &Path, memory: MemoryHandle, source: WriteSource) -> ToolBo
         .with(MemoryGet)
         .with(MemoryAppend(memory.with_source(source)))
         .with(ReadFile)
+        .with(ListDir)
         .with(WriteFile)
         .with(EditFile)
         .with(RemoteTool)
@@ -456,6 +457,8 @@ async fn every_kind_of_untrusted_artifact_holds_the_append() {
         ("mail__broken", json!({})),
         ("read_file", json!({ "path": DOWNLOADED })),
         ("memory_get", json!({ "path": DOWNLOADED })),
+        // A download's name is the stranger's words too.
+        ("list_dir", json!({"path": "(downloads)"})),
         // The owner's search finds a note that was written from a web page.
         ("memory_search", json!({"query": "salary account"})),
         // Its first line alone: the marker is on the next line, the note is still untrusted.
@@ -469,6 +472,10 @@ async fn every_kind_of_untrusted_artifact_holds_the_append() {
         let dir = workspace();
         if arguments["path"] == DOWNLOADED {
             let real = dir.path().join("downloads/invoice.md").canonicalize();
+            arguments["path"] = json!(real.unwrap().display().to_string());
+        }
+        if arguments["path"] == "(downloads)" {
+            let real = dir.path().join("downloads").canonicalize();
             arguments["path"] = json!(real.unwrap().display().to_string());
         }
         let approver = Recording::new(false);

@@ -20,8 +20,9 @@
 //!   conversation, a replayed stranger's message or a compaction summary that covered untrusted
 //!   content (the summary cannot tell which kind it covered, so it counts);
 //! - a file read with `read_file` or `memory_get` outside the workspace (another allowed folder,
-//!   such as `~/Downloads`, is where a stranger's text lands), or inside it when the lines shown
-//!   include a note whose provenance marker names an untrusted source;
+//!   such as `~/Downloads`, is where a stranger's text lands) and the names `list_dir` shows
+//!   there, or a file inside it when the lines shown include a note whose provenance marker
+//!   names an untrusted source;
 //! - `memory_search` hits and recalled notes whose provenance marker names an untrusted source
 //!   (the tools flag them, see [`crate::tools::note_source`]).
 //!
@@ -243,6 +244,17 @@ impl Taint {
             // A remote or script tool's error can carry its server's own words.
             if !BUILT_IN_TOOLS.contains(&tool) {
                 self.mark_artifact(format!("the error of {tool}"));
+            }
+            return;
+        }
+        if tool == "list_dir" {
+            // File names in a folder outside the workspace (a download's name) are a stranger's.
+            let folder = path_arg.unwrap_or(".");
+            if !rules
+                .resolve(folder)
+                .is_some_and(|path| rules.in_workspace(&path))
+            {
+                self.mark_artifact(format!("the names in {folder}, outside the workspace"));
             }
             return;
         }
