@@ -386,6 +386,19 @@ fn read_string(reader: &mut impl Read, file_size: u64) -> std::io::Result<String
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Passes over a string without keeping it (a vocabulary holds tens of thousands).
+fn skip_string(reader: &mut impl Read, file_size: u64) -> std::io::Result<()> {
+    let length = read_u64(reader)?;
+    if length > file_size.min(1 << 26) {
+        return Err(std::io::Error::other("string length out of range"));
+    }
+    let skipped = std::io::copy(&mut reader.take(length), &mut std::io::sink())?;
+    if skipped < length {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(())
+}
+
 fn scalar_size(kind: u32) -> Option<u64> {
     match kind {
         0 | 1 | 7 => Some(1),
@@ -417,7 +430,7 @@ fn read_value(reader: &mut impl Read, file_size: u64) -> std::io::Result<Value> 
             }
             if element == 8 {
                 for _ in 0..count {
-                    read_string(reader, file_size)?;
+                    skip_string(reader, file_size)?;
                 }
             } else {
                 let size = scalar_size(element)
