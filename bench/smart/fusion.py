@@ -3,8 +3,9 @@ judged query's keyword and vector results, with scores, from `localgpt memory se
 by reciprocal rank (k = 60), by min-max / z-score normalised sums at a given vector weight, or by
 one of the un-fitted per-query schemes tried for issue 21 (CombMNZ, z-scores over each side's own
 list, weights from each side's confidence or from how far the sides agree, vector order with keyword
-tie-breaking). `METHODS` names them all; `confidence` is what the engine does by default
-(crates/memory/src/fusion.rs, `Fusion::Confidence`)."""
+tie-breaking). `METHODS` names them all; `agreement` is what the engine does by default
+(crates/memory/src/fusion.rs, `Fusion::Agreement`; `confidence` is `Fusion::Confidence`), per
+file, as file-level runs do here."""
 import json
 import re
 import statistics
@@ -99,7 +100,7 @@ def weighted(keyword, vector, how, vector_weight):
 
 def confidence(keyword, vector):
     """z-scores over the union, each side weighted per query by its confidence: the z-score of its
-    best candidate (at least 0). The engine's default."""
+    best candidate (at least 0)."""
     ids, kz, vz = union_z(keyword, vector)
     ck, cv = max(max(kz, default=0.0), 0.0), max(max(vz, default=0.0), 0.0)
     return mix(ids, kz, vz, cv / (ck + cv) if ck + cv > 0 else 0.5)
@@ -120,7 +121,8 @@ def confidence_gap(keyword, vector, depth=10):
 
 def agreement(keyword, vector, top=10):
     """z-scores over the union, a side weighing 1 + the number of its top ten that the other side
-    found at all: the side whose best results the other corroborates counts more."""
+    found at all: the side whose best results the other corroborates counts more. The engine's
+    default."""
     ids, kz, vz = union_z(keyword, vector)
     kset, vset = {doc for doc, _ in keyword}, {doc for doc, _ in vector}
     ak = 1 + sum(1 for doc, _ in keyword[:top] if doc in vset)

@@ -53,7 +53,8 @@ use serde::Serialize;
 pub use background::PendingChunk;
 pub use error::MemoryError;
 pub use fusion::{
-    Fusion, confidence_fusion, min_max_fusion, reciprocal_rank_fusion, z_score_fusion,
+    Fusion, agreement_fusion, confidence_fusion, min_max_fusion, reciprocal_rank_fusion,
+    z_score_fusion,
 };
 pub use handle::{HandleError, MemoryHandle};
 pub use indexed_file::IndexedFile;

@@ -1,9 +1,10 @@
 //! Searching the index. Keyword search runs the query's terms, OR-ed, through FTS5 with BM25
 //! ranking; vector search takes candidates from binary-quantised vectors (Hamming distance in
 //! sqlite-vec) and rescores them exactly with cosine similarity on the float vectors; hybrid
-//! search fuses both rankings per file (standardised scores, each side weighted by how sure it is,
-//! by default; see [`crate::fusion`] and [`crate::file_fusion`]). Results carry the file, lines,
-//! heading path, score and a snippet around the match.
+//! search fuses both rankings per file (standardised scores, each side weighted by how far the
+//! other corroborates its best results, by default; see [`crate::fusion`] and
+//! [`crate::file_fusion`]). Results carry the file, lines, heading path, score and a snippet
+//! around the match.
 
 use localgpt_core::embed::Embedder;
 use std::collections::HashMap;

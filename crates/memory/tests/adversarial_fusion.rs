@@ -12,7 +12,8 @@ use std::sync::Arc;
 use localgpt_memory::{Fusion, IndexSettings, MemoryIndex, SearchMode, SearchOptions};
 use support::{HashEmbedder, write};
 
-const FUSIONS: [Fusion; 4] = [
+const FUSIONS: [Fusion; 5] = [
+    Fusion::Agreement,
     Fusion::Confidence,
     Fusion::ZScore { vector_weight: 0.5 },
     Fusion::MinMax { vector_weight: 0.5 },

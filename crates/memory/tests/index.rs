@@ -333,8 +333,9 @@ fn both_fusions_rank_the_obvious_answer_first() {
     let dir = workspace();
     let mut index = open(&dir, Some(Arc::new(HashEmbedder::new("hash-64", 64))));
     index.reindex(false, &mut |_| {}).unwrap();
-    assert_eq!(index.fusion(), Fusion::Confidence);
+    assert_eq!(index.fusion(), Fusion::Agreement);
     for fusion in [
+        Fusion::Agreement,
         Fusion::Confidence,
         Fusion::ZScore { vector_weight: 0.5 },
         Fusion::ReciprocalRank { k: 60.0 },
