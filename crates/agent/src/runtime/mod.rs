@@ -10,6 +10,7 @@ pub mod approval;
 mod cl100k;
 pub mod compaction;
 mod guard;
+mod path_rules;
 mod reply;
 pub mod system_prompt;
 pub mod taint;
