@@ -31,7 +31,7 @@
 //! conversation of those days ask; a copy of it would be marked as the owner's.
 //!
 //! The owner's own notes found by `memory_search`, files in the workspace without an untrusted
-//! marker, folder listings and LocalGPT's own status lines do not count. The artifact store
+//! marker, listings of workspace folders and LocalGPT's own status lines do not count. The artifact store
 //! (`state/artifacts`) is LocalGPT's own state, which no tool may read. The mark is per
 //! conversation, not a text match: once set, every later `memory_append` asks, whatever it says.
 //!
