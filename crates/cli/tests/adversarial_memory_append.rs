@@ -1,8 +1,9 @@
 //! Laundering someone else's text into memory, against the real binary with the scripted provider:
 //! `localgpt ask` (nobody there to approve) reads a stranger's file in `~/Downloads` or a web page,
 //! and the model then tries to save what it read with `memory_append` or by writing a markdown
-//! file. Nothing may reach the disk, and the model must be told why; after searching only the
-//! owner's notes, the same append just works and is marked as the owner's.
+//! file; the heartbeat and the daemon's JSON API (no approver) likewise. Nothing may reach the
+//! disk, and the model must be told why; after searching only the owner's notes, the same append
+//! just works and is marked as the owner's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,7 +11,7 @@ mod common;
 
 use std::path::Path;
 
-use common::localgpt;
+use common::{daemon_home, daemon_url, localgpt, post, start_daemon};
 use localgpt_memory::provenance::entry_source;
 use localgpt_provider_script::{Script, ScriptedServer, Turn};
 use serde_json::{Value, json};
@@ -208,6 +209,42 @@ fn the_heartbeat_cannot_save_a_strangers_text_to_memory() {
             .filter(|result| result.contains("untrusted artifact"))
             .count(),
         2,
+        "{results:?}"
+    );
+}
+
+#[test]
+fn a_json_api_chat_cannot_save_a_strangers_text_to_memory() {
+    let runtime = runtime();
+    let server = runtime.block_on(ScriptedServer::start(
+        Script::new()
+            .turn(calls(&[(
+                "read_file",
+                json!({"path": "~/Downloads/invoice.md"}),
+            )]))
+            .turn(calls(&[("memory_append", json!({ "text": INJECTION }))]))
+            .turn(Turn::text(["I could not save it."])),
+    ));
+    let home = daemon_home(&server, "\n[sandbox]\nallow_write = [\"~/Downloads\"]\n");
+    std::fs::create_dir_all(home.path().join("Downloads")).unwrap();
+    std::fs::write(home.path().join("Downloads/invoice.md"), INJECTION).unwrap();
+    let _running = start_daemon(home.path());
+    let (code, body) = post(
+        &format!("{}/api/chat", daemon_url(home.path())),
+        &json!({"message": "Read my invoice and remember it"}),
+        &[],
+    );
+    assert_eq!(code, 200, "{body}");
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["tool_calls"][0]["is_error"], false, "{reply}");
+    assert_eq!(reply["tool_calls"][1]["name"], "memory_append", "{reply}");
+    assert_eq!(reply["tool_calls"][1]["is_error"], true, "{reply}");
+    assert!(todays_log(home.path()).is_none());
+    let results = last_tool_results(&server);
+    assert!(
+        results
+            .iter()
+            .any(|result| result.contains("untrusted artifact")),
         "{results:?}"
     );
 }
