@@ -93,7 +93,12 @@ fn zero_blocks_stay_zero_and_never_become_nan() {
     assert!(output.iter().all(|v| v.is_finite()));
     assert!(output[..32].iter().all(|&v| v == 0.0));
     assert!((output[40] + 3.0).abs() < 3.0 * 2f32.powi(-10));
-    assert!(output[32..].iter().enumerate().all(|(i, &v)| i == 8 || v == 0.0));
+    assert!(
+        output[32..]
+            .iter()
+            .enumerate()
+            .all(|(i, &v)| i == 8 || v == 0.0)
+    );
 
     // Values too small for an f16 scale flush to zero rather than to garbage.
     let tiny = quantize_q8_0(&[1e-12; 32], 32).unwrap();
