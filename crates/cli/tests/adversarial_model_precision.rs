@@ -98,8 +98,10 @@ fn assert_same_ranking(got: &[(String, f64)], want: &[(String, f64)], what: &str
             got_path.ends_with(want_path.rsplit('/').next().unwrap()),
             "{what}: {got:?} vs {want:?}"
         );
+        // The same model on the same notes: llama.cpp's sums differ in the fourth decimal from
+        // run to run (notes are batched differently), never more.
         assert!(
-            (got_score - want_score).abs() < 1e-4,
+            (got_score - want_score).abs() < 1e-3,
             "{what}: scores {got:?} vs {want:?}"
         );
     }
