@@ -41,7 +41,11 @@ fn folder(model_type: &str, tokenizer_model: serde_json::Value) -> tempfile::Tem
         "1_Pooling/config.json",
         &json!({"pooling_mode_mean_tokens": true}),
     );
-    write(dir.path(), "tokenizer.json", &json!({ "model": tokenizer_model }));
+    write(
+        dir.path(),
+        "tokenizer.json",
+        &json!({ "model": tokenizer_model }),
+    );
     std::fs::write(dir.path().join("model.safetensors"), b"").unwrap();
     dir
 }
