@@ -9,6 +9,7 @@
 //! says where it came from. The owner's own notes found by a search do not ask.
 
 mod memory_append_support;
+mod turns_support;
 
 use std::sync::Arc;
 

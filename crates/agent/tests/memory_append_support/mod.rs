@@ -3,22 +3,16 @@
 //! the owner's and an untrusted note, the tool box, an approver that records what it was asked, and
 //! a turn that reads one thing and then tries to save it.
 
-use std::future::Future;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use localgpt_agent::runtime::{Agent, AgentEvent, AgentSettings, ApprovalRequest, Approver};
+use localgpt_agent::runtime::{Agent, AgentEvent, AgentSettings, Approver};
 use localgpt_agent::tools::files::{EditFile, ListDir, ReadFile, WriteFile};
 use localgpt_agent::tools::memory::{MemoryAppend, MemoryGet, MemorySearch};
 use localgpt_agent::tools::web_fetch::WebFetch;
 use localgpt_agent::tools::{AllowedRoots, Tool, ToolBox, ToolContext, ToolError, ToolFuture};
-use localgpt_core::chat::{CancelToken, ChatModel, ToolSpec};
-use localgpt_core::config::Secret;
-use localgpt_llm::RetryPolicy;
-use localgpt_llm::openai::OpenAiModel;
+use localgpt_core::chat::{CancelToken, ToolSpec};
 use localgpt_memory::provenance::entry_source;
 use localgpt_memory::{IndexSettings, MemoryHandle, MemoryIndex, WriteSource};
 use localgpt_provider_script::{Script, ScriptedServer, Turn};
@@ -44,24 +38,9 @@ pub const OWNER_LOG: &str = "# 2020-01-06\n\n\
     - 10:00 Lindqvist moved the appointment to 15:00. <!-- source: owner turn -->\n";
 
 /// Stands for the stranger's file in the downloads folder, outside the workspace.
-pub const DOWNLOADED: &str = "(downloads/invoice.md)";
+pub use crate::turns_support::{Recording, calls, openai};
 
-pub fn openai(server: &ScriptedServer) -> Arc<dyn ChatModel> {
-    Arc::new(
-        OpenAiModel::new(
-            "gpt-test",
-            Some(Secret::new("sk-test")),
-            Some(&server.url("v1")),
-        )
-        .unwrap()
-        .with_retry(RetryPolicy {
-            max_attempts: 1,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(10),
-            max_total_wait: Duration::from_secs(2),
-        }),
-    )
-}
+pub const DOWNLOADED: &str = "(downloads/invoice.md)";
 
 /// A workspace with two old daily logs and a hand-kept note, and a downloads folder next to it
 /// (readable by the file tools) holding a stranger's file.
@@ -150,40 +129,6 @@ pub fn toolbox_with(dir: &Path, memory: MemoryHandle, source: WriteSource) -> To
         })
 }
 
-/// Answers every request the same way and remembers what was asked.
-pub struct Recording {
-    answer: bool,
-    asked: Mutex<Vec<ApprovalRequest>>,
-}
-
-impl Recording {
-    pub fn new(answer: bool) -> Arc<Self> {
-        Arc::new(Self {
-            answer,
-            asked: Mutex::new(Vec::new()),
-        })
-    }
-
-    pub fn tools_asked(&self) -> Vec<String> {
-        self.asked
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|request| request.tool.clone())
-            .collect()
-    }
-}
-
-impl Approver for Recording {
-    fn approve<'a>(
-        &'a self,
-        request: &'a ApprovalRequest,
-    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
-        self.asked.lock().unwrap().push(request.clone());
-        Box::pin(async move { self.answer })
-    }
-}
-
 /// Nothing in `require_approval`: only the untrusted-artifact guard can ask.
 pub fn settings() -> AgentSettings {
     AgentSettings {
@@ -210,19 +155,6 @@ pub fn agent_as(
 
 pub fn agent(server: &ScriptedServer, dir: &Path, approver: Arc<dyn Approver>) -> Agent {
     agent_as(server, dir, approver, WriteSource::Owner, settings())
-}
-
-/// One model reply calling several tools.
-pub fn calls(list: &[(&str, Value)]) -> Turn {
-    let mut turn = Turn::reply();
-    for (position, (name, arguments)) in list.iter().enumerate() {
-        turn = turn.and_tool_call_pieces(
-            Some(&format!("call_{position}")),
-            name,
-            [arguments.to_string()],
-        );
-    }
-    turn
 }
 
 pub fn call(name: &str, arguments: Value) -> Turn {
