@@ -14,7 +14,7 @@ use localgpt_memory::MemoryHandle;
 pub use localgpt_agent::host::SessionChoice;
 
 use crate::app::App;
-use crate::commands::memory::open_index_with;
+use crate::commands::memory::{Vectors, open_index_with};
 
 /// Creates the chat model `reference` names (or the configured default); a local model is
 /// unloaded after `idle_unload` without use (the daemon's `providers.local.keep_alive`) and
@@ -39,7 +39,9 @@ pub fn open_memory(app: &App, idle_unload: Option<Duration>) -> anyhow::Result<M
     Ok(MemoryHandle::new(open_index_with(
         app,
         true,
-        Some(idle_unload),
+        Vectors::Configured {
+            unload_after: idle_unload,
+        },
     )?))
 }
 

@@ -74,7 +74,7 @@ impl<T> IdleSlot<T> {
     }
 
     /// Puts an already loaded value in the slot (it then ages like a loaded one).
-    pub fn put(&self, value: T) -> Arc<T> {
+    fn put(&self, value: T) -> Arc<T> {
         let value = Arc::new(value);
         let mut state = self.shared.lock_state();
         state.value = Some(Arc::clone(&value));

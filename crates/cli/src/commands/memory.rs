@@ -16,19 +16,29 @@ use crate::terminal::{bold_marks, colour_on};
 /// index file is moved aside and a fresh one opened (the warning names where it went); the next
 /// refresh rebuilds it from the markdown.
 pub fn open_index(app: &App, quiet: bool, with_embedder: bool) -> anyhow::Result<MemoryIndex> {
-    open_index_with(app, quiet, with_embedder.then_some(None))
+    let vectors = if with_embedder {
+        Vectors::Configured { unload_after: None }
+    } else {
+        Vectors::None
+    };
+    open_index_with(app, quiet, vectors)
 }
 
-/// Like [`open_index`]; `embedder` is `None` for a keyword-only index, `Some(keep_alive)` for
-/// the configured embedder, a local one unloaded after `keep_alive` without use when given.
-pub fn open_index_with(
-    app: &App,
-    quiet: bool,
-    embedder: Option<Option<Duration>>,
-) -> anyhow::Result<MemoryIndex> {
-    let (embedder, note) = match embedder {
-        Some(keep_alive) => embedder_for(app, keep_alive),
-        None => (None, None),
+/// Which embedder an index is opened with.
+#[derive(Debug, Clone, Copy)]
+pub enum Vectors {
+    /// None: keyword search only.
+    None,
+    /// The configured one; a local model leaves memory after `unload_after` without use, when
+    /// given (long-running processes).
+    Configured { unload_after: Option<Duration> },
+}
+
+/// Like [`open_index`], with the embedder chosen by `vectors`.
+pub fn open_index_with(app: &App, quiet: bool, vectors: Vectors) -> anyhow::Result<MemoryIndex> {
+    let (embedder, note) = match vectors {
+        Vectors::Configured { unload_after } => embedder_for(app, unload_after),
+        Vectors::None => (None, None),
     };
     if let (Some(note), false) = (note, quiet) {
         eprintln!("note: {note}");
