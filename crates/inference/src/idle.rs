@@ -144,34 +144,9 @@ fn unload_when_idle<T>(shared: &Weak<Shared<T>>, keep_alive: Duration) {
             // Dropped outside the lock: dropping a model may join its worker thread. A value
             // still held by a caller that took it without a lease is freed when that caller ends.
             drop(value);
-            release_freed_memory();
+            crate::process_memory::release_freed_memory();
             tracing::info!(model = %shared.name, ?keep_alive, "idle model unloaded");
         }
-    }
-}
-
-/// Makes the allocator hand memory back soon after it is freed, for long-running processes that
-/// load and unload models. glibc otherwise raises its thresholds after a large block is freed,
-/// and then keeps up to 64 MB of free space at the top of each thread's heap, which
-/// [`release_freed_memory`] cannot return (it trims only the main heap's top). Fixed thresholds
-/// (1 MiB) stop that adjustment: blocks of 1 MiB or more get their own mapping, and a heap's free
-/// top beyond 1 MiB is returned when memory is freed.
-pub fn return_freed_memory_promptly() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes glibc's allocation parameters; any value is valid.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
-    }
-}
-
-/// Returns freed heap pages to the operating system, so an unloaded model's buffers stop counting
-/// against the process. The allocator otherwise keeps them for reuse.
-pub fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own arenas; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

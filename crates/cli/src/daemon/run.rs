@@ -28,7 +28,16 @@ const QUEUE_CAPACITY: usize = 64;
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
 /// Runs the daemon in this process until SIGTERM or Ctrl-C.
+///
+/// Each time the daemon goes a whole `providers.local.keep_alive` without work, it trims its heap
+/// and hands back the resident pages of its own code (read back from the executable on the next
+/// request): an idle daemon then holds little more than its own data. (The desktop app's host
+/// does not: the window's code would then be read back on the next click.)
 pub fn run_foreground(app: &App) -> anyhow::Result<()> {
+    let _trimmer = localgpt_inference::process_memory::IdleTrimmer::start(
+        app.config.providers.local.keep_alive.0,
+    )
+    .context("starting the idle memory trimmer")?;
     serve_home(app, |_| {}, shutdown_signal())
 }
 
@@ -116,7 +125,7 @@ fn serve_home(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     // Models come and go (`providers.local.keep_alive`); their memory should go with them.
-    localgpt_inference::idle::return_freed_memory_promptly();
+    localgpt_inference::process_memory::return_freed_memory_promptly();
     let state_dir = app.paths.state_dir();
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating {}", state_dir.display()))?;
