@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::schema::Config;
+use super::schema::{self, BUILTIN_MODEL, Config, JobConfig, McpServerConfig, Price, Usd};
+use super::values::{ActiveHours, Secret};
 
 /// The kind of value a key holds, as `config set` must write it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,10 +35,71 @@ const USER_KEYED_TABLES: &[&str] = &[
 /// index (`jobs.name`).
 pub fn known_keys() -> BTreeMap<String, ValueKind> {
     let mut keys = BTreeMap::new();
-    if let Ok(value) = toml::Value::try_from(Config::fully_populated()) {
+    if let Ok(value) = toml::Value::try_from(fully_populated()) {
         collect(&value, "", &mut keys);
     }
     keys
+}
+
+/// A configuration with every optional key filled in, used to list the valid keys (for
+/// unknown-key suggestions) and the type of each (for `config set`).
+fn fully_populated() -> Config {
+    let mut config = Config::default();
+    config
+        .agent
+        .aliases
+        .insert("alias".to_owned(), BUILTIN_MODEL.to_owned());
+    for provider in [
+        &mut config.providers.anthropic,
+        &mut config.providers.openai,
+    ] {
+        provider.api_key = Some(Secret::new("key"));
+        provider.base_url = Some("https://example.invalid".to_owned());
+    }
+    config.providers.local.threads = Some(2);
+    config.providers.local.context_size = Some(2048);
+    config.heartbeat.active_hours = "09:00"
+        .parse()
+        .ok()
+        .zip("22:00".parse().ok())
+        .map(|(start, end)| ActiveHours { start, end });
+    config.heartbeat.timezone = Some("UTC".to_owned());
+    config.heartbeat.model = Some(BUILTIN_MODEL.to_owned());
+    config.heartbeat.precheck = Some("true".to_owned());
+    config.heartbeat.precheck_script = Some("tools/check.js".to_owned());
+    config.heartbeat.triage = Some(BUILTIN_MODEL.to_owned());
+    config.budget.prices.insert(
+        "provider/model".to_owned(),
+        Price {
+            cache_read_per_mtok: Some(Usd(0.1)),
+            ..Price::default()
+        },
+    );
+    config.memory.workspace = Some("~/.localgpt/workspace".to_owned());
+    config.server.auth_token = Some(Secret::new("token"));
+    config.telegram.bot_token = Some(Secret::new("token"));
+    config.jobs.push(JobConfig {
+        name: "job".to_owned(),
+        schedule: "0 8 * * *".to_owned(),
+        prompt: "prompt".to_owned(),
+        tools: Vec::new(),
+        model: Some(BUILTIN_MODEL.to_owned()),
+        timeout: schema::default_job_timeout(),
+        precheck: Some("true".to_owned()),
+        precheck_script: Some("tools/check.js".to_owned()),
+        precheck_timeout: schema::default_precheck_timeout(),
+        triage: Some(BUILTIN_MODEL.to_owned()),
+    });
+    config.mcp.servers.push(McpServerConfig {
+        name: "server".to_owned(),
+        command: "server".to_owned(),
+        args: Vec::new(),
+        env: BTreeMap::from([("VAR".to_owned(), Secret::new("value"))]),
+        url: Some("http://127.0.0.1:8000/mcp".to_owned()),
+        headers: BTreeMap::from([("Header".to_owned(), Secret::new("value"))]),
+        timeout: schema::default_mcp_timeout(),
+    });
+    config
 }
 
 fn collect(value: &toml::Value, prefix: &str, keys: &mut BTreeMap<String, ValueKind>) {

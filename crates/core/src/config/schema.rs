@@ -496,7 +496,7 @@ pub struct JobConfig {
     pub triage: Option<String>,
 }
 
-fn default_job_timeout() -> Duration {
+pub(super) fn default_job_timeout() -> Duration {
     Duration::from_minutes(10)
 }
 
@@ -537,69 +537,6 @@ pub struct McpServerConfig {
     pub timeout: Duration,
 }
 
-fn default_mcp_timeout() -> Duration {
+pub(super) fn default_mcp_timeout() -> Duration {
     Duration::from_secs(30)
-}
-
-impl Config {
-    /// A configuration with every optional key filled in, used to list the valid keys (for
-    /// unknown-key suggestions) and the type of each (for `config set`).
-    pub fn fully_populated() -> Self {
-        let mut config = Self::default();
-        config
-            .agent
-            .aliases
-            .insert("alias".to_owned(), BUILTIN_MODEL.to_owned());
-        for provider in [
-            &mut config.providers.anthropic,
-            &mut config.providers.openai,
-        ] {
-            provider.api_key = Some(Secret::new("key"));
-            provider.base_url = Some("https://example.invalid".to_owned());
-        }
-        config.providers.local.threads = Some(2);
-        config.providers.local.context_size = Some(2048);
-        config.heartbeat.active_hours = "09:00"
-            .parse()
-            .ok()
-            .zip("22:00".parse().ok())
-            .map(|(start, end)| ActiveHours { start, end });
-        config.heartbeat.timezone = Some("UTC".to_owned());
-        config.heartbeat.model = Some(BUILTIN_MODEL.to_owned());
-        config.heartbeat.precheck = Some("true".to_owned());
-        config.heartbeat.precheck_script = Some("tools/check.js".to_owned());
-        config.heartbeat.triage = Some(BUILTIN_MODEL.to_owned());
-        config.budget.prices.insert(
-            "provider/model".to_owned(),
-            Price {
-                cache_read_per_mtok: Some(Usd(0.1)),
-                ..Price::default()
-            },
-        );
-        config.memory.workspace = Some("~/.localgpt/workspace".to_owned());
-        config.server.auth_token = Some(Secret::new("token"));
-        config.telegram.bot_token = Some(Secret::new("token"));
-        config.jobs.push(JobConfig {
-            name: "job".to_owned(),
-            schedule: "0 8 * * *".to_owned(),
-            prompt: "prompt".to_owned(),
-            tools: Vec::new(),
-            model: Some(BUILTIN_MODEL.to_owned()),
-            timeout: default_job_timeout(),
-            precheck: Some("true".to_owned()),
-            precheck_script: Some("tools/check.js".to_owned()),
-            precheck_timeout: default_precheck_timeout(),
-            triage: Some(BUILTIN_MODEL.to_owned()),
-        });
-        config.mcp.servers.push(McpServerConfig {
-            name: "server".to_owned(),
-            command: "server".to_owned(),
-            args: Vec::new(),
-            env: BTreeMap::from([("VAR".to_owned(), Secret::new("value"))]),
-            url: Some("http://127.0.0.1:8000/mcp".to_owned()),
-            headers: BTreeMap::from([("Header".to_owned(), Secret::new("value"))]),
-            timeout: default_mcp_timeout(),
-        });
-        config
-    }
 }
