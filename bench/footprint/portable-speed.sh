@@ -36,6 +36,7 @@ portable=$(RUSTFLAGS='-C link-arg=-Wl,-rpath,$ORIGIN' bench_exes "$portable_dir"
 deps=$(dirname "$(awk 'NR == 1 { print $2 }' <<<"$portable")")
 llama=$(ls -td "$portable_dir"/dist/build/llama-cpp-sys-2-*/out/backends | head -1)
 cp "$llama"/*.so "$deps/"
+cp -a "$(dirname "$llama")"/build/bin/lib*.so* "$deps/" # libllama, libggml, libggml-base
 rm -f "$deps"/libggml-cpu-sapphirerapids.so
 
 exe() { awk -v n="$2" '$1 == n { print $2 }' <<<"$1"; }
