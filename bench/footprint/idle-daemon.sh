@@ -7,10 +7,12 @@
 #
 # Steps: `daemon start` ×5 on a home without models (wall time of the command, which returns once
 # the API answers), and ×5 the daemon process alone (`daemon start --foreground`, from exec to the
-# first answer of GET /health); then with models: start, one chat turn through POST /api/chat (loads the chat
-# model: reload time), one memory search through /api/memory/search (loads the embedding model),
-# wait KEEP_ALIVE + 30 s, then every minute for SOAK_MINUTES print RSS (total, anonymous, file)
-# and CPU seconds used since the last line.
+# first answer of GET /health), then its RSS once idle; then with models: start, one chat turn
+# through POST /api/chat (loads the chat model: reload time), one memory search through
+# /api/memory/search (loads the embedding model), each followed by 2 x KEEP_ALIVE + 30 s (the
+# model leaves after KEEP_ALIVE, the code pages after a further KEEP_ALIVE without work), then
+# every minute for SOAK_MINUTES print RSS (total, anonymous, file) and CPU seconds used since the
+# last line.
 # Usage: bench/footprint/idle-daemon.sh BINARY [SOAK_MINUTES=60] [KEEP_ALIVE=60s] [HEARTBEAT_EVERY=10m]
 set -euo pipefail
 binary=$(realpath "$1")
@@ -58,6 +60,19 @@ for round in 1 2 3 4 5; do
   wait "$foreground" || true
 done
 
+# Idle without models: once a whole keep_alive passes without work the daemon trims its heap and
+# hands back its code pages.
+"$binary" config set providers.local.keep_alive "$keep_alive" >/dev/null
+"$binary" daemon start >/dev/null
+echo "  ready: $(rss_line "$(pid_of)")"
+sleep "$(( ${keep_alive%s} * 2 + 5 ))" 2>/dev/null || sleep 125
+echo "  idle (2 x keep_alive later): $(rss_line "$(pid_of)")"
+address=$(sed -n 2p "$LOCALGPT_HOME/state/daemon.pid")
+started=$(date +%s%N)
+curl -sf "http://$address/health" >/dev/null
+echo "  first GET /health once idle: $(ms_since "$started") ms; $(rss_line "$(pid_of)")"
+"$binary" daemon stop >/dev/null
+
 echo "== home with both models, keep_alive $keep_alive, heartbeat every $heartbeat_every"
 export LOCALGPT_HOME="$work/home"
 "$binary" config init >/dev/null
@@ -84,12 +99,12 @@ started=$(date +%s%N)
 curl -sf -X POST "http://$address/api/chat" -H 'content-type: application/json' \
   -d '{"message":"What is the capital of France? Answer in one word."}' >/dev/null
 echo "  chat turn (chat model loaded on demand): $(ms_since "$started") ms; $(rss_line "$pid")"
-sleep "$(( ${keep_alive%s} + 30 ))" 2>/dev/null || sleep 90
-echo "  after keep_alive: $(rss_line "$pid")"
+sleep "$(( ${keep_alive%s} * 2 + 30 ))" 2>/dev/null || sleep 150
+echo "  after 2 x keep_alive: $(rss_line "$pid")"
 started=$(date +%s%N)
 curl -sf "http://$address/api/memory/search?q=overdue+design+review&mode=vector" >/dev/null
 echo "  vector search (embedding model loaded again): $(ms_since "$started") ms; $(rss_line "$pid")"
-sleep "$(( ${keep_alive%s} + 30 ))" 2>/dev/null || sleep 90
+sleep "$(( ${keep_alive%s} * 2 + 30 ))" 2>/dev/null || sleep 150
 
 echo "== soak: $soak_minutes minutes"
 ticks=$(cpu_ticks "$pid")
