@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check of the project, as CI does: set-up, formatting, lints, and all tests of all
-# crates. Usage: scripts/test.sh
+# crates, and the binary size budgets. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,3 +26,9 @@ echo "== cargo nextest (all crates)"
 cargo nextest run --workspace --no-fail-fast
 echo "== doc tests"
 cargo test --workspace --doc
+# The headless binary against its size budget (BENCHMARKS.md, "Footprint"), built with the dist
+# profile in its own target folder: about 11 minutes cold on 2 cores, a few minutes when only
+# LocalGPT's own crates changed. (The full binary's budget, `scripts/check-size.sh` without
+# `--headless-only`, would add a second dist build of similar length, too long for every run.)
+echo "== binary size budget (headless)"
+CARGO_TARGET_DIR="${DIST_TARGET_DIR:-$HOME/.cache/localgpt/target-bench}" scripts/check-size.sh --headless-only
