@@ -12,8 +12,9 @@ use localgpt_inference::{
 
 use crate::app::App;
 
-/// The embedder to use, or `None` with the reason memory is keyword-only. A local model is
-/// unloaded after `keep_alive` without use, when given.
+/// The embedder to use, or `None` with the reason memory is keyword-only. With `keep_alive`, a
+/// local model runs in a model process of its own while it is used, and that process ends after
+/// `keep_alive` without use.
 pub fn embedder_for(
     app: &App,
     keep_alive: Option<Duration>,
@@ -55,7 +56,13 @@ pub fn embedder_for(
                 ..EmbedderOptions::default()
             };
             // Loaded on first use: keyword searches and no-change refreshes never load the model.
-            match LazyEmbedder::open_unloading(&path, options, keep_alive) {
+            let opened = LazyEmbedder::open_unloading(&path, options, keep_alive)
+                .map_err(anyhow::Error::from)
+                .and_then(|embedder| match keep_alive {
+                    Some(_) => Ok(embedder.in_model_process(crate::local_model::model_process()?)),
+                    None => Ok(embedder),
+                });
+            match opened {
                 Ok(embedder) => (Some(Arc::new(embedder)), None),
                 Err(error) => (
                     None,

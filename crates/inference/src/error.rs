@@ -42,6 +42,12 @@ pub enum InferenceError {
         /// What went wrong.
         reason: String,
     },
+    /// The model process could not be started, or stopped answering.
+    #[error("model process: {0}")]
+    Process(String),
+    /// The model process could not load its model (its own error, in its words).
+    #[error("{0}")]
+    ProcessLoad(String),
     /// The source given to import is not a model.
     #[error("{path}: {reason}")]
     Import {

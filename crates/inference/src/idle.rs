@@ -102,6 +102,24 @@ impl<T> IdleSlot<T> {
         Ok(value)
     }
 
+    /// Takes `value` out of the slot if it is still the one there (a value found broken, such
+    /// as a model process that died); the next call loads a new one.
+    pub fn discard(&self, value: &Arc<T>) {
+        let taken = {
+            let mut state = self.shared.lock_state();
+            if state
+                .value
+                .as_ref()
+                .is_some_and(|current| Arc::ptr_eq(current, value))
+            {
+                state.value.take()
+            } else {
+                None
+            }
+        };
+        drop(taken);
+    }
+
     /// Marks the value as in use until the returned lease is dropped: it is not unloaded
     /// meanwhile, and its idle time starts when the last lease ends.
     pub fn lease(&self) -> Lease<T> {

@@ -2,7 +2,8 @@
 //! A keyword search, or a refresh that finds nothing changed, then never loads the model: the
 //! index needs just the model's identity and dimension, which the GGUF header gives. With a
 //! keep-alive (the daemon's `providers.local.keep_alive`) the model leaves memory again after
-//! that long without use and loads again on the next call (see [`crate::idle`]).
+//! that long without use and loads again on the next call (see [`crate::idle`]). It may run in a
+//! model process of its own ([`LazyEmbedder::in_model_process`], see [`crate::model_process`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -15,6 +16,8 @@ use crate::embed::{EmbedderOptions, LlamaEmbedder, model_fingerprint};
 use crate::error::InferenceError;
 use crate::gguf;
 use crate::idle::IdleSlot;
+use crate::model_process::protocol::ModelSpec;
+use crate::model_process::{ModelProcess, ProcessCommand};
 
 /// A [`LlamaEmbedder`] loaded on first use.
 pub struct LazyEmbedder {
@@ -23,9 +26,27 @@ pub struct LazyEmbedder {
     id: String,
     dimension: usize,
     max_tokens: usize,
-    slot: IdleSlot<LlamaEmbedder>,
+    slot: IdleSlot<Engine>,
     /// Why loading failed, once it has: a broken file is not loaded again on every call.
     failed: OnceLock<String>,
+    /// Where the model runs: here, or in a model process started with this command.
+    process: Option<ProcessCommand>,
+}
+
+/// A loaded model, in this process or in a model process.
+enum Engine {
+    Here(LlamaEmbedder),
+    Process(ModelProcess),
+}
+
+impl Engine {
+    /// Whether it can take calls (a model process may have died).
+    fn is_usable(&self) -> bool {
+        match self {
+            Self::Here(_) => true,
+            Self::Process(process) => process.is_alive(),
+        }
+    }
 }
 
 impl std::fmt::Debug for LazyEmbedder {
@@ -97,7 +118,49 @@ impl LazyEmbedder {
                 InferenceError::Engine(format!("starting the idle timer: {error}"))
             })?,
             failed: OnceLock::new(),
+            process: None,
         })
+    }
+
+    /// Runs the model in a model process started with `command` whenever it is loaded; the
+    /// process ends when the model is unloaded.
+    pub fn in_model_process(mut self, command: ProcessCommand) -> Self {
+        self.process = Some(command);
+        self
+    }
+
+    fn load(&self) -> Result<Engine, InferenceError> {
+        match &self.process {
+            None => LlamaEmbedder::load_with(&self.path, &self.options).map(Engine::Here),
+            Some(command) => ModelProcess::start(
+                command,
+                &ModelSpec::Embedding {
+                    path: self.path.clone(),
+                    threads: self.options.threads,
+                    batch_tokens: self.options.batch_tokens,
+                },
+            )
+            .map(Engine::Process),
+        }
+    }
+
+    /// The loaded model, loading it when needed (and again when its process died). A model
+    /// that cannot be loaded is remembered as failed; a process that could not start is not.
+    fn engine(&self) -> Result<std::sync::Arc<Engine>, String> {
+        let load = || {
+            self.slot
+                .get_or_load(|| self.load())
+                .map_err(|error| match error {
+                    InferenceError::Process(_) => error.to_string(),
+                    _ => self.failed.get_or_init(|| error.to_string()).clone(),
+                })
+        };
+        let engine = load()?;
+        if engine.is_usable() {
+            return Ok(engine);
+        }
+        self.slot.discard(&engine);
+        load()
     }
 
     /// Whether the model has been loaded.
@@ -108,7 +171,8 @@ impl LazyEmbedder {
     /// Runs `work` with the model, loading it first when it is not in memory.
     fn with_model<R>(
         &self,
-        work: impl FnOnce(&LlamaEmbedder) -> Result<R, EmbedError>,
+        here: impl FnOnce(&LlamaEmbedder) -> Result<R, EmbedError>,
+        in_process: impl FnOnce(&ModelProcess) -> Result<R, String>,
     ) -> Result<R, EmbedError> {
         let failure = |message: &str| EmbedError::Model {
             model: self.path.display().to_string(),
@@ -119,11 +183,11 @@ impl LazyEmbedder {
         }
         // Taken before the model is looked up, so it cannot be unloaded in between.
         let _lease = self.slot.lease();
-        let model = self
-            .slot
-            .get_or_load(|| LlamaEmbedder::load_with(&self.path, &self.options))
-            .map_err(|error| failure(self.failed.get_or_init(|| error.to_string())))?;
-        work(&model)
+        let engine = self.engine().map_err(|message| failure(&message))?;
+        match engine.as_ref() {
+            Engine::Here(model) => here(model),
+            Engine::Process(process) => in_process(process).map_err(|message| failure(&message)),
+        }
     }
 }
 
@@ -141,10 +205,13 @@ impl Embedder for LazyEmbedder {
     }
 
     fn count_tokens(&self, text: &str) -> Result<usize, EmbedError> {
-        self.with_model(|model| model.count_tokens(text))
+        self.with_model(
+            |model| model.count_tokens(text),
+            |process| process.count_tokens(text, None),
+        )
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.with_model(|model| model.embed(texts))
+        self.with_model(|model| model.embed(texts), |process| process.embed(texts))
     }
 }

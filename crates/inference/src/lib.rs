@@ -13,6 +13,7 @@ pub mod gguf;
 pub mod idle;
 mod lazy;
 pub mod local_chat;
+pub mod model_process;
 pub mod process_memory;
 pub mod quantize;
 pub mod registry;

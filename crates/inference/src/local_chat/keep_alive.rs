@@ -2,7 +2,8 @@
 //! just the file's header (what the agent needs to know before the first reply: context window,
 //! tool support); the weights load on the first request, on a thread of their own so an async
 //! caller never blocks on the load, and leave memory `keep_alive` after the last reply ends,
-//! together with the key/value cache (see [`crate::idle`]).
+//! together with the key/value cache (see [`crate::idle`]). It may run in a model process of its
+//! own ([`KeepAliveModel::in_model_process`], see [`crate::model_process`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,14 +12,19 @@ use std::time::Duration;
 use localgpt_core::chat::{ChatError, ChatEvent, ChatModel, ChatRequest, ChatStream};
 
 use super::template::ChatTemplate;
-use super::{CancelOnDrop, DEFAULT_CONTEXT_CAP, LocalChatModel, LocalChatOptions, new_job};
+use super::{CancelOnDrop, DEFAULT_CONTEXT_CAP, LocalChatModel, LocalChatOptions, new_job, worker};
 use crate::error::InferenceError;
 use crate::gguf;
 use crate::idle::{IdleSlot, Lease};
+use crate::model_process::protocol::ModelSpec;
+use crate::model_process::{ModelProcess, ProcessCommand};
+
+/// How long a token count may wait for a busy model process before the caller estimates instead.
+const COUNT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A [`LocalChatModel`] loaded on demand and unloaded after `keep_alive` without use.
 pub struct KeepAliveModel {
-    slot: Arc<IdleSlot<LocalChatModel>>,
+    slot: Arc<IdleSlot<Engine>>,
     /// Where and how to load it.
     source: Arc<Source>,
     name: String,
@@ -30,6 +36,38 @@ struct Source {
     name: String,
     path: PathBuf,
     options: LocalChatOptions,
+    /// Where the model runs: here, or in a model process started with this command.
+    process: Option<ProcessCommand>,
+}
+
+/// A loaded model, in this process or in a model process.
+enum Engine {
+    Here(LocalChatModel),
+    Process(ModelProcess),
+}
+
+impl Engine {
+    /// Whether it can take requests (a model process may have died).
+    fn is_usable(&self) -> bool {
+        match self {
+            Self::Here(_) => true,
+            Self::Process(process) => process.is_alive(),
+        }
+    }
+
+    fn submit(&self, job: worker::Job) {
+        match self {
+            Self::Here(model) => model.submit(job),
+            Self::Process(process) => process.chat(job.request, job.events, job.cancel),
+        }
+    }
+
+    fn count_tokens(&self, text: &str) -> Option<usize> {
+        match self {
+            Self::Here(model) => Some(model.count_tokens(text)),
+            Self::Process(process) => process.count_tokens(text, Some(COUNT_TIMEOUT)).ok(),
+        }
+    }
 }
 
 impl std::fmt::Debug for KeepAliveModel {
@@ -77,6 +115,7 @@ impl KeepAliveModel {
                 name: name.to_owned(),
                 path: path.to_owned(),
                 options: options.clone(),
+                process: None,
             }),
             name: format!("local/{name}"),
             context_size,
@@ -98,15 +137,51 @@ impl KeepAliveModel {
         Ok(this)
     }
 
+    /// Runs the model in a model process started with `command` whenever it is loaded; the
+    /// process ends when the model is unloaded. Call before the first request.
+    pub fn in_model_process(mut self, command: ProcessCommand) -> Self {
+        let source = Source {
+            name: self.source.name.clone(),
+            path: self.source.path.clone(),
+            options: self.source.options.clone(),
+            process: Some(command),
+        };
+        self.source = Arc::new(source);
+        self
+    }
+
     /// Whether the weights are in memory now.
     pub fn is_loaded(&self) -> bool {
         self.slot.is_loaded()
     }
+
+    /// The loaded model if it is in memory and usable; a model process found dead is dropped.
+    fn usable(&self) -> Option<Arc<Engine>> {
+        let engine = self.slot.current()?;
+        if engine.is_usable() {
+            return Some(engine);
+        }
+        self.slot.discard(&engine);
+        None
+    }
 }
 
 impl Source {
-    fn load(&self) -> Result<LocalChatModel, InferenceError> {
-        LocalChatModel::load(&self.name, &self.path, &self.options)
+    fn load(&self) -> Result<Engine, InferenceError> {
+        match &self.process {
+            None => LocalChatModel::load(&self.name, &self.path, &self.options).map(Engine::Here),
+            Some(command) => ModelProcess::start(
+                command,
+                &ModelSpec::Chat {
+                    name: self.name.clone(),
+                    path: self.path.clone(),
+                    threads: self.options.threads,
+                    context_size: self.options.context_size,
+                    chat_template: self.options.chat_template.clone(),
+                },
+            )
+            .map(Engine::Process),
+        }
     }
 }
 
@@ -124,14 +199,14 @@ impl ChatModel for KeepAliveModel {
     }
 
     fn count_tokens(&self, text: &str) -> Option<usize> {
-        self.slot.current().map(|model| model.count_tokens(text))
+        self.usable().and_then(|model| model.count_tokens(text))
     }
 
     fn stream(&self, request: ChatRequest) -> ChatStream {
         let (job, stream) = new_job(request);
         // Taken before the model is looked up, so it cannot be unloaded in between.
         let lease = self.slot.lease();
-        match self.slot.current() {
+        match self.usable() {
             Some(model) => model.submit(job),
             None => {
                 let slot = Arc::clone(&self.slot);
@@ -162,7 +237,7 @@ impl ChatModel for KeepAliveModel {
 /// A reply stream that keeps the model loaded until it is dropped.
 struct LeasedStream {
     stream: CancelOnDrop,
-    _lease: Lease<LocalChatModel>,
+    _lease: Lease<Engine>,
 }
 
 impl futures_core::Stream for LeasedStream {

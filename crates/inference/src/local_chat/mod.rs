@@ -8,7 +8,7 @@ mod keep_alive;
 mod template;
 mod text_stream;
 mod tool_parse;
-mod worker;
+pub(crate) mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -224,7 +224,7 @@ impl ChatModel for LocalChatModel {
 
 impl LocalChatModel {
     /// Hands `job` to the generation thread, or answers it with an error when that has stopped.
-    fn submit(&self, job: worker::Job) {
+    pub(crate) fn submit(&self, job: worker::Job) {
         let events = job.events.clone();
         let sent = self
             .jobs

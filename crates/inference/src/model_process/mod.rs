@@ -1,0 +1,87 @@
+//! Local models in a process of their own. The daemon runs each local model — the chat model and
+//! the embedding model — in a child process of the same executable ([`ProcessCommand`]) while it
+//! is in use, and ends that process once the model has been idle for `keep_alive`: everything
+//! llama.cpp allocated (weights, caches, its Unicode tables, its threads' heaps) leaves with it,
+//! so an idle daemon holds only its own few megabytes. A crash inside llama.cpp ends the model
+//! process, not the daemon: the request that was running gets an error, and the next one starts
+//! a new process.
+//!
+//! The two sides speak JSON lines ([`protocol`]) over the child's standard input and output;
+//! [`ModelProcess`] is LocalGPT's side, [`serve_stdio`] the child's.
+
+mod client;
+pub mod protocol;
+mod server;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+pub use client::ModelProcess;
+pub use server::serve;
+
+use crate::error::InferenceError;
+
+/// How to start a model process: a program that runs [`serve_stdio`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessCommand {
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+}
+
+impl ProcessCommand {
+    /// This very executable with `args`. On Linux it is `/proc/self/exe`, which still names the
+    /// running program after its file was replaced by an upgrade — the model process must speak
+    /// the same protocol version as its parent.
+    pub fn this_executable(args: &[&str]) -> Result<Self, InferenceError> {
+        let program = if cfg!(target_os = "linux") {
+            PathBuf::from("/proc/self/exe")
+        } else {
+            std::env::current_exe().map_err(|error| {
+                InferenceError::Process(format!("finding the executable: {error}"))
+            })?
+        };
+        Ok(Self {
+            program,
+            args: args.iter().map(OsString::from).collect(),
+        })
+    }
+}
+
+/// Serves requests on standard input and output (the model process's `main`). Standard output
+/// carries only replies: whatever else would print there (a stray `printf` in C++ code) goes to
+/// standard error instead.
+pub fn serve_stdio() -> Result<(), InferenceError> {
+    let output = protocol_output()?;
+    serve(std::io::stdin().lock(), output)
+}
+
+/// A private handle on standard output for the replies, with file descriptor 1 pointed at
+/// standard error.
+#[cfg(unix)]
+fn protocol_output() -> Result<Box<dyn std::io::Write + Send>, InferenceError> {
+    use std::os::fd::FromRawFd;
+    let failed = |what: &str| {
+        InferenceError::Process(format!("{what}: {}", std::io::Error::last_os_error()))
+    };
+    // SAFETY: plain descriptor calls on this process's own descriptors 1 and 2; the duplicate is
+    // owned by the `File` alone from here on.
+    unsafe {
+        let replies = libc::fcntl(libc::STDOUT_FILENO, libc::F_DUPFD_CLOEXEC, 3);
+        if replies < 0 {
+            return Err(failed("duplicating standard output"));
+        }
+        if libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) < 0 {
+            return Err(failed("redirecting standard output"));
+        }
+        Ok(Box::new(std::io::BufWriter::new(
+            std::fs::File::from_raw_fd(replies),
+        )))
+    }
+}
+
+#[cfg(not(unix))]
+fn protocol_output() -> Result<Box<dyn std::io::Write + Send>, InferenceError> {
+    Ok(Box::new(std::io::stdout()))
+}
