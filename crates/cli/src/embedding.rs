@@ -59,7 +59,7 @@ pub fn embedder_for(
             let opened = LazyEmbedder::open_unloading(&path, options, keep_alive)
                 .map_err(anyhow::Error::from)
                 .and_then(|embedder| match keep_alive {
-                    Some(_) => Ok(embedder.in_model_process(crate::local_model::model_process()?)),
+                    Some(_) => Ok(embedder.in_model_process(crate::model_process::command()?)),
                     None => Ok(embedder),
                 });
             match opened {

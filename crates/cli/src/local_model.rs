@@ -8,19 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use localgpt_core::chat::ChatModel;
 use localgpt_core::config::BUILTIN_MODEL;
-use localgpt_inference::model_process::ProcessCommand;
 use localgpt_inference::{KeepAliveModel, LocalChatModel, LocalChatOptions, ModelStore};
 
 use crate::app::App;
 use crate::progress::Progress;
-
-/// The first argument that makes this executable a model process (see `main`).
-pub const MODEL_PROCESS_ARG: &str = "__model-process";
-
-/// How to start a model process of this executable.
-pub fn model_process() -> anyhow::Result<ProcessCommand> {
-    Ok(ProcessCommand::this_executable(&[MODEL_PROCESS_ARG])?)
-}
 
 /// Loads the local chat model `name`, showing a spinner on a terminal while it loads. With
 /// `idle_unload`, the model runs in a model process of its own while it is used, and that process
@@ -67,7 +58,7 @@ pub fn load(
     let model: anyhow::Result<Arc<dyn ChatModel>> = match idle_unload {
         Some(keep_alive) => KeepAliveModel::open(name, &path, &options, keep_alive)
             .map_err(anyhow::Error::from)
-            .and_then(|model| Ok(model.in_model_process(model_process()?)))
+            .and_then(|model| Ok(model.in_model_process(crate::model_process::command()?)))
             .map(|model| Arc::new(model) as Arc<dyn ChatModel>),
         None => LocalChatModel::load(name, &path, &options)
             .map(|model| Arc::new(model) as Arc<dyn ChatModel>)

@@ -11,6 +11,7 @@ mod embedding;
 mod local_model;
 mod logging;
 mod migrate;
+mod model_process;
 mod progress;
 mod terminal;
 
@@ -24,8 +25,8 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     keep_files_private();
-    if std::env::args_os().nth(1).as_deref() == Some(local_model::MODEL_PROCESS_ARG.as_ref()) {
-        return model_process();
+    if std::env::args_os().nth(1).as_deref() == Some(model_process::ARG.as_ref()) {
+        return model_process::run();
     }
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Daemon(_)) {
@@ -146,20 +147,6 @@ fn quit_quietly_on_closed_stdout() {
     // any other thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
-/// The model process the daemon starts for a local model (`localgpt_inference::model_process`):
-/// requests on standard input, replies on standard output, warnings to standard error (the
-/// daemon's log). Not a user command, so it is not in `--help`.
-fn model_process() -> ExitCode {
-    logging::init(0, true);
-    match localgpt_inference::model_process::serve_stdio() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error}");
-            ExitCode::FAILURE
-        }
     }
 }
 

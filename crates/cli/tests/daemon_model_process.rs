@@ -1,5 +1,6 @@
 //! The daemon runs its local models in model processes: a real daemon with the built-in chat model
-//! and the local embedding model answers through child processes of its own executable, those
+//! and the local embedding model answers through child processes of its own executable, which
+//! confine themselves (no new privileges, a seccomp filter) before reading a model, those
 //! processes end once `keep_alive` has passed, and a model process killed in the middle of a turn
 //! fails that turn with a clear error — the daemon lives on and the next turn starts a new one.
 
@@ -99,10 +100,15 @@ fn local_models_run_in_model_processes_that_end_when_idle_and_survive_a_crash() 
     );
     assert_eq!(code, 200, "{results}");
     assert_eq!(results["results"][0]["path"], "boats.md", "{results}");
-    assert!(
-        !model_processes(daemon).is_empty(),
-        "no model process after a vector search"
-    );
+    let running = model_processes(daemon);
+    assert!(!running.is_empty(), "no model process after a vector search");
+    // Each confined itself before reading its model (Landlock leaves no trace in /proc; the
+    // sandbox crate's escape_self_confined suite attacks the same confinement).
+    for pid in running {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+        assert!(status.contains("Seccomp:\t2"), "{status}");
+    }
 
     // So does a chat turn with the built-in model.
     let (code, body) = chat(&base, "What is the capital of France?");

@@ -7,7 +7,8 @@
 //! out is a filtering HTTP(S) proxy ([`Proxy`]). On macOS: the command runs under `sandbox-exec`
 //! with the policy's Seatbelt profile ([`seatbelt`]). Credential stores and other LocalGPT homes
 //! found anywhere inside the allowed folders are carved out (a bounded search before each
-//! command). [`Support`] says what this machine enforces.
+//! command). [`Support`] says what this machine enforces. On Linux, [`confine_self`] confines
+//! the calling process itself the same way (LocalGPT's model process, before it parses a model).
 //!
 //! Known limit: Landlock allows by path, so a hard link to a credential file made *inside* an
 //! allowed folder (by someone outside the sandbox) is readable through it; the sandbox cannot make
@@ -38,3 +39,6 @@ pub use net::{Allowlist, DEFAULT_PORTS, PROXY_PORT, PROXY_URL, Permit, Proxy};
 pub use policy::Policy;
 pub use scan::{MAX_DEPTH as SCAN_MAX_DEPTH, MAX_ENTRIES as SCAN_MAX_ENTRIES};
 pub use support::{ProcessLimit, Support};
+
+#[cfg(target_os = "linux")]
+pub use linux::self_confine::{SelfConfinement, confine_self};

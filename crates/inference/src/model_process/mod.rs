@@ -17,7 +17,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub use client::ModelProcess;
-pub use server::serve;
+pub use server::{serve, serve_with};
 
 use crate::error::InferenceError;
 
@@ -49,12 +49,14 @@ impl ProcessCommand {
     }
 }
 
-/// Serves requests on standard input and output (the model process's `main`). Standard output
-/// carries only replies: whatever else would print there (a stray `printf` in C++ code) goes to
-/// standard error instead.
-pub fn serve_stdio() -> Result<(), InferenceError> {
+/// Serves requests on standard input and output (the model process's `main`), running `prepare`
+/// before the model is read (see [`serve_with`]). Standard output carries only replies: whatever
+/// else would print there (a stray `printf` in C++ code) goes to standard error instead.
+pub fn serve_stdio(
+    prepare: impl FnOnce(&protocol::ModelSpec) -> Result<(), String>,
+) -> Result<(), InferenceError> {
     let output = protocol_output()?;
-    serve(std::io::stdin().lock(), output)
+    serve_with(std::io::stdin().lock(), output, prepare)
 }
 
 /// A private handle on standard output for the replies, with file descriptor 1 pointed at

@@ -35,6 +35,15 @@ pub enum ModelSpec {
     },
 }
 
+impl ModelSpec {
+    /// The model file.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Self::Embedding { path, .. } | Self::Chat { path, .. } => path,
+        }
+    }
+}
+
 /// A request to the model process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]

@@ -23,7 +23,17 @@ type Output = Arc<Mutex<Box<dyn Write + Send>>>;
 /// Serves requests from `input` until it ends. An error is returned only when the first request
 /// is not a load or the output cannot be written; a model that fails to load is reported to
 /// LocalGPT as [`Reply::LoadFailed`].
-pub fn serve(mut input: impl BufRead, output: Box<dyn Write + Send>) -> Result<(), InferenceError> {
+pub fn serve(input: impl BufRead, output: Box<dyn Write + Send>) -> Result<(), InferenceError> {
+    serve_with(input, output, |_| Ok(()))
+}
+
+/// Like [`serve`], running `prepare` once the model to load is known and before it is read (the
+/// binary confines the process there); its error is reported as the load's failure.
+pub fn serve_with(
+    mut input: impl BufRead,
+    output: Box<dyn Write + Send>,
+    prepare: impl FnOnce(&ModelSpec) -> Result<(), String>,
+) -> Result<(), InferenceError> {
     let output: Output = Arc::new(Mutex::new(output));
     let model = match next_request(&mut input)? {
         Some(Request::Load { model }) => model,
@@ -34,6 +44,9 @@ pub fn serve(mut input: impl BufRead, output: Box<dyn Write + Send>) -> Result<(
         }
         None => return Ok(()),
     };
+    if let Err(message) = prepare(&model) {
+        return write(&output, &Reply::LoadFailed { message });
+    }
     match load(&model) {
         Ok(Loaded::Embedding(embedder)) => {
             write(&output, &Reply::Loaded)?;

@@ -7,6 +7,7 @@ pub mod fs_rules;
 pub mod limits;
 pub mod netns;
 pub mod seccomp;
+pub mod self_confine;
 
 /// The Landlock ABI version the kernel offers, if any.
 pub fn landlock_abi() -> Option<u32> {

@@ -85,7 +85,28 @@ pub fn filters(inet_stream: bool) -> Result<Vec<BpfProgram>, SandboxError> {
 /// for a command in a network namespace of its own whose only way out is the proxy; other
 /// IPv4/IPv6 sockets (UDP …) are still denied. Otherwise no IPv4/IPv6 socket at all.
 fn build(inet_stream: bool) -> Result<Vec<BpfProgram>, SandboxError> {
-    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(setup)?;
+    let mut rules = base_rules()?;
+    rules.insert(libc::SYS_socket, socket_rules(inet_stream)?);
+    compile(rules)
+}
+
+/// The filters of a process confining itself (LocalGPT's model process): those of a confined
+/// command, and no program run and no socket of any kind.
+pub fn self_filters() -> Result<Vec<BpfProgram>, SandboxError> {
+    let mut rules = base_rules()?;
+    for call in [
+        libc::SYS_execve,
+        libc::SYS_execveat,
+        libc::SYS_socket,
+        libc::SYS_socketpair,
+    ] {
+        rules.insert(call, Vec::new());
+    }
+    compile(rules)
+}
+
+/// Calls denied outright, `personality` changes, and clones into new namespaces.
+fn base_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SandboxError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for call in DENIED {
         rules.insert(*call, Vec::new());
@@ -114,6 +135,11 @@ fn build(inet_stream: bool) -> Result<Vec<BpfProgram>, SandboxError> {
         )?])?);
     }
     rules.insert(libc::SYS_clone, clone_rules);
+    Ok(rules)
+}
+
+/// Which sockets are denied; see [`build`].
+fn socket_rules(inet_stream: bool) -> Result<Vec<SeccompRule>, SandboxError> {
     // Raw and packet sockets, sockets to local services by path, and any IPv4/IPv6 socket
     // (with `inet_stream`, any that is not a stream).
     let mut socket_rules = vec![
@@ -147,7 +173,12 @@ fn build(inet_stream: bool) -> Result<Vec<BpfProgram>, SandboxError> {
             ])?);
         }
     }
-    rules.insert(libc::SYS_socket, socket_rules);
+    Ok(socket_rules)
+}
+
+/// `rules` answered with `EPERM`, then `clone3` answered with `ENOSYS`.
+fn compile(rules: BTreeMap<i64, Vec<SeccompRule>>) -> Result<Vec<BpfProgram>, SandboxError> {
+    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(setup)?;
     let eperm = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
