@@ -12,7 +12,8 @@
 # /api/memory/search (loads the embedding model), each followed by 2 x KEEP_ALIVE + 30 s (the
 # model leaves after KEEP_ALIVE, the code pages after a further KEEP_ALIVE without work), then
 # every minute for SOAK_MINUTES print RSS (total, anonymous, file) and CPU seconds used since the
-# last line.
+# last line. Local models run in model processes (children of the daemon) that end after
+# KEEP_ALIVE: their count and RSS are printed apart from the daemon's.
 # Usage: bench/footprint/idle-daemon.sh BINARY [SOAK_MINUTES=60] [KEEP_ALIVE=60s] [HEARTBEAT_EVERY=10m]
 set -euo pipefail
 binary=$(realpath "$1")
@@ -33,7 +34,17 @@ pid_of() { head -1 "$LOCALGPT_HOME/state/daemon.pid"; }
 rss_line() {
   awk '/^VmRSS/{t=$2} /^RssAnon/{a=$2} /^RssFile/{f=$2} END{printf "RSS %.1f MB (anonymous %.1f MB, file %.1f MB)", t/1024, a/1024, f/1024}' "/proc/$1/status"
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU of the daemon and of its model processes that have ended.
+cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
+# The daemon's model processes: how many, and their RSS together.
+models_line() {
+  local count=0 kb=0 child
+  for child in $(pgrep -P "$1" -f __model-process || true); do
+    count=$((count + 1))
+    kb=$((kb + $(awk '/^VmRSS/{print $2}' "/proc/$child/status" 2>/dev/null || echo 0)))
+  done
+  printf '%d model process(es), %.1f MB' "$count" "$(echo "$kb / 1024" | bc -l)"
+}
 
 echo "== start to ready, home without models"
 export LOCALGPT_HOME="$work/empty"
@@ -94,24 +105,28 @@ echo "  daemon start: $(ms_since "$started") ms; $(rss_line "$(pid_of)")"
 pid=$(pid_of)
 address=$(sed -n 2p "$LOCALGPT_HOME/state/daemon.pid")
 sleep 5
-echo "  after the first index: $(rss_line "$pid")"
+echo "  after the first index: $(rss_line "$pid"); $(models_line "$pid")"
 started=$(date +%s%N)
 curl -sf -X POST "http://$address/api/chat" -H 'content-type: application/json' \
   -d '{"message":"What is the capital of France? Answer in one word."}' >/dev/null
-echo "  chat turn (chat model loaded on demand): $(ms_since "$started") ms; $(rss_line "$pid")"
+echo "  chat turn (chat model loaded on demand): $(ms_since "$started") ms; $(rss_line "$pid"); $(models_line "$pid")"
 sleep "$(( ${keep_alive%s} * 2 + 30 ))" 2>/dev/null || sleep 150
-echo "  after 2 x keep_alive: $(rss_line "$pid")"
+echo "  after 2 x keep_alive: $(rss_line "$pid"); $(models_line "$pid")"
 started=$(date +%s%N)
 curl -sf "http://$address/api/memory/search?q=overdue+design+review&mode=vector" >/dev/null
-echo "  vector search (embedding model loaded again): $(ms_since "$started") ms; $(rss_line "$pid")"
+echo "  vector search (embedding model loaded again): $(ms_since "$started") ms; $(rss_line "$pid"); $(models_line "$pid")"
+started=$(date +%s%N)
+curl -sf "http://$address/api/memory/search?q=budget+review+friday&mode=vector" >/dev/null
+echo "  second vector search (model process running): $(ms_since "$started") ms"
 sleep "$(( ${keep_alive%s} * 2 + 30 ))" 2>/dev/null || sleep 150
+echo "  after 2 x keep_alive: $(rss_line "$pid"); $(models_line "$pid")"
 
 echo "== soak: $soak_minutes minutes"
 ticks=$(cpu_ticks "$pid")
 for minute in $(seq 1 "$soak_minutes"); do
   sleep 60
   now=$(cpu_ticks "$pid")
-  echo "  minute $minute: $(rss_line "$pid"); CPU $(( (now - ticks) * 10 )) ms in the last minute"
+  echo "  minute $minute: $(rss_line "$pid"); $(models_line "$pid"); CPU $(( (now - ticks) * 10 )) ms in the last minute"
   ticks=$now
 done
 echo "  heartbeat runs: $(grep -c 'heartbeat' "$LOCALGPT_HOME/state/logs/daemon.log" || true) log lines"
