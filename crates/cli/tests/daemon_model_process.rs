@@ -101,7 +101,10 @@ fn local_models_run_in_model_processes_that_end_when_idle_and_survive_a_crash() 
     assert_eq!(code, 200, "{results}");
     assert_eq!(results["results"][0]["path"], "boats.md", "{results}");
     let running = model_processes(daemon);
-    assert!(!running.is_empty(), "no model process after a vector search");
+    assert!(
+        !running.is_empty(),
+        "no model process after a vector search"
+    );
     // Each confined itself before reading its model (Landlock leaves no trace in /proc; the
     // sandbox crate's escape_self_confined suite attacks the same confinement).
     for pid in running {

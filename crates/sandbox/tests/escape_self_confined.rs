@@ -35,13 +35,27 @@ fn read_text(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// Loads the shared library at `path` (and leaves it loaded).
+fn dlopen(path: &Path) -> Result<(), String> {
+    let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path; the library is a copy of the system's zlib, whose
+    // initialisers do nothing.
+    let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+    if handle.is_null() {
+        Err(format!("{} not loaded", path.display()))
+    } else {
+        Ok(())
+    }
+}
+
 /// The attacks, run in the confined copy. Prints what it found; the parent judges.
 #[test]
 #[ignore = "run by a_self_confined_process_reads_its_model_and_nothing_else in a process of its own"]
 fn confined_attacks() {
     let lab = PathBuf::from(std::env::var_os(CHILD).unwrap());
     let model = lab.join("models/model.gguf");
-    let confined = localgpt_sandbox::confine_self(std::slice::from_ref(&model)).unwrap();
+    // As in a portable build: the model, and the folder of llama.cpp's CPU backends.
+    let confined = localgpt_sandbox::confine_self(&[model.clone(), lab.join("backends")]).unwrap();
     println!("CONFINED {confined:?}");
     assert_eq!(
         read_text(&model).unwrap(),
@@ -52,6 +66,15 @@ fn confined_attacks() {
 
     let mut escapes = Vec::new();
     let mut total = 0;
+    // A library planted outside cannot be loaded; the backends' folder still can.
+    escaped(
+        "load a library planted outside",
+        dlopen(&lab.join("outside/libplanted.so")),
+        &mut escapes,
+        &mut total,
+    );
+    dlopen(&lab.join("backends/libggml-cpu-test.so")).unwrap();
+    println!("ALLOWED LIBRARY LOADED");
     let secret_dir = lab.join("outside");
     escaped(
         "read a secret beside the model's folder",
@@ -246,6 +269,15 @@ fn a_self_confined_process_reads_its_model_and_nothing_else() {
     std::fs::write(root.join("models/model.gguf"), ALLOWED).unwrap();
     std::fs::write(root.join("models/other.txt"), SECRET).unwrap();
     std::fs::write(root.join("outside/secret.txt"), SECRET).unwrap();
+    std::fs::create_dir_all(root.join("backends")).unwrap();
+    let zlib = Path::new("/usr/lib/x86_64-linux-gnu/libz.so.1");
+    let zlib = if zlib.exists() {
+        zlib
+    } else {
+        Path::new("/lib/x86_64-linux-gnu/libz.so.1")
+    };
+    std::fs::copy(zlib, root.join("backends/libggml-cpu-test.so")).unwrap();
+    std::fs::copy(zlib, root.join("outside/libplanted.so")).unwrap();
     let _unix = UnixListener::bind(root.join("outside/parent.sock")).unwrap();
     let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
     tcp.set_nonblocking(true).unwrap();
@@ -273,6 +305,7 @@ fn a_self_confined_process_reads_its_model_and_nothing_else() {
     assert!(output.status.success(), "{text}");
     assert!(text.contains("1 passed"), "the attacks did not run: {text}");
     assert!(text.contains("ALLOWED READ OK"), "{text}");
+    assert!(text.contains("ALLOWED LIBRARY LOADED"), "{text}");
     assert!(
         text.contains("landlock_full: true") && text.contains("seccomp: true"),
         "{text}"
