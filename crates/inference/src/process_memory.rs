@@ -134,7 +134,7 @@ fn cpu_used() -> Duration {
 }
 
 /// Watches the process's CPU use and, each time it becomes idle — a whole `period` with less
-/// than 1 % CPU after some work — trims the heap and pages out the executable's code
+/// than 1 % CPU and no model process running, after some work — trims the heap and pages out the executable's code
 /// ([`page_out_own_code`]). It does nothing more while the process stays idle, so an idle daemon
 /// is not woken to re-read what it gave back. The watching thread ends when this is dropped.
 #[derive(Debug)]
@@ -181,7 +181,8 @@ fn trim_when_idle(stop: &AtomicBool, period: Duration) {
         let cpu = cpu_used();
         let used = cpu.saturating_sub(last_cpu);
         last_cpu = cpu;
-        if used >= quiet_limit {
+        // A model process at work uses its own CPU, not this process's.
+        if used >= quiet_limit || crate::model_process::running() > 0 {
             worked_since_trim = true;
             continue;
         }

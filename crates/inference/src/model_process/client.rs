@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use futures_channel::mpsc::UnboundedSender;
 use localgpt_core::chat::{ChatError, ChatEvent, ChatRequest};
 
-use super::ProcessCommand;
 use super::protocol::{ModelSpec, Reply, Request};
+use super::{ProcessCommand, Running};
 use crate::error::InferenceError;
 
 /// How long a process that was told to end (its input closed) may take before it is killed.
@@ -130,9 +130,14 @@ impl ModelProcess {
             let alive = Arc::clone(&alive);
             let outgoing = outgoing.clone();
             let child = Arc::clone(&child);
+            // Counted until its output ends: a process that died is no longer running.
+            let running = Running::new();
             std::thread::Builder::new()
                 .name("model-process-reader".to_owned())
-                .spawn(move || read_replies(output, &child, &waiting, &alive, &outgoing))
+                .spawn(move || {
+                    read_replies(output, &child, &waiting, &alive, &outgoing);
+                    drop(running);
+                })
         };
         let reader = match reader {
             Ok(reader) => reader,

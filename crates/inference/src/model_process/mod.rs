@@ -15,11 +15,37 @@ mod server;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use client::ModelProcess;
 pub use server::{serve, serve_with};
 
 use crate::error::InferenceError;
+
+/// Model processes of this process that are running now.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// How many model processes this process has running now. Their work is not this process's CPU
+/// time, so [`crate::process_memory::IdleTrimmer`] counts a running model process as work.
+pub fn running() -> usize {
+    RUNNING.load(Ordering::SeqCst)
+}
+
+/// Counts one running model process while it lives.
+pub(crate) struct Running(());
+
+impl Running {
+    pub(crate) fn new() -> Self {
+        RUNNING.fetch_add(1, Ordering::SeqCst);
+        Self(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// How to start a model process: a program that runs [`serve_stdio`].
 #[derive(Debug, Clone, PartialEq, Eq)]
