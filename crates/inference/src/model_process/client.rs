@@ -6,7 +6,7 @@
 //! [`ModelProcess::is_alive`] turns false, so the owner starts a new one for the next call.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
@@ -23,6 +23,11 @@ use crate::error::InferenceError;
 /// How long a process that was told to end (its input closed) may take before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 
+/// The longest reply line read (the vectors of 64 texts of 4,096 dimensions take about 3 MiB). A
+/// model process that went wrong — or was taken over by a hostile model file — cannot make
+/// LocalGPT buffer more.
+const MAX_REPLY_BYTES: u64 = 64 << 20;
+
 /// A running model process with its model loaded.
 pub struct ModelProcess {
     /// Shared with the reader thread, which tells callers how the process ended.
@@ -32,7 +37,9 @@ pub struct ModelProcess {
     waiting: Arc<Mutex<HashMap<u64, Waiter>>>,
     alive: Arc<AtomicBool>,
     next_id: AtomicU64,
-    threads: Vec<JoinHandle<()>>,
+    /// Joined when the process is dropped. The reader thread is not: it ends when the process's
+    /// output closes, which a process that forked could delay.
+    writer: Option<JoinHandle<()>>,
 }
 
 /// What the writer thread does next.
@@ -70,7 +77,11 @@ impl ModelProcess {
     /// process's reason it could not be).
     pub fn start(command: &ProcessCommand, model: &ModelSpec) -> Result<Self, InferenceError> {
         let failed = |message: String| InferenceError::Process(message);
-        let mut child = std::process::Command::new(&command.program)
+        let mut spawn = std::process::Command::new(&command.program);
+        // A process group of its own, so ending it ends anything it started.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut spawn, 0);
+        let mut child = spawn
             .args(&command.args)
             .env_clear()
             .envs(std::env::vars_os().filter(|(name, _)| passed_on(name)))
@@ -139,15 +150,13 @@ impl ModelProcess {
                     drop(running);
                 })
         };
-        let reader = match reader {
-            Ok(reader) => reader,
-            Err(error) => {
-                let _ = outgoing.send(Outgoing::Close);
-                finish(&mut lock(&child));
-                let _ = writer.join();
-                return Err(failed(format!("starting the reply reader: {error}")));
-            }
-        };
+        // The reader runs detached (see `writer`).
+        if let Err(error) = reader {
+            let _ = outgoing.send(Outgoing::Close);
+            finish(&mut lock(&child));
+            let _ = writer.join();
+            return Err(failed(format!("starting the reply reader: {error}")));
+        }
         tracing::info!(pid, "model process started");
         Ok(Self {
             child,
@@ -155,7 +164,7 @@ impl ModelProcess {
             waiting,
             alive,
             next_id: AtomicU64::new(1),
-            threads: vec![writer, reader],
+            writer: Some(writer),
         })
     }
 
@@ -259,8 +268,8 @@ impl Drop for ModelProcess {
     fn drop(&mut self) {
         let _ = self.outgoing.send(Outgoing::Close);
         finish(&mut lock(&self.child));
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
         }
         tracing::info!("model process ended");
     }
@@ -300,6 +309,15 @@ fn finish(child: &mut Child) {
         pid = child.id(),
         "the model process did not end; killing it"
     );
+    // Its whole process group (it leads one), so nothing it forked keeps running.
+    #[cfg(unix)]
+    if let Ok(group) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill has no memory-safety preconditions; the child has not been waited for,
+        // so its process group id is still its own.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+    }
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -331,10 +349,18 @@ fn send(input: &mut impl Write, request: &Request) -> std::io::Result<()> {
 
 /// Reads one reply line; `None` at the end of the output.
 fn read_reply(output: &mut impl BufRead) -> Result<Option<Reply>, String> {
-    let mut line = String::new();
-    match output.read_line(&mut line) {
+    let mut line = Vec::new();
+    match output
+        .by_ref()
+        .take(MAX_REPLY_BYTES)
+        .read_until(b'\n', &mut line)
+    {
         Ok(0) => Ok(None),
-        Ok(_) => serde_json::from_str(&line)
+        Ok(read) if read as u64 == MAX_REPLY_BYTES && line.last() != Some(&b'\n') => Err(format!(
+            "the model process sent a reply longer than {} MiB",
+            MAX_REPLY_BYTES >> 20
+        )),
+        Ok(_) => serde_json::from_slice(&line)
             .map(Some)
             .map_err(|error| format!("the model process sent something unreadable: {error}")),
         Err(error) => Err(format!("reading from the model process: {error}")),
