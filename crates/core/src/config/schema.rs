@@ -195,7 +195,8 @@ pub struct LocalModelConfig {
     pub threads: Option<u32>,
     /// Context size in tokens. Default: the model's own, capped at 8192.
     pub context_size: Option<u32>,
-    /// How long the daemon keeps an idle model loaded. Default 5m.
+    /// How long the daemon keeps an idle model loaded (in its model process, which then ends).
+    /// Default 5m.
     pub keep_alive: Duration,
 }
 

@@ -59,7 +59,7 @@ default_model = {DEFAULT_MODEL}
 # model = "smollm2-135m"        # a model under models/ (see `localgpt models list`) or a .gguf path
 # threads = 2                   # default: the number of physical cores
 # context_size = 8192           # default: the model's own window, capped at 8192
-# keep_alive = "5m"             # how long the daemon keeps an idle model loaded
+# keep_alive = "5m"             # how long the daemon keeps an idle model (and its process)
 
 [heartbeat]
 # enabled = true
