@@ -20,7 +20,7 @@ use crate::SandboxError;
 use crate::policy::{DEVICES, ETC_SECRETS, Policy, SYSTEM_READ};
 
 /// The newest ABI whose rights this ruleset uses; older kernels get what they support.
-const TARGET: ABI = ABI::V6;
+pub const TARGET: ABI = ABI::V6;
 
 fn setup(error: impl std::fmt::Display) -> SandboxError {
     SandboxError::Setup(format!("Landlock: {error}"))
@@ -117,11 +117,17 @@ fn modified(dir: &Path) -> Option<SystemTime> {
 
 /// Opens a grant's path (`None`: it vanished), narrowing a file's rights to those a file takes.
 fn open(grant: Grant) -> Option<(PathFd, BitFlags<AccessFs>)> {
-    let fd = PathFd::new(&grant.path).ok()?;
-    let access = if grant.path.is_dir() {
-        grant.access
+    open_path(&grant.path, grant.access)
+}
+
+/// Opens `path` (`None`: it vanished) with `access`, narrowed to the rights a file takes when it
+/// is one.
+pub fn open_path(path: &Path, access: BitFlags<AccessFs>) -> Option<(PathFd, BitFlags<AccessFs>)> {
+    let fd = PathFd::new(path).ok()?;
+    let access = if path.is_dir() {
+        access
     } else {
-        grant.access & AccessFs::from_file(TARGET)
+        access & AccessFs::from_file(TARGET)
     };
     Some((fd, access))
 }

@@ -8,15 +8,13 @@
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
+    Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, RulesetStatus, Scope,
 };
 
+use super::fs_rules::{TARGET, open_path};
 use crate::SandboxError;
 use crate::policy::{DEVICES, SYSTEM_READ};
-
-/// The newest ABI whose rights the ruleset uses; older kernels get what they support.
-const TARGET: ABI = ABI::V6;
 
 /// Files and folders outside [`SYSTEM_READ`] that loading libraries and sizing thread pools read.
 const RUNTIME_READ: &[&str] = &[
@@ -81,14 +79,14 @@ fn landlock_self(readable: &[PathBuf]) -> Result<RulesetStatus, SandboxError> {
         .map(PathBuf::from)
         .chain(readable.iter().cloned());
     for path in reads {
-        if let Some((fd, access)) = open(&path, read) {
+        if let Some((fd, access)) = open_path(&path, read) {
             ruleset = ruleset
                 .add_rule(PathBeneath::new(fd, access))
                 .map_err(setup)?;
         }
     }
     for device in DEVICES {
-        if let Some((fd, access)) = open(Path::new(device), AccessFs::from_file(TARGET)) {
+        if let Some((fd, access)) = open_path(Path::new(device), AccessFs::from_file(TARGET)) {
             ruleset = ruleset
                 .add_rule(PathBeneath::new(fd, access))
                 .map_err(setup)?;
@@ -96,18 +94,4 @@ fn landlock_self(readable: &[PathBuf]) -> Result<RulesetStatus, SandboxError> {
     }
     let status = ruleset.restrict_self().map_err(setup)?;
     Ok(status.ruleset)
-}
-
-/// Opens `path` (`None`: it does not exist), narrowing the rights to those a file takes.
-fn open(
-    path: &Path,
-    access: landlock::BitFlags<AccessFs>,
-) -> Option<(PathFd, landlock::BitFlags<AccessFs>)> {
-    let fd = PathFd::new(path).ok()?;
-    let access = if path.is_dir() {
-        access
-    } else {
-        access & AccessFs::from_file(TARGET)
-    };
-    Some((fd, access))
 }
