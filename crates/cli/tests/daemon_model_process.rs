@@ -11,35 +11,8 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{get, localgpt, post, run_ok, start_daemon, test_wheel};
+use common::{get, localgpt, model_processes, post, run_ok, start_daemon, test_wheel};
 use serde_json::json;
-
-/// Pids of the model processes whose parent is `daemon`.
-fn model_processes(daemon: u32) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // The parent pid is the second field after the parenthesised command name.
-        let parent = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|field| field.parse::<u32>().ok());
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if parent == Some(daemon) && String::from_utf8_lossy(&cmdline).contains("__model-process") {
-            found.push(pid);
-        }
-    }
-    found
-}
 
 fn daemon_pid(home: &Path) -> u32 {
     let pid_file = std::fs::read_to_string(home.join("state/daemon.pid")).unwrap();

@@ -143,3 +143,30 @@ pub fn test_wheel(prefix: &str) -> std::path::PathBuf {
         })
         .unwrap_or_else(|| panic!("{prefix} wheel missing: run scripts/fetch-test-models.sh"))
 }
+
+/// Pids of the model processes whose parent is `daemon`.
+pub fn model_processes(daemon: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The parent pid is the second field after the parenthesised command name.
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|field| field.parse::<u32>().ok());
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if parent == Some(daemon) && String::from_utf8_lossy(&cmdline).contains("__model-process") {
+            found.push(pid);
+        }
+    }
+    found
+}
