@@ -39,7 +39,7 @@ cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
 # The daemon's model processes: how many, and their RSS together.
 models_line() {
   local count=0 kb=0 child
-  for child in $(pgrep -P "$1" -f __model-process || true); do
+  for child in $(pgrep -P "$1" -x localgpt-model || true); do
     count=$((count + 1))
     kb=$((kb + $(awk '/^VmRSS/{print $2}' "/proc/$child/status" 2>/dev/null || echo 0)))
   done

@@ -1,4 +1,12 @@
-//! Link-time choices for the `localgpt` executable that depend on the machine it is built on.
+//! Build steps of the `localgpt` executable: the model host it carries, and link-time choices
+//! that depend on the machine it is built on.
+//!
+//! The model host (`crates/model-host`, the program local models run in) is built here by a
+//! nested `cargo build` for the same target and profile, in a target folder of its own
+//! (`<target>/model-host`), and its bytes are included in the executable
+//! (`crate::model_process`). llama.cpp and its C++ runtime are then in the model host only:
+//! everything else LocalGPT does starts without them. Cargo has no stable way for one package
+//! to depend on another's executable, hence the nested build.
 //!
 //! Relative relocations packed as DT_RELR (`-z pack-relative-relocs`): the executable's ~44,000
 //! relative relocations take 1.0 MB as RELA entries and about 10 kB as RELR, and the dynamic
@@ -9,12 +17,166 @@
 //! off; `LOCALGPT_RELR=1` forces it (e.g. for a cross build whose target has a new glibc).
 
 use std::env;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The relative-relocation packing flag, for this executable and the model host alike.
+const RELR: &str = "-Wl,-z,pack-relative-relocs";
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LOCALGPT_RELR");
-    if pack_relative_relocs() {
-        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    let relr = pack_relative_relocs();
+    if relr {
+        println!("cargo:rustc-link-arg-bins={RELR}");
     }
+    if let Err(error) = build_model_host(relr) {
+        panic!("building the model host (crates/model-host): {error}");
+    }
+}
+
+/// Builds `localgpt-model-host` with this build's target, profile and flags, copies it to
+/// `OUT_DIR` and names it in `LOCALGPT_MODEL_HOST` for `include_bytes!`.
+fn build_model_host(relr: bool) -> Result<(), String> {
+    let var = |name: &str| env::var(name).map_err(|_| format!("cargo did not set {name}"));
+    let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR")?);
+    let host_dir = manifest_dir.join("../model-host");
+    for dir in path_dependencies(&host_dir)? {
+        println!(
+            "cargo:rerun-if-changed={}",
+            dir.join("Cargo.toml").display()
+        );
+        println!("cargo:rerun-if-changed={}", dir.join("src").display());
+    }
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("../../Cargo.lock").display()
+    );
+    let out_dir = PathBuf::from(var("OUT_DIR")?);
+    let target = var("TARGET")?;
+    let (target_dir, profile) = layout(&out_dir, &target)?;
+    let host_target_dir = target_dir.join("model-host");
+    let mut cargo = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo
+        .current_dir(&manifest_dir)
+        .args(["build", "--package", "localgpt-model-host"])
+        .args(["--bin", "localgpt-model-host", "--profile", &profile])
+        .args(["--target", &target])
+        .arg("--target-dir")
+        .arg(&host_target_dir);
+    if env::var_os("CARGO_FEATURE_PORTABLE").is_some() {
+        cargo.args(["--features", "portable"]);
+    }
+    // This build script's environment describes the `localgpt` package to it; the nested
+    // build must see only the user's environment (and this build's compiler flags).
+    for (name, _) in env::vars_os() {
+        if is_build_script_variable(&name) {
+            cargo.env_remove(&name);
+        }
+    }
+    let mut flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    if relr {
+        if !flags.is_empty() {
+            flags.push('\x1f');
+        }
+        flags.push_str(&format!("-Clink-arg={RELR}"));
+    }
+    cargo.env("CARGO_ENCODED_RUSTFLAGS", flags);
+    let status = cargo
+        .status()
+        .map_err(|error| format!("running cargo: {error}"))?;
+    if !status.success() {
+        return Err(format!("`cargo build` of the model host failed ({status})"));
+    }
+    let profile_dir = if profile == "dev" {
+        "debug"
+    } else {
+        profile.as_str()
+    };
+    let built = host_target_dir
+        .join(&target)
+        .join(profile_dir)
+        .join(format!("localgpt-model-host{}", env::consts::EXE_SUFFIX));
+    let copy = out_dir.join("localgpt-model-host");
+    std::fs::copy(&built, &copy)
+        .map_err(|error| format!("copying {}: {error}", built.display()))?;
+    println!("cargo:rustc-env=LOCALGPT_MODEL_HOST={}", copy.display());
+    Ok(())
+}
+
+/// The target folder and profile name of this build, from `OUT_DIR`
+/// (`<target-dir>/[<triple>/]<profile-dir>/build/<package>-<hash>/out`).
+fn layout(out_dir: &Path, target: &str) -> Result<(PathBuf, String), String> {
+    let unexpected = || format!("unexpected OUT_DIR {}", out_dir.display());
+    let profile_dir = out_dir.ancestors().nth(3).ok_or_else(unexpected)?;
+    let name = profile_dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .ok_or_else(unexpected)?;
+    let profile = if name == "debug" { "dev" } else { name }.to_owned();
+    let mut target_dir = profile_dir.parent().ok_or_else(unexpected)?;
+    if target_dir.file_name().is_some_and(|name| name == target) {
+        target_dir = target_dir.parent().ok_or_else(unexpected)?;
+    }
+    Ok((target_dir.to_path_buf(), profile))
+}
+
+/// `dir` and every package it depends on by path, transitively (read from the manifests'
+/// `path = "…"` entries): the sources the model host is built from.
+fn path_dependencies(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut found: Vec<PathBuf> = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let dir = dir
+            .canonicalize()
+            .map_err(|error| format!("{}: {error}", dir.display()))?;
+        if found.contains(&dir) {
+            continue;
+        }
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
+            .map_err(|error| format!("{}/Cargo.toml: {error}", dir.display()))?;
+        for line in manifest.lines() {
+            if let Some(path) = line
+                .split("path = \"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .filter(|path| path.starts_with(".."))
+            {
+                pending.push(dir.join(path));
+            }
+        }
+        found.push(dir);
+    }
+    Ok(found)
+}
+
+/// Variables cargo sets for this build script (about the `localgpt` package and this build);
+/// build scripts of the nested build would otherwise read them as their own.
+fn is_build_script_variable(name: &OsString) -> bool {
+    let name = name.to_string_lossy();
+    const PREFIXES: [&str; 5] = [
+        "CARGO_FEATURE_",
+        "CARGO_CFG_",
+        "CARGO_PKG_",
+        "CARGO_MANIFEST_",
+        "DEP_",
+    ];
+    const NAMES: [&str; 13] = [
+        "CARGO_TARGET_DIR",
+        "CARGO_PRIMARY_PACKAGE",
+        "OUT_DIR",
+        "TARGET",
+        "HOST",
+        "PROFILE",
+        "OPT_LEVEL",
+        "DEBUG",
+        "NUM_JOBS",
+        "RUSTC_LINKER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CLIPPY_ARGS",
+        "CARGO_CRATE_NAME",
+    ];
+    PREFIXES.iter().any(|prefix| name.starts_with(prefix)) || NAMES.contains(&name.as_ref())
 }
 
 fn pack_relative_relocs() -> bool {

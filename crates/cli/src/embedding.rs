@@ -12,8 +12,8 @@ use localgpt_inference::{
 
 use crate::app::App;
 
-/// The embedder to use, or `None` with the reason memory is keyword-only. With `keep_alive`, a
-/// local model runs in a model process of its own while it is used, and that process ends after
+/// The embedder to use, or `None` with the reason memory is keyword-only. A local model runs in a
+/// model process of its own while it is used; with `keep_alive`, that process ends after
 /// `keep_alive` without use.
 pub fn embedder_for(
     app: &App,
@@ -58,9 +58,8 @@ pub fn embedder_for(
             // Loaded on first use: keyword searches and no-change refreshes never load the model.
             let opened = LazyEmbedder::open_unloading(&path, options, keep_alive)
                 .map_err(anyhow::Error::from)
-                .and_then(|embedder| match keep_alive {
-                    Some(_) => Ok(embedder.in_model_process(crate::model_process::command()?)),
-                    None => Ok(embedder),
+                .and_then(|embedder| {
+                    Ok(embedder.in_model_process(crate::model_process::command()?))
                 });
             match opened {
                 Ok(embedder) => (Some(Arc::new(embedder)), None),

@@ -8,14 +8,15 @@ use std::time::Duration;
 use anyhow::Context;
 use localgpt_core::chat::ChatModel;
 use localgpt_core::config::BUILTIN_MODEL;
-use localgpt_inference::{KeepAliveModel, LocalChatModel, LocalChatOptions, ModelStore};
+use localgpt_inference::{KeepAliveModel, LocalChatOptions, ModelStore};
 
 use crate::app::App;
 use crate::progress::Progress;
 
-/// Loads the local chat model `name`, showing a spinner on a terminal while it loads. With
-/// `idle_unload`, the model runs in a model process of its own while it is used, and that process
-/// ends after `idle_unload` without a request.
+/// Loads the local chat model `name` in a model process of its own. With `idle_unload` (the
+/// daemon) the model loads on the first request and its process ends after `idle_unload`
+/// without one; without it (a command) it loads now, with a spinner on a terminal, and its
+/// process ends with the model.
 pub fn load(
     app: &App,
     name: &str,
@@ -54,16 +55,13 @@ pub fn load(
         context_size: settings.context_size,
         chat_template: None,
     };
-    let spinner = Progress::spinner(&format!("loading {wanted}"), false);
-    let model: anyhow::Result<Arc<dyn ChatModel>> = match idle_unload {
-        Some(keep_alive) => KeepAliveModel::open(name, &path, &options, keep_alive)
-            .map_err(anyhow::Error::from)
-            .and_then(|model| Ok(model.in_model_process(crate::model_process::command()?)))
-            .map(|model| Arc::new(model) as Arc<dyn ChatModel>),
-        None => LocalChatModel::load(name, &path, &options)
-            .map(|model| Arc::new(model) as Arc<dyn ChatModel>)
-            .map_err(Into::into),
-    };
-    spinner.finish();
-    model
+    let model = KeepAliveModel::open(name, &path, &options, idle_unload)?
+        .in_model_process(crate::model_process::command()?);
+    if idle_unload.is_none() {
+        let spinner = Progress::spinner(&format!("loading {wanted}"), false);
+        let loaded = model.preload();
+        spinner.finish();
+        loaded?;
+    }
+    Ok(Arc::new(model))
 }

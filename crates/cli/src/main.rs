@@ -25,9 +25,6 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     keep_files_private();
-    if std::env::args_os().nth(1).as_deref() == Some(model_process::ARG.as_ref()) {
-        return model_process::run();
-    }
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Daemon(_)) {
         quit_quietly_on_closed_stdout();

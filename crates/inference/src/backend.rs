@@ -2,15 +2,20 @@
 //! routed into `tracing` (they never reach the user's terminal directly). Portable builds (feature
 //! `portable`) first load llama.cpp's CPU backend for this CPU from the executable's directory.
 
+#[cfg(feature = "engine")]
 use std::sync::OnceLock;
 
+#[cfg(feature = "engine")]
 use llama_cpp_2::llama_backend::LlamaBackend;
 
+#[cfg(feature = "engine")]
 use crate::error::InferenceError;
 
+#[cfg(feature = "engine")]
 static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
 
 /// The process-wide llama.cpp backend.
+#[cfg(feature = "engine")]
 pub fn backend() -> Result<&'static LlamaBackend, InferenceError> {
     BACKEND
         .get_or_init(|| {
@@ -25,17 +30,18 @@ pub fn backend() -> Result<&'static LlamaBackend, InferenceError> {
 
 /// Portable builds: llama.cpp's CPU kernels are shared libraries next to the executable, one per
 /// CPU family (`libggml-cpu-haswell.so`, `-skylakex`, `-zen4` …); ggml loads the best one this CPU
-/// runs. Only the executable's own directory is searched: ggml's default search would also try
-/// the build machine's output folder and the working directory, where a planted library would
-/// run as LocalGPT.
+/// runs. Only that one folder is searched: ggml's default search would also try the build
+/// machine's output folder and the working directory, where a planted library would run as
+/// LocalGPT. The model host runs from memory, so LocalGPT names the folder of its own executable
+/// in [`LIBRARY_DIR_VAR`].
 #[cfg(feature = "portable")]
 fn load_cpu_backend() -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|error| format!("executable path: {error}"))?;
-    let dir = exe
-        .parent()
-        .filter(|dir| dir.to_str().is_some_and(|text| !text.contains('\0')))
-        .ok_or_else(|| format!("no usable folder for {}", exe.display()))?;
-    llama_cpp_2::llama_backend::load_backends_from_path(dir);
+    let dir = library_dir().ok_or("no folder for llama.cpp's libraries")?;
+    let dir = dir
+        .to_str()
+        .filter(|text| !text.contains('\0'))
+        .ok_or_else(|| format!("unusable folder name {}", dir.display()))?;
+    llama_cpp_2::llama_backend::load_backends_from_path(std::path::Path::new(dir));
     let cpu = llama_cpp_2::list_llama_ggml_backend_devices()
         .iter()
         .any(|device| device.device_type == llama_cpp_2::LlamaBackendDeviceType::Cpu);
@@ -43,10 +49,23 @@ fn load_cpu_backend() -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "no llama.cpp CPU backend (libggml-cpu-*.so) for this CPU in {}",
-            dir.display()
+            "no llama.cpp CPU backend (libggml-cpu-*.so) for this CPU in {dir}"
         ))
     }
+}
+
+/// The variable with the folder of llama.cpp's libraries in portable builds, set by LocalGPT for its
+/// model processes.
+pub const LIBRARY_DIR_VAR: &str = "LOCALGPT_LIBRARY_DIR";
+
+/// The folder of llama.cpp's libraries in portable builds: [`LIBRARY_DIR_VAR`], else the folder of
+/// this executable.
+pub fn library_dir() -> Option<std::path::PathBuf> {
+    if let Some(dir) = std::env::var_os(LIBRARY_DIR_VAR) {
+        return Some(dir.into());
+    }
+    let exe = std::env::current_exe().ok()?;
+    exe.parent().map(std::path::Path::to_path_buf)
 }
 
 /// Threads to run on by default: the physical cores this process may use. Hyper-threads share a

@@ -16,10 +16,10 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::token::LlamaToken;
 use localgpt_core::embed::{EmbedError, Embedder};
-use sha2::{Digest, Sha256};
 
 use crate::backend::{backend, default_threads};
 use crate::convert::MAX_SEQ_KEY;
+use crate::embedding::{EmbedderOptions, model_fingerprint};
 use crate::error::InferenceError;
 use crate::gguf;
 
@@ -35,17 +35,6 @@ const BATCH_SEQUENCES: u32 = 16;
 struct Request {
     inputs: Vec<Vec<LlamaToken>>,
     reply: mpsc::Sender<Result<Vec<Vec<f32>>, String>>,
-}
-
-/// How to run an embedding model; `Default` gives the usual settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EmbedderOptions {
-    /// Threads to compute on (default: the physical cores, see [`crate::default_threads`]).
-    pub threads: Option<usize>,
-    /// Most tokens decoded together in one llama.cpp batch (default 256; never less than one
-    /// whole input). Short texts share a batch; long ones go one or two at a time, because every
-    /// token of a batch attends over the whole batch (masked), which costs the square of its size.
-    pub batch_tokens: Option<usize>,
 }
 
 /// A sentence-embedding model running in-process on llama.cpp.
@@ -216,29 +205,6 @@ impl Embedder for LlamaEmbedder {
             .map_err(|_| EmbedError::Inference("the embedding thread stopped".to_owned()))?
             .map_err(EmbedError::Inference)
     }
-}
-
-/// A stable id of the model file and the way it is used: file size plus a hash of its first
-/// megabyte (header and vocabulary), and the input window.
-pub(crate) fn model_fingerprint(path: &Path, max_tokens: usize) -> Result<String, InferenceError> {
-    use std::io::Read;
-    let io = |source| InferenceError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let size = file.metadata().map_err(io)?.len();
-    let mut head = Vec::with_capacity(1 << 20);
-    file.by_ref()
-        .take(1 << 20)
-        .read_to_end(&mut head)
-        .map_err(io)?;
-    let digest = hex::encode(&Sha256::digest(&head)[..8]);
-    let name = path
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Ok(format!("{name}:{size}:{digest}:{max_tokens}"))
 }
 
 fn run_worker(

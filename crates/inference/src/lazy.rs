@@ -12,14 +12,16 @@ use std::time::Duration;
 use localgpt_core::embed::{EmbedError, Embedder};
 
 use crate::convert::MAX_SEQ_KEY;
-use crate::embed::{EmbedderOptions, LlamaEmbedder, model_fingerprint};
+#[cfg(feature = "engine")]
+use crate::embed::LlamaEmbedder;
+use crate::embedding::{EmbedderOptions, model_fingerprint};
 use crate::error::InferenceError;
 use crate::gguf;
 use crate::idle::IdleSlot;
 use crate::model_process::protocol::ModelSpec;
 use crate::model_process::{ModelProcess, ProcessCommand};
 
-/// A [`LlamaEmbedder`] loaded on first use.
+/// A sentence-embedding model loaded on first use.
 pub struct LazyEmbedder {
     path: PathBuf,
     options: EmbedderOptions,
@@ -35,6 +37,7 @@ pub struct LazyEmbedder {
 
 /// A loaded model, in this process or in a model process.
 enum Engine {
+    #[cfg(feature = "engine")]
     Here(LlamaEmbedder),
     Process(ModelProcess),
 }
@@ -43,6 +46,7 @@ impl Engine {
     /// Whether it can take calls (a model process may have died).
     fn is_usable(&self) -> bool {
         match self {
+            #[cfg(feature = "engine")]
             Self::Here(_) => true,
             Self::Process(process) => process.is_alive(),
         }
@@ -131,7 +135,10 @@ impl LazyEmbedder {
 
     fn load(&self) -> Result<Engine, InferenceError> {
         match &self.process {
+            #[cfg(feature = "engine")]
             None => LlamaEmbedder::load_with(&self.path, &self.options).map(Engine::Here),
+            #[cfg(not(feature = "engine"))]
+            None => Err(crate::model_process::needs_process()),
             Some(command) => ModelProcess::start(
                 command,
                 &ModelSpec::Embedding {
@@ -171,8 +178,7 @@ impl LazyEmbedder {
     /// Runs `work` with the model, loading it first when it is not in memory.
     fn with_model<R>(
         &self,
-        here: impl FnOnce(&LlamaEmbedder) -> Result<R, EmbedError>,
-        in_process: impl FnOnce(&ModelProcess) -> Result<R, String>,
+        work: impl FnOnce(&Engine, &dyn Fn(&str) -> EmbedError) -> Result<R, EmbedError>,
     ) -> Result<R, EmbedError> {
         let failure = |message: &str| EmbedError::Model {
             model: self.path.display().to_string(),
@@ -184,10 +190,7 @@ impl LazyEmbedder {
         // Taken before the model is looked up, so it cannot be unloaded in between.
         let _lease = self.slot.lease();
         let engine = self.engine().map_err(|message| failure(&message))?;
-        match engine.as_ref() {
-            Engine::Here(model) => here(model),
-            Engine::Process(process) => in_process(process).map_err(|message| failure(&message)),
-        }
+        work(&engine, &failure)
     }
 }
 
@@ -205,13 +208,20 @@ impl Embedder for LazyEmbedder {
     }
 
     fn count_tokens(&self, text: &str) -> Result<usize, EmbedError> {
-        self.with_model(
-            |model| model.count_tokens(text),
-            |process| process.count_tokens(text, None),
-        )
+        self.with_model(|engine, failure| match engine {
+            #[cfg(feature = "engine")]
+            Engine::Here(model) => model.count_tokens(text),
+            Engine::Process(process) => process
+                .count_tokens(text, None)
+                .map_err(|message| failure(&message)),
+        })
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        self.with_model(|model| model.embed(texts), |process| process.embed(texts))
+        self.with_model(|engine, failure| match engine {
+            #[cfg(feature = "engine")]
+            Engine::Here(model) => model.embed(texts),
+            Engine::Process(process) => process.embed(texts).map_err(|message| failure(&message)),
+        })
     }
 }

@@ -7,7 +7,9 @@
 mod backend;
 pub mod convert;
 pub mod download;
+#[cfg(feature = "engine")]
 mod embed;
+mod embedding;
 mod error;
 pub mod gguf;
 pub mod idle;
@@ -20,12 +22,16 @@ pub mod registry;
 mod remote;
 pub mod store;
 
-pub use backend::default_threads;
+pub use backend::{LIBRARY_DIR_VAR, default_threads, library_dir};
 pub use convert::{Precision, UnknownPrecision};
-pub use embed::{EmbedderOptions, LlamaEmbedder};
+#[cfg(feature = "engine")]
+pub use embed::LlamaEmbedder;
+pub use embedding::EmbedderOptions;
 pub use error::InferenceError;
 pub use lazy::LazyEmbedder;
-pub use local_chat::{KeepAliveModel, LocalChatModel, LocalChatOptions};
+#[cfg(feature = "engine")]
+pub use local_chat::LocalChatModel;
+pub use local_chat::{KeepAliveModel, LocalChatOptions};
 pub use registry::{KNOWN_MODELS, KnownModel, known_model, pull};
 pub use remote::{RemoteEmbedder, RemoteKind};
 pub use store::{ImportOptions, InstalledModel, ModelKind, ModelStore};

@@ -21,10 +21,7 @@ const LOADED: &str = r#"{"reply":"loaded"}"#;
 
 /// A "model process" running `script` under /bin/sh.
 fn fake(script: &str) -> ProcessCommand {
-    ProcessCommand {
-        program: PathBuf::from("/bin/sh"),
-        args: vec!["-c".into(), script.into()],
-    }
+    ProcessCommand::file("/bin/sh", &["-c", script])
 }
 
 fn spec() -> ModelSpec {
@@ -105,14 +102,8 @@ fn a_refused_or_interrupted_load_is_an_error() {
     assert_eq!(refused.to_string(), "no such model");
     let died = ModelProcess::start(&fake("read line; kill -9 $$"), &spec()).unwrap_err();
     assert!(died.to_string().contains("signal: 9"), "{died}");
-    let missing = ModelProcess::start(
-        &ProcessCommand {
-            program: PathBuf::from("/nonexistent/localgpt"),
-            args: Vec::new(),
-        },
-        &spec(),
-    )
-    .unwrap_err();
+    let missing = ModelProcess::start(&ProcessCommand::file("/nonexistent/localgpt", &[]), &spec())
+        .unwrap_err();
     assert!(
         missing.to_string().contains("/nonexistent/localgpt"),
         "{missing}"
@@ -177,4 +168,36 @@ fn the_process_sees_none_of_localgpts_environment() {
         !names.contains(&"HOME") && !names.contains(&"PATH"),
         "{seen}"
     );
+}
+
+/// A program image (how LocalGPT carries its model host) runs from a sealed memory file: here
+/// `/bin/sh`'s own bytes, run as an image, answer the load; the variables the command sets reach
+/// it; and the memory file cannot be written to while the process runs.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_program_image_runs_from_a_sealed_memory_file() {
+    let shell: &'static [u8] = Box::leak(std::fs::read("/bin/sh").unwrap().into_boxed_slice());
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("seen.txt");
+    let mut command =
+        ProcessCommand::image("model-host-test", shell).env("LOCALGPT_TEST_VAR", "set");
+    command.args = [
+        "-c",
+        &format!(
+            "echo \"$LOCALGPT_TEST_VAR $(readlink /proc/$$/exe)\" > '{}'; \
+         echo x 2>/dev/null >> /proc/$$/exe && echo writable >> '{}'; \
+         read line; echo '{LOADED}'; read line",
+            seen.display(),
+            seen.display()
+        ),
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    let process = ModelProcess::start(&command, &spec()).unwrap();
+    assert!(process.is_alive());
+    drop(process);
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    assert!(seen.starts_with("set /memfd:model-host-test"), "{seen}");
+    assert!(!seen.contains("writable"), "{seen}");
 }

@@ -106,7 +106,7 @@ async fn an_idle_model_is_unloaded_and_loads_again_on_the_next_request() {
             threads: Some(2),
             ..LocalChatOptions::default()
         },
-        keep_alive,
+        Some(keep_alive),
     )
     .unwrap();
     assert!(model.is_loaded());

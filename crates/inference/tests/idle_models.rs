@@ -41,7 +41,7 @@ async fn a_chat_model_opened_from_its_header_loads_on_the_first_request() {
         "smollm2",
         &installed.path,
         &options(),
-        Duration::from_secs(60),
+        Some(Duration::from_secs(60)),
     )
     .unwrap();
     assert!(!opened.is_loaded(), "open must not load the weights");
@@ -56,8 +56,13 @@ async fn a_chat_model_opened_from_its_header_loads_on_the_first_request() {
         context_size: Some(1000),
         ..options()
     };
-    let opened_small =
-        KeepAliveModel::open("smollm2", &installed.path, &small, Duration::from_secs(60)).unwrap();
+    let opened_small = KeepAliveModel::open(
+        "smollm2",
+        &installed.path,
+        &small,
+        Some(Duration::from_secs(60)),
+    )
+    .unwrap();
     assert_eq!(opened_small.context_window(), Some(1000));
     drop(loaded);
 

@@ -163,8 +163,9 @@ pub fn model_processes(daemon: u32) -> Vec<u32> {
             .rsplit_once(')')
             .and_then(|(_, rest)| rest.split_whitespace().nth(1))
             .and_then(|field| field.parse::<u32>().ok());
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if parent == Some(daemon) && String::from_utf8_lossy(&cmdline).contains("__model-process") {
+        // The model host runs from a memory file (`/memfd:localgpt-model-host (deleted)`).
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        if parent == Some(daemon) && exe.to_string_lossy().contains("localgpt-model-host") {
             found.push(pid);
         }
     }

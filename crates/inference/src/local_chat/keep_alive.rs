@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use localgpt_core::chat::{ChatError, ChatEvent, ChatModel, ChatRequest, ChatStream};
 
+#[cfg(feature = "engine")]
+use super::LocalChatModel;
 use super::template::ChatTemplate;
-use super::{CancelOnDrop, DEFAULT_CONTEXT_CAP, LocalChatModel, LocalChatOptions, new_job, worker};
+use super::{CancelOnDrop, DEFAULT_CONTEXT_CAP, Job, LocalChatOptions, new_job};
 use crate::error::InferenceError;
 use crate::gguf;
 use crate::idle::{IdleSlot, Lease};
@@ -22,7 +24,7 @@ use crate::model_process::{ModelProcess, ProcessCommand};
 /// How long a token count may wait for a busy model process before the caller estimates instead.
 const COUNT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A [`LocalChatModel`] loaded on demand and unloaded after `keep_alive` without use.
+/// A local chat model loaded on demand and unloaded after `keep_alive` without use.
 pub struct KeepAliveModel {
     slot: Arc<IdleSlot<Engine>>,
     /// Where and how to load it.
@@ -42,6 +44,7 @@ struct Source {
 
 /// A loaded model, in this process or in a model process.
 enum Engine {
+    #[cfg(feature = "engine")]
     Here(LocalChatModel),
     Process(ModelProcess),
 }
@@ -50,13 +53,15 @@ impl Engine {
     /// Whether it can take requests (a model process may have died).
     fn is_usable(&self) -> bool {
         match self {
+            #[cfg(feature = "engine")]
             Self::Here(_) => true,
             Self::Process(process) => process.is_alive(),
         }
     }
 
-    fn submit(&self, job: worker::Job) {
+    fn submit(&self, job: Job) {
         match self {
+            #[cfg(feature = "engine")]
             Self::Here(model) => model.submit(job),
             Self::Process(process) => process.chat(job.request, job.events, job.cancel),
         }
@@ -64,6 +69,7 @@ impl Engine {
 
     fn count_tokens(&self, text: &str) -> Option<usize> {
         match self {
+            #[cfg(feature = "engine")]
             Self::Here(model) => Some(model.count_tokens(text)),
             Self::Process(process) => process.count_tokens(text, Some(COUNT_TIMEOUT)).ok(),
         }
@@ -82,12 +88,12 @@ impl std::fmt::Debug for KeepAliveModel {
 impl KeepAliveModel {
     /// Checks the file's header (a missing, truncated or non-GGUF file, or an embedding model, is
     /// an error now) without loading the weights; they load on the first request and leave
-    /// memory after `keep_alive` without one.
+    /// memory after `keep_alive` without one (never, without a `keep_alive`).
     pub fn open(
         name: &str,
         path: &Path,
         options: &LocalChatOptions,
-        keep_alive: Duration,
+        keep_alive: Option<Duration>,
     ) -> Result<Self, InferenceError> {
         let info = gguf::read_info(path)?;
         let architecture = info.architecture().unwrap_or("unknown").to_owned();
@@ -107,7 +113,7 @@ impl KeepAliveModel {
             .clone()
             .or_else(|| info.string("tokenizer.chat_template").map(str::to_owned));
         let supports_tools = ChatTemplate::new(template_source, "", "").supports_tools();
-        let slot = IdleSlot::new("local-chat", Some(keep_alive))
+        let slot = IdleSlot::new("local-chat", keep_alive)
             .map_err(|error| InferenceError::Engine(format!("starting the idle timer: {error}")))?;
         Ok(Self {
             slot: Arc::new(slot),
@@ -129,12 +135,21 @@ impl KeepAliveModel {
         name: &str,
         path: &Path,
         options: &LocalChatOptions,
-        keep_alive: Duration,
+        keep_alive: Option<Duration>,
     ) -> Result<Self, InferenceError> {
         let this = Self::open(name, path, options, keep_alive)?;
-        let _lease = this.slot.lease();
-        this.slot.get_or_load(|| this.source.load())?;
+        this.preload()?;
         Ok(this)
+    }
+
+    /// Loads the weights now, if they are not in memory (so a file llama.cpp cannot load is
+    /// reported at once).
+    pub fn preload(&self) -> Result<(), InferenceError> {
+        let _lease = self.slot.lease();
+        if self.usable().is_none() {
+            self.slot.get_or_load(|| self.source.load())?;
+        }
+        Ok(())
     }
 
     /// Runs the model in a model process started with `command` whenever it is loaded; the
@@ -169,7 +184,10 @@ impl KeepAliveModel {
 impl Source {
     fn load(&self) -> Result<Engine, InferenceError> {
         match &self.process {
+            #[cfg(feature = "engine")]
             None => LocalChatModel::load(&self.name, &self.path, &self.options).map(Engine::Here),
+            #[cfg(not(feature = "engine"))]
+            None => Err(crate::model_process::needs_process()),
             Some(command) => ModelProcess::start(
                 command,
                 &ModelSpec::Chat {

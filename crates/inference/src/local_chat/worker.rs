@@ -4,11 +4,9 @@
 //! limit or cancellation.
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
-use futures_channel::mpsc::UnboundedSender;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_batch::LlamaBatch;
@@ -19,19 +17,13 @@ use localgpt_core::chat::{
     ChatError, ChatEvent, ChatRequest, StopReason, ToolCall, ToolChoice, Usage,
 };
 
+use super::Job;
 use super::template::ChatTemplate;
 use super::text_stream::TextStream;
 use crate::backend::backend;
 
 /// Tokens generated when the request sets no limit.
 const DEFAULT_MAX_TOKENS: u32 = 1_024;
-
-/// One reply to produce.
-pub struct Job {
-    pub request: ChatRequest,
-    pub events: UnboundedSender<Result<ChatEvent, ChatError>>,
-    pub cancel: Arc<AtomicBool>,
-}
 
 /// Fixed settings of the worker.
 pub struct WorkerSettings {

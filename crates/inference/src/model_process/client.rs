@@ -77,7 +77,7 @@ impl ModelProcess {
     /// process's reason it could not be).
     pub fn start(command: &ProcessCommand, model: &ModelSpec) -> Result<Self, InferenceError> {
         let failed = |message: String| InferenceError::Process(message);
-        let mut spawn = std::process::Command::new(&command.program);
+        let (mut spawn, staged) = command.command()?;
         // A process group of its own, so ending it ends anything it started.
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut spawn, 0);
@@ -85,6 +85,7 @@ impl ModelProcess {
             .args(&command.args)
             .env_clear()
             .envs(std::env::vars_os().filter(|(name, _)| passed_on(name)))
+            .envs(command.envs.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -92,9 +93,11 @@ impl ModelProcess {
             .map_err(|error| {
                 failed(format!(
                     "starting {} as the model process: {error}",
-                    command.program.display()
+                    command.program
                 ))
             })?;
+        // The process holds its program now.
+        drop(staged);
         let (Some(mut input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
             let _ = child.wait();

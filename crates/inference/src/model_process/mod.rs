@@ -1,6 +1,6 @@
-//! Local models in a process of their own. The daemon runs each local model — the chat model and
-//! the embedding model — in a child process of the same executable ([`ProcessCommand`]) while it
-//! is in use, and ends that process once the model has been idle for `keep_alive`: everything
+//! Local models in a process of their own. LocalGPT runs each local model — the chat model and
+//! the embedding model — in a child process, the model host ([`ProcessCommand`], [`Program`]),
+//! while it is in use, and ends that process once the model has been idle for `keep_alive`: everything
 //! llama.cpp allocated (weights, caches, its Unicode tables, its threads' heaps) leaves with it,
 //! so an idle daemon holds only its own few megabytes. A crash inside llama.cpp ends the model
 //! process, not the daemon: the request that was running gets an error, and the next one starts
@@ -10,14 +10,16 @@
 //! [`ModelProcess`] is LocalGPT's side, [`serve_stdio`] the child's.
 
 mod client;
+mod program;
 pub mod protocol;
+#[cfg(feature = "engine")]
 mod server;
 
-use std::ffi::OsString;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use client::ModelProcess;
+pub use program::{ProcessCommand, Program};
+#[cfg(feature = "engine")]
 pub use server::{serve, serve_with};
 
 use crate::error::InferenceError;
@@ -47,37 +49,17 @@ impl Drop for Running {
     }
 }
 
-/// How to start a model process: a program that runs [`serve_stdio`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessCommand {
-    /// The executable.
-    pub program: PathBuf,
-    /// Its arguments.
-    pub args: Vec<OsString>,
-}
-
-impl ProcessCommand {
-    /// This very executable with `args`. On Linux it is `/proc/self/exe`, which still names the
-    /// running program after its file was replaced by an upgrade — the model process must speak
-    /// the same protocol version as its parent.
-    pub fn this_executable(args: &[&str]) -> Result<Self, InferenceError> {
-        let program = if cfg!(target_os = "linux") {
-            PathBuf::from("/proc/self/exe")
-        } else {
-            std::env::current_exe().map_err(|error| {
-                InferenceError::Process(format!("finding the executable: {error}"))
-            })?
-        };
-        Ok(Self {
-            program,
-            args: args.iter().map(OsString::from).collect(),
-        })
-    }
+/// The error of a local model asked to run in this process when this build has no engine (feature
+/// `engine`): it runs in model processes only.
+#[cfg(not(feature = "engine"))]
+pub(crate) fn needs_process() -> InferenceError {
+    InferenceError::Process("this build runs local models in a model process only".to_owned())
 }
 
 /// Serves requests on standard input and output (the model process's `main`), running `prepare`
 /// before the model is read (see [`serve_with`]). Standard output carries only replies: whatever
 /// else would print there (a stray `printf` in C++ code) goes to standard error instead.
+#[cfg(feature = "engine")]
 pub fn serve_stdio(
     prepare: impl FnOnce(&protocol::ModelSpec) -> Result<(), String>,
 ) -> Result<(), InferenceError> {
@@ -87,7 +69,7 @@ pub fn serve_stdio(
 
 /// A private handle on standard output for the replies, with file descriptor 1 pointed at
 /// standard error.
-#[cfg(unix)]
+#[cfg(all(unix, feature = "engine"))]
 fn protocol_output() -> Result<Box<dyn std::io::Write + Send>, InferenceError> {
     use std::os::fd::FromRawFd;
     let failed = |what: &str| {
@@ -109,7 +91,7 @@ fn protocol_output() -> Result<Box<dyn std::io::Write + Send>, InferenceError> {
     }
 }
 
-#[cfg(not(unix))]
+#[cfg(all(not(unix), feature = "engine"))]
 fn protocol_output() -> Result<Box<dyn std::io::Write + Send>, InferenceError> {
     Ok(Box::new(std::io::stdout()))
 }

@@ -13,9 +13,10 @@ use localgpt_core::chat::{ChatError, ChatEvent};
 use localgpt_core::embed::Embedder;
 
 use super::protocol::{ModelSpec, Reply, Request};
-use crate::embed::{EmbedderOptions, LlamaEmbedder};
+use crate::embed::LlamaEmbedder;
+use crate::embedding::EmbedderOptions;
 use crate::error::InferenceError;
-use crate::local_chat::{LocalChatModel, LocalChatOptions, worker};
+use crate::local_chat::{Job, LocalChatModel, LocalChatOptions};
 
 /// Where replies go; shared by the threads that stream chat replies.
 type Output = Arc<Mutex<Box<dyn Write + Send>>>;
@@ -154,7 +155,7 @@ fn serve_chat(
                 let (events, mut receiver) = futures_channel::mpsc::unbounded();
                 let cancel = Arc::new(AtomicBool::new(false));
                 lock(&running).insert(id, Arc::clone(&cancel));
-                model.submit(worker::Job {
+                model.submit(Job {
                     request,
                     events,
                     cancel: Arc::clone(&cancel),
