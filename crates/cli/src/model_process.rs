@@ -5,8 +5,8 @@
 
 use localgpt_inference::model_process::ProcessCommand;
 
-/// The model host's executable.
-static MODEL_HOST: &[u8] = include_bytes!(env!("LOCALGPT_MODEL_HOST"));
+/// The model host's executable, deflated.
+static MODEL_HOST: &[u8] = include_bytes!(env!("LOCALGPT_MODEL_HOST_DEFLATED"));
 
 /// How to start a model process. Portable builds (release archives) tell it the folder of
 /// llama.cpp's libraries: the one this executable is in.

@@ -171,12 +171,14 @@ fn the_process_sees_none_of_localgpts_environment() {
 }
 
 /// A program image (how LocalGPT carries its model host) runs from a sealed memory file: here
-/// `/bin/sh`'s own bytes, run as an image, answer the load; the variables the command sets reach
+/// `/bin/sh`'s own bytes, deflated and run as an image, answer the load; the variables the command sets reach
 /// it; and the memory file cannot be written to while the process runs.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_program_image_runs_from_a_sealed_memory_file() {
-    let shell: &'static [u8] = Box::leak(std::fs::read("/bin/sh").unwrap().into_boxed_slice());
+    let mut deflated = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut deflated, &std::fs::read("/bin/sh").unwrap()).unwrap();
+    let shell: &'static [u8] = Box::leak(deflated.finish().unwrap().into_boxed_slice());
     let dir = tempfile::tempdir().unwrap();
     let seen = dir.path().join("seen.txt");
     let mut command =

@@ -2,9 +2,10 @@
 //! program with llama.cpp in it, `localgpt-model-host`) as bytes, so the one binary a user
 //! installs stays the only file, while everything else LocalGPT does — `--version`, the CLI, the
 //! idle daemon — starts without llama.cpp's code, its C++ runtime and its static initialisers.
-//! Each start writes those bytes to an anonymous, sealed memory file (Linux `memfd_create`) and
-//! runs that: nothing is written to disk, and an upgrade of the binary on disk never meets a
-//! running daemon's older protocol.
+//! The bytes are deflate-compressed (7.1 MB of model host take 3.1 MB of the executable). Each
+//! start inflates them into an anonymous, sealed memory file (Linux `memfd_create`) and runs
+//! that: nothing is written to disk, and an upgrade of the binary on disk never meets a running
+//! daemon's older protocol.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -21,8 +22,8 @@ pub enum Program {
     Image {
         /// The name the memory file gets (shown in `/proc/PID/exe`).
         name: &'static str,
-        /// The executable's bytes.
-        bytes: &'static [u8],
+        /// The executable's bytes, compressed as a raw deflate stream.
+        deflated: &'static [u8],
     },
 }
 
@@ -30,10 +31,10 @@ impl std::fmt::Debug for Program {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::File(path) => f.debug_tuple("File").field(path).finish(),
-            Self::Image { name, bytes } => f
+            Self::Image { name, deflated } => f
                 .debug_struct("Image")
                 .field("name", name)
-                .field("bytes", &bytes.len())
+                .field("deflated_bytes", &deflated.len())
                 .finish(),
         }
     }
@@ -70,10 +71,10 @@ impl ProcessCommand {
         }
     }
 
-    /// The executable image `bytes`, named `name`.
-    pub fn image(name: &'static str, bytes: &'static [u8]) -> Self {
+    /// The executable image `deflated` (a raw deflate stream), named `name`.
+    pub fn image(name: &'static str, deflated: &'static [u8]) -> Self {
         Self {
-            program: Program::Image { name, bytes },
+            program: Program::Image { name, deflated },
             args: Vec::new(),
             envs: Vec::new(),
         }
@@ -89,8 +90,9 @@ impl ProcessCommand {
     pub(crate) fn command(&self) -> Result<(Command, Option<Staged>), InferenceError> {
         let (mut command, staged) = match &self.program {
             Program::File(path) => (Command::new(path), None),
-            Program::Image { name, bytes } => {
-                let staged = Staged::write(name, bytes).map_err(|error| {
+            Program::Image { name, deflated } => {
+                let image = flate2::read::DeflateDecoder::new(*deflated);
+                let staged = Staged::write(name, image).map_err(|error| {
                     InferenceError::Process(format!("preparing {name} to run: {error}"))
                 })?;
                 let mut command = Command::new(staged.path());
@@ -115,12 +117,11 @@ pub(crate) struct Staged {
 }
 
 impl Staged {
-    /// A sealed memory file with `bytes` in it: no one can change the program once written. It is
-    /// closed on exec, so no other child of LocalGPT inherits it; the model process is started
+    /// A sealed memory file with `image` in it: no one can change the program once written. It
+    /// is closed on exec, so no other child of LocalGPT inherits it; the model process is started
     /// through `/proc/self/fd/N`, which the kernel opens before it closes that descriptor.
     #[cfg(target_os = "linux")]
-    fn write(name: &str, bytes: &[u8]) -> std::io::Result<Self> {
-        use std::io::Write;
+    fn write(name: &str, mut image: impl std::io::Read) -> std::io::Result<Self> {
         use std::os::fd::FromRawFd;
         /// Linux 6.3+: the memory file is meant to be executed (older kernels refuse the flag).
         const MFD_EXEC: libc::c_uint = 0x10;
@@ -137,7 +138,7 @@ impl Staged {
         }
         // SAFETY: `fd` is a new descriptor owned by nothing else.
         let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-        file.write_all(bytes)?;
+        std::io::copy(&mut image, &mut file)?;
         let seals =
             libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
         // SAFETY: a plain fcntl on the descriptor `file` owns.
@@ -155,11 +156,10 @@ impl Staged {
 
     /// Other Unix systems: a private temporary file, removed once the process has started.
     #[cfg(all(unix, not(target_os = "linux")))]
-    fn write(name: &str, bytes: &[u8]) -> std::io::Result<Self> {
-        use std::io::Write;
+    fn write(name: &str, mut image: impl std::io::Read) -> std::io::Result<Self> {
         use std::os::unix::fs::PermissionsExt;
         let mut file = tempfile::Builder::new().prefix(name).tempfile()?;
-        file.write_all(bytes)?;
+        std::io::copy(&mut image, &mut file)?;
         file.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o700))?;
         Ok(Self {
@@ -173,7 +173,7 @@ impl Staged {
     }
 
     #[cfg(not(unix))]
-    fn write(_name: &str, _bytes: &[u8]) -> std::io::Result<Self> {
+    fn write(_name: &str, _image: impl std::io::Read) -> std::io::Result<Self> {
         Err(std::io::Error::new(
             std::io::ErrorKind::Unsupported,
             "built-in model hosts run on Unix systems only",
