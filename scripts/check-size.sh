@@ -92,15 +92,30 @@ version_cost() {
   fi
 }
 
+# llama.cpp belongs in the model host the binary carries (crates/model-host): the executable
+# itself must not load a C++ runtime, OpenMP or llama.cpp's libraries at every start.
+no_engine() {
+  local name="$1" binary="$2" needed
+  needed=$(readelf -d "$binary" | awk '/NEEDED/ { gsub(/[][]/, "", $5); print $5 }' | tr '\n' ' ')
+  if grep -qE 'libstdc\+\+|libgomp|libllama|libggml' <<<"$needed"; then
+    echo "$name links the model engine's libraries: $needed"
+    failed=1
+  else
+    echo "          links only: $needed"
+  fi
+}
+
 headless="${HEADLESS_BINARY:-}"
 [ -n "$headless" ] || headless=$(build headless --no-default-features)
 check headless "$headless" "$headless_budget_mb"
+no_engine headless "$headless"
 version_cost "$headless"
 
 if [ "$headless_only" = false ]; then
   full="${FULL_BINARY:-}"
   [ -n "$full" ] || full=$(build full)
   check full "$full" "$full_budget_mb"
+  no_engine full "$full"
   version_cost "$full"
 fi
 

@@ -4,7 +4,8 @@
 #   localgpt-VERSION-ARCH-linux.tar.gz            with the desktop app (eframe/egui on OpenGL)
 # and SHA256SUMS beside them. Each archive holds one folder with the `localgpt` binary, llama.cpp's
 # libraries (one CPU backend per CPU family, the best one picked at run time: feature `portable`),
-# the OpenMP runtime, README.md and LICENSE. The binary finds the libraries in its own folder.
+# the OpenMP runtime, README.md and LICENSE. The model host inside the binary (crates/model-host,
+# built by crates/cli/build.rs) finds the libraries in the binary's folder.
 #
 # Built with the `dist` profile (Cargo.toml) and without `-C target-cpu=native`: the archive runs
 # on any CPU of the architecture with glibc ≥ the version printed at the end. llama.cpp's AMX
@@ -37,8 +38,9 @@ version=$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\(.*\)"/\1/p' Car
 
 export CARGO_TARGET_DIR="${RELEASE_TARGET_DIR:-$HOME/.cache/localgpt/target-release}"
 export CARGO_INCREMENTAL=0
-# Replaces .cargo/config.toml's target-cpu=native; $ORIGIN lets the binary load the libraries
-# shipped beside it.
+# Replaces .cargo/config.toml's target-cpu=native (a set RUSTFLAGS, even a harmless one, wins
+# over the configuration). The model host finds the libraries through LD_LIBRARY_PATH, which
+# localgpt sets to its own folder for it: it runs from memory, where $ORIGIN means nothing.
 export RUSTFLAGS='-C link-arg=-Wl,-rpath,$ORIGIN'
 
 mkdir -p "$out"
@@ -46,17 +48,20 @@ out=$(cd "$out" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The llama.cpp libraries of the last portable build: libllama/libggml (+ their soname links)
-# and the CPU backends.
+# The model host's own build (nested in the localgpt build, target folder `model-host`).
+host_dist="$CARGO_TARGET_DIR/model-host/$arch-unknown-linux-gnu/dist"
+
+# The llama.cpp libraries of the last portable build of the model host: libllama/libggml (+ their
+# soname links) and the CPU backends.
 llama_out() {
   local dir
-  for dir in $(ls -td "$CARGO_TARGET_DIR"/dist/build/llama-cpp-sys-2-*/out 2>/dev/null); do
+  for dir in $(ls -td "$host_dist"/build/llama-cpp-sys-2-*/out 2>/dev/null); do
     if [ -d "$dir/backends" ] && ls "$dir"/backends/*.so >/dev/null 2>&1; then
       echo "$dir"
       return
     fi
   done
-  echo "no portable llama.cpp build under $CARGO_TARGET_DIR/dist/build" >&2
+  echo "no portable llama.cpp build under $host_dist/build" >&2
   exit 1
 }
 
@@ -74,14 +79,16 @@ package() {
   cp "$llama"/backends/*.so "$dir/"
   rm -f "$dir"/libggml-cpu-sapphirerapids.so
   local gomp
-  gomp=$(ldd "$dir/localgpt" | awk '/libgomp\.so/ { print $3 }')
+  gomp=$(ldd "$host_dist/localgpt-model-host" | awk '/libgomp\.so/ { print $3 }')
   if [ -n "$gomp" ]; then cp -L "$gomp" "$dir/"; fi
   cp README.md LICENSE "$dir/"
 
   # The archive must work from its own folder: every library resolved, the binary runs, a CPU
   # backend is there.
-  if ldd "$dir/localgpt" | grep -q 'not found'; then
+  if ldd "$dir/localgpt" | grep -q 'not found' \
+    || LD_LIBRARY_PATH="$dir" ldd "$host_dist/localgpt-model-host" | grep -q 'not found'; then
     ldd "$dir/localgpt" >&2
+    LD_LIBRARY_PATH="$dir" ldd "$host_dist/localgpt-model-host" >&2
     echo "$name: a library is missing" >&2
     exit 1
   fi

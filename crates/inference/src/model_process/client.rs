@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use futures_channel::mpsc::UnboundedSender;
 use localgpt_core::chat::{ChatError, ChatEvent, ChatRequest};
 
+use super::program::Staged;
 use super::protocol::{ModelSpec, Reply, Request};
 use super::{ProcessCommand, Running};
 use crate::error::InferenceError;
@@ -40,6 +41,8 @@ pub struct ModelProcess {
     /// Joined when the process is dropped. The reader thread is not: it ends when the process's
     /// output closes, which a process that forked could delay.
     writer: Option<JoinHandle<()>>,
+    /// The image the process was started from, kept for the next start while it runs.
+    _program: Option<Arc<Staged>>,
 }
 
 /// What the writer thread does next.
@@ -96,8 +99,7 @@ impl ModelProcess {
                     command.program
                 ))
             })?;
-        // The process holds its program now.
-        drop(staged);
+
         let (Some(mut input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
             let _ = child.wait();
@@ -168,6 +170,7 @@ impl ModelProcess {
             alive,
             next_id: AtomicU64::new(1),
             writer: Some(writer),
+            _program: staged,
         })
     }
 
