@@ -48,10 +48,12 @@ fn build_model_host(relr: bool) -> Result<(), String> {
         );
         println!("cargo:rerun-if-changed={}", dir.join("src").display());
     }
-    println!(
-        "cargo:rerun-if-changed={}",
-        manifest_dir.join("../../Cargo.lock").display()
-    );
+    for file in ["../../Cargo.lock", "../../.cargo/config.toml"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            manifest_dir.join(file).display()
+        );
+    }
     let out_dir = PathBuf::from(var("OUT_DIR")?);
     let target = var("TARGET")?;
     let (target_dir, profile) = layout(&out_dir, &target)?;
@@ -82,7 +84,10 @@ fn build_model_host(relr: bool) -> Result<(), String> {
         flags.push_str(&format!("-Clink-arg={RELR}"));
     }
     cargo.env("CARGO_ENCODED_RUSTFLAGS", flags);
+    // Cargo reads this script's standard output for instructions: the nested build's goes to
+    // standard error (shown when the build fails).
     let status = cargo
+        .stdout(std::process::Stdio::from(std::io::stderr()))
         .status()
         .map_err(|error| format!("running cargo: {error}"))?;
     if !status.success() {
@@ -98,7 +103,13 @@ fn build_model_host(relr: bool) -> Result<(), String> {
         .join(profile_dir)
         .join(format!("localgpt-model-host{}", env::consts::EXE_SUFFIX));
     let deflated = out_dir.join("localgpt-model-host.deflate");
-    deflate(&built, &deflated)?;
+    // Debug builds (a 40 MB model host, this script unoptimised) compress fast.
+    let level = if profile == "dev" {
+        flate2::Compression::fast()
+    } else {
+        flate2::Compression::best()
+    };
+    deflate(&built, &deflated, level)?;
     println!(
         "cargo:rustc-env=LOCALGPT_MODEL_HOST_DEFLATED={}",
         deflated.display()
@@ -106,13 +117,13 @@ fn build_model_host(relr: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes `from`, compressed as a raw deflate stream at the best level, to `to` (7.1 MB of
-/// model host in a dist build become 3.1 MB; inflating them takes about 40 ms per model process
-/// start).
-fn deflate(from: &Path, to: &Path) -> Result<(), String> {
+/// Writes `from`, compressed as a raw deflate stream at `level`, to `to` (7.1 MB of model host in
+/// a dist build become 3.1 MB at the best level; inflating them takes about 50 ms per model
+/// process start).
+fn deflate(from: &Path, to: &Path, level: flate2::Compression) -> Result<(), String> {
     let bytes = std::fs::read(from).map_err(|error| format!("{}: {error}", from.display()))?;
     let file = std::fs::File::create(to).map_err(|error| format!("{}: {error}", to.display()))?;
-    let mut encoder = flate2::write::DeflateEncoder::new(file, flate2::Compression::best());
+    let mut encoder = flate2::write::DeflateEncoder::new(file, level);
     std::io::Write::write_all(&mut encoder, &bytes)
         .and_then(|()| encoder.finish().map(drop))
         .map_err(|error| format!("{}: {error}", to.display()))
