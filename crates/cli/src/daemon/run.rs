@@ -118,6 +118,24 @@ impl Drop for InProcessHost {
     }
 }
 
+/// How long a starting daemon waits for the home's lock. A daemon killed a moment ago can show as
+/// a zombie (its main thread gone) while its other threads still hold the lock's descriptor.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Takes `lock`, trying again for up to `wait`.
+fn lock_within(lock: &std::fs::File, wait: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        if lock.try_lock().is_ok() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Serves this home until `stop` resolves; `ready` gets the API's address once it answers.
 fn serve_home(
     app: &App,
@@ -135,7 +153,7 @@ fn serve_home(
         .write(true)
         .open(lock_path(app))
         .context("opening the daemon lock file")?;
-    if lock.try_lock().is_err() {
+    if !lock_within(&lock, LOCK_WAIT) {
         anyhow::bail!(
             "another LocalGPT daemon is running for {} (`localgpt daemon status`)",
             app.paths.home.display()
