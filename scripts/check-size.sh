@@ -4,9 +4,12 @@
 #   headless (`--no-default-features`, no desktop app)  ≤ HEADLESS_BUDGET_MB (default 20)
 #   full (default features, with the desktop app)       ≤ FULL_BUDGET_MB (default 28)
 # Sizes are in MB of 1,000,000 bytes, of the file as shipped (stripped). Measured sizes and what
-# makes them up: BENCHMARKS.md, "Footprint". scripts/test.sh (CI) runs this with
-# `--headless-only`; the full build (about 9 more minutes on 2 cores after the headless one) is
-# checked by running this script without it.
+# makes them up: BENCHMARKS.md, "Footprint". scripts/test.sh (CI) runs it for both.
+#
+# On x86_64 the headless binary is the static one the release archive ships
+# (`--target x86_64-unknown-linux-musl`: no dynamic loader, no shared C library; its model host
+# is a glibc program), and scripts/smoke-binary.sh runs it through a user's first minutes.
+# HEADLESS_TARGET overrides the target ("" for this machine's own).
 #
 # Builds both with the `dist` profile (Cargo.toml) unless HEADLESS_BINARY and/or FULL_BINARY name
 # binaries already built; `--headless-only` skips the full build. A portable build's llama.cpp
@@ -30,16 +33,26 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Builds one variant with the dist profile and copies the binary out of the target folder (the
-# other variant's build overwrites it there).
+# build NAME TARGET CARGO_ARGS...: builds one variant with the dist profile (for TARGET, or this
+# machine when empty) and copies the binary out of the target folder (the other variant's build
+# overwrites it there).
 build() {
-  local name="$1"
-  shift
+  local name="$1" target="$2" built="$CARGO_TARGET_DIR/dist/localgpt"
+  shift 2
+  if [ -n "$target" ]; then
+    set -- --target "$target" "$@"
+    built="$CARGO_TARGET_DIR/$target/dist/localgpt"
+  fi
   echo "== cargo build --profile dist -p localgpt $*" >&2
   cargo build --quiet --profile dist -p localgpt "$@" >&2
-  cp "$CARGO_TARGET_DIR/dist/localgpt" "$work/$name"
+  cp "$built" "$work/$name"
   echo "$work/$name"
 }
+
+headless_target="${HEADLESS_TARGET-}"
+if [ -z "${HEADLESS_TARGET+set}" ] && [ "$(uname -m)" = x86_64 ]; then
+  headless_target=x86_64-unknown-linux-musl
+fi
 
 libs_bytes=0
 if [ -n "${LIBS_DIR:-}" ]; then
@@ -100,20 +113,23 @@ no_engine() {
   if grep -qE 'libstdc\+\+|libgomp|libllama|libggml' <<<"$needed"; then
     echo "$name links the model engine's libraries: $needed"
     failed=1
+  elif [ -z "$needed" ]; then
+    echo "          links no shared library (static)"
   else
     echo "          links only: $needed"
   fi
 }
 
 headless="${HEADLESS_BINARY:-}"
-[ -n "$headless" ] || headless=$(build headless --no-default-features)
+[ -n "$headless" ] || headless=$(build headless "$headless_target" --no-default-features)
 check headless "$headless" "$headless_budget_mb"
 no_engine headless "$headless"
 version_cost "$headless"
+scripts/smoke-binary.sh "$headless" || failed=1
 
 if [ "$headless_only" = false ]; then
   full="${FULL_BINARY:-}"
-  [ -n "$full" ] || full=$(build full)
+  [ -n "$full" ] || full=$(build full "")
   check full "$full" "$full_budget_mb"
   no_engine full "$full"
   version_cost "$full"

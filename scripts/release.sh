@@ -8,7 +8,10 @@
 # built by crates/cli/build.rs) finds the libraries in the binary's folder.
 #
 # Built with the `dist` profile (Cargo.toml) and without `-C target-cpu=native`: the archive runs
-# on any CPU of the architecture with glibc ≥ the version printed at the end. llama.cpp's AMX
+# on any CPU of the architecture with glibc ≥ the version printed at the end (needed by the model
+# host and llama.cpp's libraries). On x86_64 the headless archive's `localgpt` is static
+# (`x86_64-unknown-linux-musl`: no shared library at all, so it starts in less memory); the model
+# host it carries is built for x86_64-unknown-linux-gnu as always. llama.cpp's AMX
 # backend (Sapphire Rapids) is left out: its kernels crash on quantized chat models (see
 # .cargo/config.toml); those CPUs get the AVX-512 backend.
 #
@@ -65,15 +68,20 @@ llama_out() {
   exit 1
 }
 
-# package NAME CARGO_ARGS...: builds one variant and writes NAME.tar.gz.
+# package NAME TARGET CARGO_ARGS...: builds one variant (for TARGET, or this machine when empty)
+# and writes NAME.tar.gz.
 package() {
-  local name="$1"
-  shift
+  local name="$1" target="$2" built="$CARGO_TARGET_DIR/dist/localgpt"
+  shift 2
+  if [ -n "$target" ]; then
+    set -- --target "$target" "$@"
+    built="$CARGO_TARGET_DIR/$target/dist/localgpt"
+  fi
   echo "== cargo build --profile dist -p localgpt --features portable $*"
   cargo build --profile dist -p localgpt --features portable "$@"
   local dir="$work/$name" llama
   mkdir -p "$dir"
-  cp "$CARGO_TARGET_DIR/dist/localgpt" "$dir/"
+  cp "$built" "$dir/"
   llama=$(llama_out)
   cp -a "$llama"/lib*/lib*.so* "$dir/"
   cp "$llama"/backends/*.so "$dir/"
@@ -92,8 +100,9 @@ package() {
     echo "$name: a library is missing" >&2
     exit 1
   fi
-  "$dir/localgpt" --version
   ls "$dir"/libggml-cpu-*.so >/dev/null
+  # A user's first minutes with it: remote and local models, search, sandbox, daemon.
+  scripts/smoke-binary.sh "$dir/localgpt"
 
   tar -C "$work" --owner=0 --group=0 --numeric-owner -czf "$out/$name.tar.gz" "$name"
   local glibc
@@ -102,9 +111,11 @@ package() {
     "$(du -sb "$dir" | awk '{ printf "%.1f MB", $1 / 1e6 }') unpacked; needs ${glibc/_/ ≥ }"
 }
 
-package "localgpt-$version-$arch-linux-headless" --no-default-features
+headless_target=""
+[ "$arch" = x86_64 ] && headless_target=x86_64-unknown-linux-musl
+package "localgpt-$version-$arch-linux-headless" "$headless_target" --no-default-features
 if [ "$headless_only" = false ]; then
-  package "localgpt-$version-$arch-linux"
+  package "localgpt-$version-$arch-linux" ""
 fi
 
 (cd "$out" && sha256sum localgpt-"$version"-"$arch"-linux*.tar.gz >SHA256SUMS)

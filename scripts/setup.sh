@@ -15,12 +15,20 @@ ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || need+=(libclang-dev)
 command -v chromium >/dev/null 2>&1 || need+=(chromium chromium-driver)
 # The desktop app under a virtual display (its in-process host test), with Mesa's OpenGL.
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0)
+# The static headless executable (scripts/check-size.sh, scripts/release.sh) links musl; its C
+# sources (SQLite, sqlite-vec, QuickJS, ring) are compiled by musl's compiler wrapper.
+command -v musl-gcc >/dev/null 2>&1 || need+=(musl-tools)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ "$(uname -m)" = x86_64 ] && ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+  echo "setup: adding the Rust target x86_64-unknown-linux-musl (static headless executable)"
+  rustup target add x86_64-unknown-linux-musl
 fi
 
 if ! command -v cargo-nextest >/dev/null 2>&1; then

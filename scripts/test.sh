@@ -26,10 +26,9 @@ echo "== cargo nextest (all crates)"
 cargo nextest run --workspace --no-fail-fast
 echo "== doc tests"
 cargo test --workspace --doc
-# The headless binary against its size budget (BENCHMARKS.md, "Footprint"), built with the dist
-# profile in its own target folder: about 11 minutes cold on 2 cores, a few minutes when only
-# LocalGPT's own crates changed. (The full binary's budget, 28 MB, is `scripts/check-size.sh`
-# without `--headless-only`: a second dist build, 8 min 38 s after the headless one on 2 cores,
-# which would bring a cold run close to 45 minutes.)
-echo "== binary size budget (headless)"
-CARGO_TARGET_DIR="${DIST_TARGET_DIR:-$HOME/.cache/localgpt/target-bench}" scripts/check-size.sh --headless-only
+# Both binaries against their size budgets (BENCHMARKS.md, "Footprint"), built with the dist
+# profile in their own target folder, and the static headless binary run through
+# scripts/smoke-binary.sh: two dist builds sharing one model host build, about 20 minutes cold on
+# 2 cores, a few minutes when only LocalGPT's own crates changed.
+echo "== binary size budgets (headless, full) and the static binary's smoke run"
+CARGO_TARGET_DIR="${DIST_TARGET_DIR:-$HOME/.cache/localgpt/target-bench}" scripts/check-size.sh

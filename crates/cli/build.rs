@@ -15,6 +15,12 @@
 //! whose own glibc is 2.36 or newer (the binary runs where it was built) and never for the
 //! release archives (feature `portable`), which promise glibc 2.35. `LOCALGPT_RELR=0` turns it
 //! off; `LOCALGPT_RELR=1` forces it (e.g. for a cross build whose target has a new glibc).
+//!
+//! A static musl build of `localgpt` (`--target x86_64-unknown-linux-musl`, the headless release
+//! binary: no dynamic loader, no shared C library to map at each start) carries a model host
+//! built for the matching glibc target (`x86_64-unknown-linux-gnu`): llama.cpp, its C++ runtime
+//! and OpenMP need glibc, and only the model process runs them. The static executable relocates
+//! itself at start (musl 1.2.4 and later read packed relocations), so it is always packed.
 
 use std::env;
 use std::ffi::OsString;
@@ -26,18 +32,38 @@ const RELR: &str = "-Wl,-z,pack-relative-relocs";
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LOCALGPT_RELR");
-    let relr = pack_relative_relocs();
-    if relr {
+    let target = env::var("TARGET").unwrap_or_default();
+    let host_target = model_host_target(&target);
+    if target_env(&target) == "musl" || pack_relative_relocs(&target) {
         println!("cargo:rustc-link-arg-bins={RELR}");
     }
-    if let Err(error) = build_model_host(relr) {
+    if let Err(error) = build_model_host(&host_target, pack_relative_relocs(&host_target)) {
         panic!("building the model host (crates/model-host): {error}");
     }
 }
 
-/// Builds `localgpt-model-host` with this build's target, profile and flags, writes it deflated
-/// to `OUT_DIR` and names that file in `LOCALGPT_MODEL_HOST_DEFLATED` for `include_bytes!`.
-fn build_model_host(relr: bool) -> Result<(), String> {
+/// The target the model host is built for: this build's target, except that a musl target's
+/// model host is built for the same CPU with glibc (llama.cpp's C++ runtime and OpenMP).
+fn model_host_target(target: &str) -> String {
+    match target.strip_suffix("-musl") {
+        Some(stem) => format!("{stem}-gnu"),
+        None => target.to_string(),
+    }
+}
+
+/// The C library part of a target triple ("gnu", "musl", ...; "" when it names none).
+fn target_env(target: &str) -> &str {
+    let last = target.rsplit('-').next().unwrap_or_default();
+    ["gnu", "musl", "msvc"]
+        .into_iter()
+        .find(|env| last.starts_with(env))
+        .unwrap_or_default()
+}
+
+/// Builds `localgpt-model-host` for `host_target` with this build's profile and flags, writes it
+/// deflated to `OUT_DIR` and names that file in `LOCALGPT_MODEL_HOST_DEFLATED` for
+/// `include_bytes!`.
+fn build_model_host(host_target: &str, relr: bool) -> Result<(), String> {
     let var = |name: &str| env::var(name).map_err(|_| format!("cargo did not set {name}"));
     let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR")?);
     let host_dir = manifest_dir.join("../model-host");
@@ -63,7 +89,7 @@ fn build_model_host(relr: bool) -> Result<(), String> {
         .current_dir(&manifest_dir)
         .args(["build", "--package", "localgpt-model-host"])
         .args(["--bin", "localgpt-model-host", "--profile", &profile])
-        .args(["--target", &target])
+        .args(["--target", host_target])
         .arg("--target-dir")
         .arg(&host_target_dir);
     if env::var_os("CARGO_FEATURE_PORTABLE").is_some() {
@@ -99,7 +125,7 @@ fn build_model_host(relr: bool) -> Result<(), String> {
         profile.as_str()
     };
     let built = host_target_dir
-        .join(&target)
+        .join(host_target)
         .join(profile_dir)
         .join(format!("localgpt-model-host{}", env::consts::EXE_SUFFIX));
     let deflated = out_dir.join("localgpt-model-host.deflate");
@@ -204,16 +230,19 @@ fn is_build_script_variable(name: &OsString) -> bool {
     PREFIXES.iter().any(|prefix| name.starts_with(prefix)) || NAMES.contains(&name.as_ref())
 }
 
-fn pack_relative_relocs() -> bool {
+/// Whether a glibc executable for `target` is linked with packed relative relocations.
+fn pack_relative_relocs(target: &str) -> bool {
     match env::var("LOCALGPT_RELR").as_deref() {
         Ok("1") => return true,
         Ok("0") => return false,
         _ => {}
     }
     let var = |name: &str| env::var(name).unwrap_or_default();
-    let native_linux_gnu = var("CARGO_CFG_TARGET_OS") == "linux"
-        && var("CARGO_CFG_TARGET_ENV") == "gnu"
-        && var("HOST") == var("TARGET");
+    let native_linux_gnu = target.contains("-linux-") && target_env(target) == "gnu" && {
+        // A musl build on this machine carries a model host for this machine's glibc target.
+        let host = var("HOST");
+        host == target || model_host_target(&host) == target
+    };
     native_linux_gnu
         && env::var_os("CARGO_FEATURE_PORTABLE").is_none()
         && host_glibc().is_some_and(|version| version >= (2, 36))

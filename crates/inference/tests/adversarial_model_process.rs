@@ -110,6 +110,46 @@ fn a_refused_or_interrupted_load_is_an_error() {
     );
 }
 
+/// A model process that never answers its load (or answers only after the limit) is ended once the
+/// load timeout passes, with everything it started, and the start reports it.
+#[test]
+fn a_load_that_hangs_is_ended_at_the_timeout() {
+    let marker = tempfile::NamedTempFile::new().unwrap();
+    let script = format!(
+        "read line; (sleep 30; echo late > {}) & sleep 30; echo '{LOADED}'",
+        marker.path().display()
+    );
+    let began = Instant::now();
+    let error = ModelProcess::start(
+        &fake(&script).load_timeout(Duration::from_millis(500)),
+        &spec(),
+    )
+    .unwrap_err();
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert!(
+        error.to_string().contains("did not finish loading"),
+        "{error}"
+    );
+    // The background child was in its process group and was killed with it (given a moment to
+    // die: the signal is delivered when it next runs).
+    let forked_alive = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", &format!("echo late > {}", marker.path().display())])
+            .status()
+            .unwrap()
+            .success()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while forked_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !forked_alive(),
+        "a process the hung model process started still runs"
+    );
+}
+
 #[tokio::test]
 async fn a_reply_stream_whose_process_dies_ends_with_an_error() {
     let process = started(

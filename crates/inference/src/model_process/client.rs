@@ -106,6 +106,7 @@ impl ModelProcess {
             return Err(failed("the model process has no pipes".to_owned()));
         };
         let mut output = BufReader::new(output);
+        let watchdog = LoadWatchdog::start(&child, command.load_timeout);
         let loaded = send(
             &mut input,
             &Request::Load {
@@ -114,7 +115,12 @@ impl ModelProcess {
         )
         .map_err(|error| format!("writing to the model process: {error}"))
         .and_then(|()| read_reply(&mut output));
+        let hung = watchdog.is_some_and(LoadWatchdog::stop);
         let outcome = match loaded {
+            _ if hung => Err(failed(format!(
+                "the model process did not finish loading the model within {} s and was ended",
+                command.load_timeout.as_secs()
+            ))),
             Ok(Some(Reply::Loaded)) => Ok(()),
             Ok(Some(Reply::LoadFailed { message })) => Err(InferenceError::ProcessLoad(message)),
             Ok(Some(other)) => Err(failed(format!("answered {other:?} to loading the model"))),
@@ -315,17 +321,55 @@ fn finish(child: &mut Child) {
         pid = child.id(),
         "the model process did not end; killing it"
     );
-    // Its whole process group (it leads one), so nothing it forked keeps running.
+    kill_group(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Kills the process group the model process `pid` leads, so nothing it forked keeps running.
+/// Only for a child not yet waited for (its process group id is then still its own).
+fn kill_group(pid: u32) {
     #[cfg(unix)]
-    if let Ok(group) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: kill has no memory-safety preconditions; the child has not been waited for,
-        // so its process group id is still its own.
+    if let Ok(group) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill has no memory-safety preconditions.
         unsafe {
             libc::kill(-group, libc::SIGKILL);
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// Ends a model process that has not answered its load within a time limit: a hung load (a
+/// stuck disk, a model file that sends llama.cpp into a loop) must not leave the request that
+/// started it waiting forever.
+struct LoadWatchdog {
+    done: mpsc::Sender<()>,
+    fired: JoinHandle<bool>,
+}
+
+impl LoadWatchdog {
+    /// Watches `child` (not yet waited for, and not waited for until [`Self::stop`]).
+    fn start(child: &Child, timeout: Duration) -> Option<Self> {
+        let pid = child.id();
+        let (done, waiting) = mpsc::channel::<()>();
+        let fired = std::thread::Builder::new()
+            .name("model-load-watchdog".to_owned())
+            .spawn(move || match waiting.recv_timeout(timeout) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    tracing::warn!(pid, ?timeout, "the model process hung loading; ending it");
+                    kill_group(pid);
+                    true
+                }
+                _ => false,
+            })
+            .ok()?;
+        Some(Self { done, fired })
+    }
+
+    /// Stops watching; true when the time ran out and the process was ended.
+    fn stop(self) -> bool {
+        let _ = self.done.send(());
+        self.fired.join().unwrap_or(false)
+    }
 }
 
 /// How `child` ended, for messages (it is waited for briefly: its output has already closed).

@@ -11,6 +11,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
 
 use crate::error::InferenceError;
 
@@ -60,7 +61,13 @@ pub struct ProcessCommand {
     pub args: Vec<OsString>,
     /// Variables set for it.
     pub envs: Vec<(OsString, OsString)>,
+    /// How long loading the model may take before the process is ended as hung.
+    pub load_timeout: Duration,
 }
+
+/// How long a model process may take to load its model: a large model read from a slow disk
+/// takes minutes; a process silent for longer is taken as hung and ended.
+pub const DEFAULT_LOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl ProcessCommand {
     /// The executable file `program` with `args`.
@@ -69,6 +76,7 @@ impl ProcessCommand {
             program: Program::File(program.into()),
             args: args.iter().map(OsString::from).collect(),
             envs: Vec::new(),
+            load_timeout: DEFAULT_LOAD_TIMEOUT,
         }
     }
 
@@ -78,12 +86,19 @@ impl ProcessCommand {
             program: Program::Image { name, deflated },
             args: Vec::new(),
             envs: Vec::new(),
+            load_timeout: DEFAULT_LOAD_TIMEOUT,
         }
     }
 
     /// Sets `name` to `value` in the process's environment.
     pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Self {
         self.envs.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets how long loading may take (default [`DEFAULT_LOAD_TIMEOUT`]).
+    pub fn load_timeout(mut self, timeout: Duration) -> Self {
+        self.load_timeout = timeout;
         self
     }
 

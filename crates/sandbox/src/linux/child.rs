@@ -15,7 +15,7 @@ pub struct Prepared {
     /// Seccomp filters, installed in order.
     pub filters: Vec<BpfProgram>,
     /// rlimits to set.
-    pub rlimits: Vec<(libc::__rlimit_resource_t, u64)>,
+    pub rlimits: Vec<(super::limits::Resource, u64)>,
     /// The `tasks` file of the command's pids cgroup, to join.
     pub cgroup_tasks: Option<CString>,
     /// The network namespace to enter and the proxy listener to hand over (`allow_net`).

@@ -14,8 +14,16 @@ const PIDS_V1: &str = "/sys/fs/cgroup/pids";
 
 const MIB: u64 = 1024 * 1024;
 
+/// The type of an rlimit's resource number in the C library's `setrlimit` (glibc declares an
+/// enum, musl an int).
+#[cfg(target_env = "gnu")]
+pub type Resource = libc::__rlimit_resource_t;
+/// The type of an rlimit's resource number in the C library's `setrlimit`.
+#[cfg(not(target_env = "gnu"))]
+pub type Resource = libc::c_int;
+
 /// `(resource, limit)` pairs to set in the child.
-pub fn rlimits(limits: &SandboxLimits) -> Vec<(libc::__rlimit_resource_t, u64)> {
+pub fn rlimits(limits: &SandboxLimits) -> Vec<(Resource, u64)> {
     vec![
         (libc::RLIMIT_CPU, limits.cpu_seconds.max(1)),
         (

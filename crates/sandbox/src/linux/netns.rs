@@ -103,11 +103,16 @@ unsafe fn loopback_up() -> io::Result<()> {
         }
         check(libc::ioctl(
             fd.as_raw_fd(),
-            libc::SIOCGIFFLAGS,
+            // The request's type is the C library's (glibc: unsigned long, musl: int).
+            libc::SIOCGIFFLAGS as libc::Ioctl,
             &mut request,
         ))?;
         request.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        check(libc::ioctl(fd.as_raw_fd(), libc::SIOCSIFFLAGS, &request))?;
+        check(libc::ioctl(
+            fd.as_raw_fd(),
+            libc::SIOCSIFFLAGS as libc::Ioctl,
+            &request,
+        ))?;
     }
     Ok(())
 }
@@ -147,14 +152,15 @@ pub fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
         message.msg_iov = &mut iov;
         message.msg_iovlen = 1;
         message.msg_control = control.0.as_mut_ptr().cast();
-        message.msg_controllen = libc::CMSG_SPACE(size_of::<RawFd>() as u32) as usize;
+        // Lengths are size_t in glibc's declarations and socklen_t in musl's.
+        message.msg_controllen = libc::CMSG_SPACE(size_of::<RawFd>() as u32) as _;
         let header = libc::CMSG_FIRSTHDR(&message);
         if header.is_null() {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
         (*header).cmsg_level = libc::SOL_SOCKET;
         (*header).cmsg_type = libc::SCM_RIGHTS;
-        (*header).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as usize;
+        (*header).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as _;
         std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<RawFd>(), fd);
         if libc::sendmsg(socket, &message, libc::MSG_NOSIGNAL) != 1 {
             return Err(io::Error::last_os_error());
@@ -178,7 +184,7 @@ pub fn receive_listener(socket: &OwnedFd) -> io::Result<Option<OwnedFd>> {
         message.msg_iov = &mut iov;
         message.msg_iovlen = 1;
         message.msg_control = control.0.as_mut_ptr().cast();
-        message.msg_controllen = control.0.len();
+        message.msg_controllen = control.0.len() as _;
         let received = loop {
             let received = libc::recvmsg(socket.as_raw_fd(), &mut message, libc::MSG_CMSG_CLOEXEC);
             if received < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
