@@ -106,7 +106,10 @@ package() {
 
   tar -C "$work" --owner=0 --group=0 --numeric-owner -czf "$out/$name.tar.gz" "$name"
   local glibc
-  glibc=$(objdump -T "$dir"/localgpt "$dir"/*.so* | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)
+  # The newest glibc symbol version any part asks for: the model host (carried inside the binary)
+  # and the libraries; the binary itself too unless it is static.
+  glibc=$(objdump -T "$dir"/localgpt "$host_dist/localgpt-model-host" "$dir"/*.so* \
+    | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)
   echo "$name.tar.gz: $(stat -c %s "$out/$name.tar.gz" | awk '{ printf "%.1f MB", $1 / 1e6 }') compressed," \
     "$(du -sb "$dir" | awk '{ printf "%.1f MB", $1 / 1e6 }') unpacked; needs ${glibc/_/ ≥ }"
 }

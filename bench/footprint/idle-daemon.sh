@@ -8,8 +8,9 @@
 # Steps: `daemon start` ×5 on a home without models (wall time of the command, which returns once
 # the API answers), and ×5 the daemon process alone (`daemon start --foreground`, from exec to the
 # first answer of GET /health), then its RSS once idle; then with models: start, one chat turn
-# through POST /api/chat (loads the chat model: reload time), one memory search through
-# /api/memory/search (loads the embedding model), each followed by 2 x KEEP_ALIVE + 30 s (the
+# through POST /api/chat, one memory search through /api/memory/search after the model processes
+# ended (loads the embedding model again), then a chat turn after they ended again (both models
+# load again: the reload time) and one at once after it, each followed by 2 x KEEP_ALIVE + 30 s (the
 # model leaves after KEEP_ALIVE, the code pages after a further KEEP_ALIVE without work), then
 # every minute for SOAK_MINUTES print RSS (total, anonymous, file) and CPU seconds used since the
 # last line. Local models run in model processes (children of the daemon) that end after
@@ -109,7 +110,7 @@ echo "  after the first index: $(rss_line "$pid"); $(models_line "$pid")"
 started=$(date +%s%N)
 curl -sf -X POST "http://$address/api/chat" -H 'content-type: application/json' \
   -d '{"message":"What is the capital of France? Answer in one word."}' >/dev/null
-echo "  chat turn (chat model loaded on demand): $(ms_since "$started") ms; $(rss_line "$pid"); $(models_line "$pid")"
+echo "  chat turn (as the first index and heartbeat left them): $(ms_since "$started") ms; $(rss_line "$pid"); $(models_line "$pid")"
 sleep "$(( ${keep_alive%s} * 2 + 30 ))" 2>/dev/null || sleep 150
 echo "  after 2 x keep_alive: $(rss_line "$pid"); $(models_line "$pid")"
 started=$(date +%s%N)
@@ -118,6 +119,17 @@ echo "  vector search (embedding model loaded again): $(ms_since "$started") ms;
 started=$(date +%s%N)
 curl -sf "http://$address/api/memory/search?q=budget+review+friday&mode=vector" >/dev/null
 echo "  second vector search (model process running): $(ms_since "$started") ms"
+sleep "$(( ${keep_alive%s} * 2 + 30 ))" 2>/dev/null || sleep 150
+echo "  after 2 x keep_alive: $(rss_line "$pid"); $(models_line "$pid")"
+# chat_turn LABEL: one turn through the API (recall embeds the message, SmolLM2 answers).
+chat_turn() {
+  started=$(date +%s%N)
+  curl -sf -X POST "http://$address/api/chat" -H 'content-type: application/json' \
+    -d '{"message":"What is 2+2? Answer with one number."}' >/dev/null
+  echo "  $1: $(ms_since "$started") ms; $(rss_line "$pid"); $(models_line "$pid")"
+}
+chat_turn "chat turn after both model processes ended (both start again)"
+chat_turn "next chat turn (model processes running)"
 sleep "$(( ${keep_alive%s} * 2 + 30 ))" 2>/dev/null || sleep 150
 echo "  after 2 x keep_alive: $(rss_line "$pid"); $(models_line "$pid")"
 
