@@ -16,7 +16,7 @@
 # .cargo/config.toml); those CPUs get the AVX-512 backend.
 #
 # Usage: scripts/release.sh [--headless-only] [OUT_DIR]    (OUT_DIR defaults to ./dist)
-# Took 59 minutes for the headless archive on 2 cores shared with other builds, from a clean
+# Took 29 minutes for the headless archive on 2 cores shared with a CI run, from an empty
 # target folder (llama.cpp is compiled once per CPU family: 14 backends on x86_64). Uses its own target folder, $HOME/.cache/localgpt/target-release, because its
 # flags differ from the everyday build's and would otherwise rebuild everything there.
 set -euo pipefail
